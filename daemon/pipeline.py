@@ -1,0 +1,83 @@
+"""Audio → Transcript → Note. The one function the CLI's ``process``, the daemon's worker and the
+recorder all call. I/O stays at the edges: ``transcribe_file`` reads audio, ``write_outputs`` writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon import notefile
+from daemon.config import Config
+from daemon.errors import TooLittleSpeech
+from daemon.fileio import atomic_write_text, unique_stem
+from daemon.types import Note, Progress, Transcript, no_progress
+
+log = logging.getLogger(__name__)
+
+NOTE_SUFFIX = ".note.md"
+TRANSCRIPT_SUFFIX = ".transcript.md"
+
+
+@dataclass(frozen=True)
+class Result:
+    transcript_path: Path
+    note_path: Path
+    note: Note
+    transcript: Transcript
+
+
+def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress) -> Transcript:
+    """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory."""
+    from daemon.transcribe import transcriber_for  # heavy import, only when needed
+
+    return transcriber_for(cfg).transcribe_path(path, progress=progress)
+
+
+def check_enough_speech(transcript: Transcript, cfg: Config) -> None:
+    words = transcript.word_count
+    minimum = int(cfg["drafting.min_words"])
+    if words < minimum:
+        what = "no speech" if words == 0 else f"only {words} word(s) of speech"
+        raise TooLittleSpeech(
+            f"No note was written: the recording {transcript.source or ''} has {what} "
+            f"(at least {minimum} are needed).".replace("  ", " "),
+            "Check that the microphone was on and the right file was chosen.",
+            path=transcript.source or None,
+        )
+
+
+def draft_note(transcript: Transcript, cfg: Config, *, template: str | None = None,
+               engine: str | None = None, progress: Progress = no_progress) -> Note:
+    """Draft a grounded note from ``transcript``. Raises ``TooLittleSpeech`` instead of drafting from nothing."""
+    from daemon.drafting.engine import draft  # imports llama.cpp only when the llm engine is chosen
+
+    check_enough_speech(transcript, cfg)
+    return draft(transcript, cfg, template=template or str(cfg["drafting.template"]),
+                 engine=engine or str(cfg["drafting.engine"]), progress=progress)
+
+
+def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Write transcript then note, each atomically; pick ``stem-2`` etc. rather than overwrite."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
+    t_path = out_dir / f"{stem}{TRANSCRIPT_SUFFIX}"
+    n_path = out_dir / f"{stem}{NOTE_SUFFIX}"
+    atomic_write_text(t_path, notefile.render_transcript(transcript))
+    atomic_write_text(n_path, notefile.render_note(note, transcript))
+    return t_path, n_path
+
+
+def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,
+            engine: str | None = None, progress: Progress = no_progress, stem: str | None = None) -> Result:
+    """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``.
+
+    Nothing is written unless a note can be drafted (too little speech raises ``TooLittleSpeech``).
+    """
+    out = out_dir if out_dir is not None else cfg.path("paths.notes")
+    transcript = transcribe_file(path, cfg, progress)
+    note = draft_note(transcript, cfg, template=template, engine=engine, progress=progress)
+    progress("write", 1.0, "")
+    t_path, n_path = write_outputs(transcript, note, out, stem or path.stem)
+    return Result(t_path, n_path, note, transcript)

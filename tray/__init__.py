@@ -1,0 +1,1 @@
+"""hushnote tray package."""

@@ -58,10 +58,17 @@ def draft_note(transcript: Transcript, cfg: Config, *, template: str | None = No
                  engine=engine or str(cfg["drafting.engine"]), progress=progress)
 
 
-def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Write transcript then note, each atomically; pick ``stem-2`` etc. rather than overwrite."""
+def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, *,
+                  unique: bool = True) -> tuple[Path, Path]:
+    """Write transcript then note, each atomically.
+
+    ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note (the CLI). The daemon
+    passes ``unique=False`` with a stem it reserved when the job was created, so a job retried after a
+    crash replaces its own earlier output and never makes a second note.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
+    if unique:
+        stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
     t_path = out_dir / f"{stem}{TRANSCRIPT_SUFFIX}"
     n_path = out_dir / f"{stem}{NOTE_SUFFIX}"
     atomic_write_text(t_path, notefile.render_transcript(transcript))

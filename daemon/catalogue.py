@@ -82,7 +82,7 @@ CATALOGUE: dict[str, CatalogueEntry] = {
                              "626b4a6678b86442240e33df819e00132d3ba7dddfe1cdc4fbb18e0a9615c62d"),),
             licence="Qwen Research License",
             licence_url="https://huggingface.co/Qwen/Qwen2.5-3B-Instruct/blob/main/LICENSE",
-            licence_note="research and non-commercial use only: not for a paid practice",
+            licence_note="non-commercial use only: read it before using it in a paid practice",
             purpose="drafting notes (llm engine): similar size to llama-3.2-3b",
         ),
         CatalogueEntry(

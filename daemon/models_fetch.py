@@ -121,7 +121,8 @@ def summary(entry: CatalogueEntry, endpoint: str, dest: Path) -> str:
         + (" (which hands the file to its download servers)" if host == "huggingface.co" else ""),
         f"Saves to:  {dest}",
         f"Checked:   {checks}",
-        "Nothing else is sent or received; no recording, transcript or note leaves this computer.",
+        "Only the file requests are sent (the host sees this computer's IP address); "
+        "no recording, transcript or note leaves this computer.",
     ]
     return "\n".join(lines)
 

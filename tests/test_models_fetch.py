@@ -37,6 +37,7 @@ class Hub:
     files: dict[str, bytes]
     mode: str = "ok"  # ok | corrupt | drop-once | missing
     redirect: bool = False  # answer resolve URLs with 302 + X-Linked-Etag, like huggingface.co
+    announce: str | None = None  # announce this sha256 instead of the true one
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     url: str = ""
 
@@ -63,7 +64,7 @@ def _handler(hub: Hub) -> type[http.server.BaseHTTPRequestHandler]:
             if data is None:
                 self.send_error(404)
                 return
-            true_sha = sha(hub.files[name or ""])  # the server announces the *right* checksum
+            true_sha = hub.announce or sha(hub.files[name or ""])  # normally the *right* checksum
             if m and hub.redirect:
                 self.send_response(302)
                 self.send_header("Location", f"/cdn/{name}")
@@ -320,3 +321,52 @@ def test_config_with_dotted_key_is_not_mangled(home: Path, hub: Hub, tiny: objec
     assert "by hand" in capsys.readouterr().err
     assert cfg_path.read_text(encoding="utf-8") == original
     assert (model_dir("tiny-llm") / "tiny.gguf").exists()  # the download itself stands
+
+
+def test_server_announcing_a_different_file_than_pinned_is_refused(home: Path, hub: Hub, tiny: object,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    hub.announce = "ab" * 32
+    assert fetch("tiny-llm", "--yes") == 5  # ModelError
+    assert "different tiny.gguf" in capsys.readouterr().err
+    assert list(model_dir("tiny-llm").iterdir()) == []
+    assert not config.resolve_config_path().exists()
+
+
+def test_not_enough_disk_space_is_a_plain_error_before_downloading(home: Path, hub: Hub, tiny: object,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from daemon import models_fetch
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(models_fetch.shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=1000))
+    assert fetch("tiny-llm", "--yes") == 6
+    assert "Not enough disk space" in capsys.readouterr().err
+    assert hub.requests == []
+
+
+def test_disk_full_while_writing_removes_the_part(home: Path, hub: Hub, tiny: object,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    real_open = Path.open
+
+    class Full(io.BufferedWriter):
+        def write(self, b: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fake_open(self: Path, mode: str = "r", *a: object, **k: object):
+        fh = real_open(self, mode, *a, **k)  # type: ignore[call-overload]
+        if self.name.endswith(".part") and "b" in mode and ("w" in mode or "a" in mode):
+            fh.close()
+            return Full(real_open(self, mode))
+        return fh
+
+    monkeypatch.setattr(Path, "open", fake_open)
+    assert fetch("tiny-llm", "--yes") == 6
+    assert "disk filled up" in capsys.readouterr().err
+    assert list(model_dir("tiny-llm").iterdir()) == []
+    assert not config.resolve_config_path().exists()

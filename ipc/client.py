@@ -60,6 +60,7 @@ class _Lines:
         self.buf = bytearray()
 
     def readline(self, deadline: float | None, timeout_for_message: float) -> bytes:
+        tried = False
         while True:
             i = self.buf.find(b"\n")
             if i >= 0:
@@ -72,12 +73,13 @@ class _Lines:
                 self.sock.settimeout(None)
             else:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 and tried:
                     raise ServiceTimeout(timeout_for_message)
-                self.sock.settimeout(left)
+                self.sock.settimeout(max(left, 0.0))  # 0: one non-blocking look (``get(0)``)
+            tried = True
             try:
                 chunk = self.sock.recv(65536)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):
                 raise ServiceTimeout(timeout_for_message) from None
             except OSError:
                 raise ConnectionLost() from None

@@ -16,6 +16,7 @@ a subscriber that stops reading is dropped once its backlog passes ``max_backlog
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import selectors
 import socket
@@ -256,6 +257,9 @@ class IpcServer:
                 conns = list(self._conns.values())
                 self._conns.clear()
             for conn in conns:
+                if conn.outbuf and not conn.dead:  # best effort: what fits in the socket now, no waiting
+                    with contextlib.suppress(OSError):
+                        conn.sock.send(conn.outbuf)
                 self._unregister(conn)
 
     @staticmethod

@@ -1,0 +1,78 @@
+"""The drafting interface: ``draft(transcript, cfg, template=..., engine=...) -> Note``.
+
+Whichever engine writes the sections, the same two checks follow: risk language is pulled out of the
+sections and quoted (with timestamps) in ``Note.risk``, and every note sentence is grounded against the
+transcript (unsupported ones are marked ``unverified`` with reasons). Nothing here logs session text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from daemon.config import Config
+from daemon.drafting import extractive
+from daemon.drafting.grounding import ground, index_transcript
+from daemon.drafting.risk import find_risk, is_risk
+from daemon.drafting.templates import Template, load_template
+from daemon.errors import InputError, ModelError
+from daemon.types import Note, NoteSection, Progress, Transcript, no_progress
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("auto", "extractive", "llm")
+
+
+def resolve_engine(engine: str, cfg: Config) -> str:
+    """"auto" means llm only when a model is configured; otherwise the extractive engine."""
+    if engine not in ENGINES:
+        raise InputError(f"There is no drafting engine called {engine!r}.", f"Use one of: {', '.join(ENGINES)}.")
+    if engine == "auto":
+        return "llm" if str(cfg["drafting.model_path"]).strip() else "extractive"
+    if engine == "llm" and not str(cfg["drafting.model_path"]).strip():
+        raise ModelError("The llm engine needs a model, and none is set.",
+                         "Set drafting.model_path to a GGUF file (hushnote models fetch), "
+                         "or use --engine extractive.")
+    return engine
+
+
+def draft(transcript: Transcript, cfg: Config, *, template: str, engine: str,
+          progress: Progress = no_progress) -> Note:
+    """Draft a note with ``engine`` ("auto" | "extractive" | "llm") in ``template``'s sections."""
+    tpl = load_template(template, cfg)
+    chosen = resolve_engine(engine, cfg)
+    progress("draft", 0.0, chosen)
+    model = sha = ""
+    strategy = "single"
+    if chosen == "extractive":
+        sections = extractive.draft_sections(transcript, tpl)
+    else:
+        from daemon.drafting import llm  # imports llama.cpp only now
+
+        result = llm.draft_sections(transcript, tpl, cfg, progress)
+        sections, model, sha, strategy = result.sections, result.model, result.model_sha256, result.strategy
+    note = finish(transcript, cfg, tpl, sections, engine=chosen)
+    note.model, note.model_sha256, note.strategy = model, sha, strategy
+    progress("draft", 1.0, chosen)
+    return note
+
+
+def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[NoteSection], *,
+           engine: str) -> Note:
+    """Keep risk language out of the sections, ground every sentence, and assemble the Note."""
+    idx = index_transcript(transcript)
+    threshold = float(cfg["drafting.support_threshold"])
+    by_key = {s.key: s for s in sections}
+    out: list[NoteSection] = []
+    dropped = 0
+    for sec in tpl.sections:  # every template section, in template order, even when empty
+        got = by_key.get(sec.key)
+        kept = []
+        for s in got.sentences if got else []:
+            if is_risk(s.text):
+                dropped += 1
+                continue
+            kept.append(ground(s.text, idx, threshold))
+        out.append(NoteSection(sec.key, sec.title, kept))
+    if dropped:
+        log.info("kept %d sentence(s) with risk language out of the note sections", dropped)
+    return Note(template=tpl.name, sections=out, engine=engine, risk=find_risk(transcript))

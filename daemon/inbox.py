@@ -8,6 +8,7 @@ complete:
   size and mtime must stay unchanged for ``settle_closed_s``. While a file is being written (modify
   events seen, no close yet) it is not touched, however long the pauses between writes, unless nothing
   at all happens to it for ``stall_s`` (a writer that died holding the file open).
+* An empty file that nobody closed yet waits ``EMPTY_SETTLE_S`` (a copier may not have started writing).
 * Without close events (macOS, Windows, a file moved in from elsewhere, files present at startup) the
   size and mtime must stay unchanged for ``settle_s``.
 
@@ -45,6 +46,7 @@ from daemon.queue import Job, Store, crashpoint
 log = logging.getLogger("hushnote.inbox")
 
 FAILED_DIR = "failed"
+EMPTY_SETTLE_S = 5.0  # an empty file without a close event: give its writer this long to start
 ERROR_SUFFIX = ".error.txt"
 
 AUDIO_EXTS = frozenset({
@@ -407,10 +409,10 @@ class InboxWatcher:
         c.last_event = time.monotonic()
         if kind == "closed":
             c.writing, c.closed = False, True
-        elif kind in ("created", "modified") and self.close_events:
-            c.writing, c.closed = True, False
-        elif kind == "moved":
-            c.writing = False
+        elif kind == "modified" and self.close_events and not path.is_dir():
+            c.writing, c.closed = True, False  # written to, not yet closed: wait for the close
+        elif kind in ("created", "moved"):
+            c.writing, c.closed = False, False
 
     def _scan(self) -> None:
         try:
@@ -442,6 +444,8 @@ class InboxWatcher:
             quiet = now - c.since
             if c.writing:
                 ready = quiet >= self.stall_s and now - c.last_event >= self.stall_s
+            elif st.st_size == 0 and stat.S_ISREG(st.st_mode) and not c.closed:
+                ready = quiet >= max(self.settle_s, EMPTY_SETTLE_S)  # a copier may not have started writing
             else:
                 ready = quiet >= (self.settle_closed_s if c.closed else self.settle_s)
             if not ready:

@@ -31,9 +31,17 @@ def risk_regex() -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{body})(?![\w])", re.IGNORECASE)
 
 
+_NEG_RE = re.compile(r"\b(do|does|did|ca|can|could|would|should|is|are|was|were|wo|have|has|had)\s*n'?t\b")
+
+
+def _matchable(text: str) -> str:
+    """Lower-case, straight apostrophes, and "do n't" / "dont" / "cannot" spelt as "don't" / "can't"."""
+    return _NEG_RE.sub(r"\1n't", normalise(text)).replace("cannot", "can't")
+
+
 def is_risk(text: str) -> bool:
     """True when ``text`` contains risk language."""
-    return risk_regex().search(normalise(text)) is not None
+    return risk_regex().search(_matchable(text)) is not None
 
 
 def find_risk(transcript: Transcript) -> list[Evidence]:

@@ -28,12 +28,11 @@ WINDOW_MAX_S = 300.0
 WINDOW_MIN_S = 150.0
 DECODE_BLOCK_S = 30.0
 
-# Silero VAD settings: faster-whisper's defaults, plus a cap on one speech stretch so that continuous
-# speech still has places (pauses of ~0.1 s or more) where a window may end.
+# Silero VAD settings: faster-whisper's own vad_filter defaults. The VAD runs once over the stream;
+# the same frame probabilities choose where windows end and which stretches are speech.
 VAD_THRESHOLD = 0.5
 VAD_MIN_SILENCE_MS = 2000
 VAD_SPEECH_PAD_MS = 400
-VAD_MAX_SPEECH_S = 30.0
 
 SUPPORTED = "wav, flac, mp3, m4a, ogg, opus, webm, mp4 and most other audio or video files"
 
@@ -234,6 +233,9 @@ def decode_all(path: Path) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- windows cut at silences
 
+VAD_FRAME = 512  # samples per Silero VAD frame (32 ms)
+
+
 @dataclass(frozen=True)
 class SpeechWindow:
     """A stretch of the recording ending in a pause, with just its speech (silences removed)."""
@@ -248,41 +250,107 @@ class SpeechWindow:
         return self.speech.shape[0] / SAMPLE_RATE
 
 
-def vad_options(max_speech_s: float = VAD_MAX_SPEECH_S) -> Any:
+def vad_options(max_speech_s: float = float("inf")) -> Any:
+    """faster-whisper's own ``vad_filter`` defaults (what a direct ``transcribe(vad_filter=True)`` uses)."""
     from faster_whisper.vad import VadOptions
 
     return VadOptions(threshold=VAD_THRESHOLD, min_silence_duration_ms=VAD_MIN_SILENCE_MS,
                       speech_pad_ms=VAD_SPEECH_PAD_MS, max_speech_duration_s=max_speech_s)
 
 
-def speech_chunks(audio: np.ndarray) -> list[dict[str, int]]:
-    from faster_whisper.vad import get_speech_timestamps
+def speech_probs(audio: np.ndarray) -> np.ndarray:
+    """Silero speech probability per 512-sample frame (the last partial frame zero-padded)."""
+    from faster_whisper.vad import get_vad_model
 
     if audio.shape[0] == 0:
-        return []
-    return [{"start": int(c["start"]), "end": int(c["end"])}
-            for c in get_speech_timestamps(audio, vad_options(), sampling_rate=SAMPLE_RATE)]
+        return np.zeros(0, dtype=np.float32)
+    pad = (-audio.shape[0]) % VAD_FRAME
+    padded = np.pad(audio, (0, pad)) if pad else audio
+    return np.asarray(get_vad_model()(padded), dtype=np.float32).reshape(-1)
 
 
-def _choose_cut(chunks: list[dict[str, int]], n: int, lo: int, hi: int) -> int | None:
-    """Index ``i``: the window keeps ``chunks[:i]``. Picks the widest pause whose cut lies in [lo, hi]."""
-    best: tuple[int, int] | None = None  # (pause width, index)
-    for i in range(1, len(chunks) + 1):
-        prev_end = chunks[i - 1]["end"]
-        nxt = chunks[i]["start"] if i < len(chunks) else n
-        if i == len(chunks) and prev_end >= n - SAMPLE_RATE // 2:
-            continue  # speech runs to the end of the buffer: it may continue in the next block
-        cut = (prev_end + nxt) // 2
-        if not lo <= cut <= hi:
+def chunks_from_probs(probs: np.ndarray, n_samples: int) -> list[dict[str, int]]:
+    """Speech ranges (samples) from frame probabilities: faster-whisper's ``get_speech_timestamps`` logic
+    with its default options (threshold 0.5, 2 s minimum silence, 400 ms padding), without re-running
+    the VAD model. Adapted from faster_whisper/vad.py (MIT licence)."""
+    threshold = VAD_THRESHOLD
+    neg_threshold = max(threshold - 0.15, 0.01)
+    min_silence = SAMPLE_RATE * VAD_MIN_SILENCE_MS / 1000
+    pad = SAMPLE_RATE * VAD_SPEECH_PAD_MS / 1000
+    triggered = False
+    speeches: list[dict[str, int]] = []
+    current: dict[str, int] = {}
+    temp_end = 0
+    for i, p in enumerate(probs.tolist()):
+        pos = VAD_FRAME * i
+        if p >= threshold and temp_end:
+            temp_end = 0
+        if p >= threshold and not triggered:
+            triggered = True
+            current = {"start": pos}
             continue
-        cand = (nxt - prev_end, i)
-        if best is None or cand >= best:
-            best = cand
-    return None if best is None else best[1]
+        if p < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = pos
+            if pos - temp_end < min_silence:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > 0:
+                speeches.append(current)
+            current = {}
+            temp_end = 0
+            triggered = False
+    if current and n_samples - current["start"] > 0:
+        current["end"] = n_samples
+        speeches.append(current)
+    for i, sp in enumerate(speeches):
+        if i == 0:
+            sp["start"] = int(max(0, sp["start"] - pad))
+        if i != len(speeches) - 1:
+            silence = speeches[i + 1]["start"] - sp["end"]
+            if silence < 2 * pad:
+                sp["end"] += int(silence // 2)
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - silence // 2))
+            else:
+                sp["end"] = int(min(n_samples, sp["end"] + pad))
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - pad))
+        else:
+            sp["end"] = int(min(n_samples, sp["end"] + pad))
+    return speeches
 
 
-def _window(buf: np.ndarray, offset: int, chunks: list[dict[str, int]], end: int) -> SpeechWindow:
-    speech = (np.concatenate([buf[c["start"]:c["end"]] for c in chunks]) if chunks
+def speech_chunks(audio: np.ndarray) -> list[dict[str, int]]:
+    return chunks_from_probs(speech_probs(audio), audio.shape[0])
+
+
+def choose_cut(probs: np.ndarray, lo: int, hi: int) -> int:
+    """Frame index in [lo, hi) at which to end a window: the middle of the longest pause there.
+
+    A pause is a run of frames below the silence threshold; ties go to the later one. With no pause at
+    all (continuous speech), the quietest frame is used, so a window never ends mid-word if avoidable.
+    """
+    neg = max(VAD_THRESHOLD - 0.15, 0.01)
+    seg = probs[lo:hi]
+    quiet = seg < neg
+    best_len, best_mid = 0, -1
+    run_start = -1
+    for i, q in enumerate([*quiet.tolist(), False]):
+        if q and run_start < 0:
+            run_start = i
+        elif not q and run_start >= 0:
+            length = i - run_start
+            if length >= best_len:
+                best_len, best_mid = length, (run_start + i) // 2
+            run_start = -1
+    if best_mid >= 0:
+        return lo + best_mid
+    return lo + int(len(seg) - 1 - np.argmin(seg[::-1]))
+
+
+def _window(buf: np.ndarray, probs: np.ndarray, offset: int, end: int) -> SpeechWindow:
+    piece = buf[:end]
+    chunks = chunks_from_probs(probs[: -(-end // VAD_FRAME)], end)
+    speech = (np.concatenate([piece[c["start"]:c["end"]] for c in chunks]) if chunks
               else np.zeros(0, dtype=np.float32))
     return SpeechWindow(offset / SAMPLE_RATE, (offset + end) / SAMPLE_RATE, speech, tuple(chunks))
 
@@ -291,34 +359,30 @@ def speech_windows(blocks: Iterable[np.ndarray], *, max_s: float = WINDOW_MAX_S,
                    min_s: float = WINDOW_MIN_S) -> Iterator[SpeechWindow]:
     """Group a stream of 16 kHz blocks into windows of at most ``max_s`` seconds, each ending in a pause.
 
-    Only a window's worth of audio is held at a time. Windows with no speech are still yielded (empty
-    ``speech``) so callers can report progress through silence.
+    The VAD runs once over the stream (block by block). Each window ends in the longest pause between
+    ``min_s`` and ``max_s``; only a window's worth of audio is held. Windows with no speech are yielded
+    too (empty ``speech``) so callers can report progress through silence.
     """
-    hi = int(max_s * SAMPLE_RATE)
-    lo = int(min_s * SAMPLE_RATE)
+    hi_f = int(max_s * SAMPLE_RATE) // VAD_FRAME
+    lo_f = max(1, int(min_s * SAMPLE_RATE) // VAD_FRAME)
     buf = np.zeros(0, dtype=np.float32)
+    probs = np.zeros(0, dtype=np.float32)  # one per complete frame of ``buf``
     offset = 0  # samples of the recording before ``buf``
     for block in blocks:
-        buf = np.concatenate([buf, block.astype(np.float32, copy=False)]) if buf.shape[0] else block
-        while buf.shape[0] >= hi:
-            chunks = speech_chunks(buf[:hi])
-            idx = _choose_cut(chunks, hi, lo, hi)
-            if idx is None:
-                if not chunks:
-                    cut = hi  # all silence
-                else:
-                    # One long stretch of speech with no usable pause: cut at the latest chunk border,
-                    # or, failing that, hard at the limit.
-                    borders = [c["start"] for c in chunks[1:] if c["start"] >= lo]
-                    cut = borders[-1] if borders else hi
-                kept = [c for c in chunks if c["end"] <= cut]
-                kept += [{"start": c["start"], "end": cut} for c in chunks if c["start"] < cut < c["end"]]
-            else:
-                kept = chunks[:idx]
-                nxt = chunks[idx]["start"] if idx < len(chunks) else hi
-                cut = (kept[-1]["end"] + nxt) // 2
-            yield _window(buf, offset, kept, cut)
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        buf = np.concatenate([buf, block]) if buf.shape[0] else block
+        done = probs.shape[0] * VAD_FRAME
+        whole = (buf.shape[0] - done) // VAD_FRAME * VAD_FRAME
+        if whole:
+            probs = np.concatenate([probs, speech_probs(buf[done:done + whole])])
+        while probs.shape[0] > hi_f:
+            cut = choose_cut(probs, lo_f, hi_f) * VAD_FRAME
+            yield _window(buf, probs, offset, cut)
             buf = buf[cut:].copy()
+            probs = probs[cut // VAD_FRAME:].copy()
             offset += cut
     if buf.shape[0]:
-        yield _window(buf, offset, speech_chunks(buf), buf.shape[0])
+        done = probs.shape[0] * VAD_FRAME
+        if done < buf.shape[0]:
+            probs = np.concatenate([probs, speech_probs(buf[done:])])
+        yield _window(buf, probs, offset, buf.shape[0])

@@ -77,7 +77,11 @@ class Transcriber:
             return self._model
 
     def _load(self) -> Any:
+        import tqdm
         from faster_whisper import WhisperModel
+
+        # faster-whisper makes (disabled) tqdm bars; without this each would start tqdm's monitor thread.
+        tqdm.tqdm.monitor_interval = 0
 
         k = self.key
         device, compute_type = models.choose_device(k.device, k.compute_type)

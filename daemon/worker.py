@@ -82,6 +82,19 @@ def file_failed_job(store: Store, job: Job, cfg: Config, what: str, hint: str) -
     return kept
 
 
+def _remove_stale_temps(notes: Path, stem: str) -> None:
+    """Temp files a killed earlier attempt left while writing this job's outputs (hidden ``.name.*.tmp``)."""
+    prefixes = tuple(f".{stem}{s}." for s in (pipeline.NOTE_SUFFIX, pipeline.TRANSCRIPT_SUFFIX))
+    try:
+        names = os.listdir(notes)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefixes) and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                (notes / name).unlink()
+
+
 def _unload_models() -> None:
     """Drop loaded models (only modules already imported: nothing heavy is imported to unload)."""
     tr = sys.modules.get("daemon.transcribe")
@@ -303,6 +316,7 @@ class Workers:
         t_path = notes / f"{job.stem}{pipeline.TRANSCRIPT_SUFFIX}"
         beside = notes / f"{job.stem}{job.ext}"
         audio = locate_audio(job, notes)
+        _remove_stale_temps(notes, job.stem)
         if not (n_path.exists() and t_path.exists()):
             if audio is None:
                 raise InputError(f"{job.original_name} is no longer where hushnote kept it.",

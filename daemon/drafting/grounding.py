@@ -121,10 +121,24 @@ def hard_flags(claim: str, idx: TranscriptIndex) -> list[str]:
     return reasons
 
 
+_ABBREV_RE = re.compile(r"\b(?:dr|mr|mrs|ms|st|prof|sr|jr|vs|e\.g|i\.e)\.$", re.IGNORECASE)
+
+
+def _sentences(claim: str) -> list[str]:
+    """Split at sentence ends, but not after "Dr." and similar titles."""
+    out: list[str] = []
+    for piece in re.split(r"(?<=[.!?:;\"])\s+", claim):
+        if out and _ABBREV_RE.search(out[-1]):
+            out[-1] += " " + piece
+        else:
+            out.append(piece)
+    return out
+
+
 def _names(claim: str) -> list[str]:
     """Capitalised words that do not start a sentence (and are not "I", months, ...)."""
     out: list[str] = []
-    for sent in re.split(r"(?<=[.!?:;\"])\s+", claim):
+    for sent in _sentences(claim):
         words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sent)
         for w in words[1:]:
             if w[0].isupper() and normalise(w) not in _NOT_NAMES and normalise(w) not in STOPWORDS \

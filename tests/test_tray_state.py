@@ -77,7 +77,8 @@ def test_recording_red_with_elapsed_time_extrapolated() -> None:
     v = view(m, now=100.0)
     assert v.icon is IconState.RECORDING
     assert "Recording 1:01" in v.title
-    assert v.entry(Action.RECORD).label == "Stop recording (1:01)"
+    assert v.entry(Action.RECORD).label == "Stop recording"
+    assert v.entry(Action.STATUS).label == "Recording for 1 minute"
     assert v.entry(Action.RECORD).enabled and v.entry(Action.RECORD).default
     # between service updates the clock keeps going
     assert "Recording 1:11" in view(m, now=110.0).title
@@ -85,6 +86,9 @@ def test_recording_red_with_elapsed_time_extrapolated() -> None:
     m2, notes = m.with_event("record.level", {"elapsed_s": 3725, "level_db": -20}, now=200.0)
     assert notes == []
     assert "Recording 1:02:05" in view(m2, now=200.5).title
+    assert view(m2, now=200.5).entry(Action.STATUS).label == "Recording for 62 minutes"
+    # the menu does not change from one second to the next (it would flicker while open)
+    assert view(m, now=100.0).menu == view(m, now=105.0).menu
 
 
 def test_recording_beats_processing_and_pause() -> None:

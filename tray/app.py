@@ -530,6 +530,12 @@ def run(endpoint: Path, cfg: Config | None = None, *, notes_dir: Path | None = N
     backend = choose_backend()
     if backend:
         os.environ["PYSTRAY_BACKEND"] = backend
+    if backend in ("gtk", "appindicator"):
+        with contextlib.suppress(Exception):  # the name desktops show (WM_CLASS), before GTK starts
+            from gi.repository import GLib
+
+            GLib.set_prgname("hushnote")
+            GLib.set_application_name("hushnote")
     try:
         import pystray
     except Exception as exc:  # noqa: BLE001 - explain instead of a traceback

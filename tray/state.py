@@ -198,6 +198,11 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def format_minutes(seconds: float) -> str:
+    m = int(seconds // 60)
+    return "under a minute" if m < 1 else _plural(m, "minute")
+
+
 def _clock(wall: float) -> str:
     return time.strftime("%H:%M", time.localtime(wall))
 
@@ -237,7 +242,8 @@ def view(model: TrayModel, now: float) -> TrayView:
         if model.record_warning:
             title += f". {model.record_warning}"
         title += ". Click to stop."
-        line = f"Recording {format_elapsed(elapsed)}"
+        # the menu changes at most once a minute (a menu rebuilt every second flickers while open)
+        line = f"Recording for {format_minutes(elapsed)}"
         if model.record_warning:
             line += " (warning)"
     elif model.error:
@@ -272,7 +278,7 @@ def view(model: TrayModel, now: float) -> TrayView:
 
     # the menu
     if model.recording:
-        rec = MenuEntry(Action.RECORD, f"Stop recording ({format_elapsed(elapsed)})",
+        rec = MenuEntry(Action.RECORD, "Stop recording",
                         enabled=model.connected, default=True)
     elif model.connected and not model.record_supported:
         rec = MenuEntry(Action.RECORD, "Recording is not available in this version", enabled=False)

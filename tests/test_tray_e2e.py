@@ -1,0 +1,152 @@
+"""End to end: the real tray process, a real X server with a system tray, real clicks, a real IPC server.
+
+Xvfb + a session bus + trayer come from ``tests/xdesktop.py``. The tray runs as ``python -m tray.app``
+against an in-test ``IpcServer``; ``xdotool`` clicks the embedded icon and its menu, and the service side
+checks which ops arrived. Screenshots of each state go to ``test-artifacts/tray/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ipc.server import IpcServer
+from tests.test_tray_app import FakeService, wait_until
+from tests.xdesktop import XDesktop, xdesktop
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts" / "tray"
+
+
+@pytest.fixture()
+def desk(tmp_path: Path) -> Iterator[XDesktop]:
+    with xdesktop(tmp_path / "x") as d:
+        yield d
+
+
+@pytest.fixture()
+def runtime() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="hne", dir="/tmp"))  # short: the socket path must fit 104 bytes
+    d.chmod(0o700)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def start_tray(desk: XDesktop, runtime: Path, backend: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **desk.env, "PYSTRAY_BACKEND": backend, "XDG_RUNTIME_DIR": str(runtime),
+           "HOME": str(runtime), "PYTHONPATH": str(REPO)}
+    env.pop("HUSHNOTE_CONFIG", None)
+    with log.open("wb") as f:
+        return subprocess.Popen([sys.executable, "-m", "tray.app"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                stdout=f, stderr=subprocess.STDOUT)
+
+
+def stop_tray(proc: subprocess.Popen[bytes], log: Path) -> int:
+    if proc.poll() is None:
+        proc.terminate()  # SIGTERM: the tray leaves its loop cleanly
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise AssertionError(f"the tray did not stop on SIGTERM; its log:\n{log.read_text()}") from None
+
+
+def colour_share(img: object, pred: Callable[[tuple[int, int, int]], bool]) -> float:
+    raw: bytes = img.tobytes()  # type: ignore[attr-defined]  # RGB
+    px = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
+    return sum(1 for p in px if pred(p)) / max(1, len(px))
+
+
+def reddish(p: tuple[int, int, int]) -> bool:
+    return p[0] > 170 and p[1] < 90 and p[2] < 90
+
+
+def amberish(p: tuple[int, int, int]) -> bool:
+    return p[0] > 200 and 140 < p[1] < 210 and p[2] < 60
+
+
+def bluish(p: tuple[int, int, int]) -> bool:
+    return p[2] > 170 and p[0] < 80
+
+
+def test_gtk_tray_under_trayer(desk: XDesktop, runtime: Path, tmp_path: Path) -> None:
+    sock = runtime / "hushnote" / "ipc.sock"
+    svc = FakeService()
+    log = tmp_path / "tray.log"
+    proc = start_tray(desk, runtime, "gtk", log)
+    try:
+        # no service yet: the warning triangle
+        icon = desk.wait_tray_icon("hushnote")
+        wait_until(lambda: colour_share(desk.pixels(icon), amberish) > 0.1, timeout=10)
+        desk.screenshot(ARTIFACTS / "gtk-1-no-service.png")
+        with IpcServer(sock, svc) as server:
+            wait_until(lambda: server.subscribers == 1, timeout=10)  # it found the service by itself
+            wait_until(lambda: colour_share(desk.pixels(icon), amberish) < 0.02, timeout=5)
+            desk.screenshot(ARTIFACTS / "gtk-2-idle.png")
+
+            # left click = the default action: start recording (consent wording is on that menu item)
+            desk.click(icon, button=1)
+            wait_until(lambda: "record.start" in svc.ops(), timeout=5)
+            assert ("record.start", {"consent_confirmed": True}) in svc.calls
+            wait_until(lambda: colour_share(desk.pixels(icon), reddish) > 0.3, timeout=5)
+            desk.screenshot(ARTIFACTS / "gtk-3-recording.png")
+
+            # right click opens the menu; its first item is now "Stop recording"
+            desk.click(icon, button=3)
+            menu = desk.wait_window("hushnote", lambda w: w["height"] > 100 and w["width"] > 100)
+            time.sleep(0.3)
+            desk.screenshot(ARTIFACTS / "gtk-4-menu.png")
+            desk.click_at(menu["x"] + 40, menu["y"] + 14, button=1)
+            wait_until(lambda: "record.stop" in svc.ops(), timeout=5)
+            assert svc.ops() == ["record.start", "record.stop"]
+            wait_until(lambda: colour_share(desk.pixels(icon), reddish) < 0.05, timeout=5)
+
+            # a job in progress, then done: the ring, then a desktop notification
+            svc.current = {"id": "j1", "kind": "recording", "stage": "transcribe", "fraction": 0.5}
+            server.publish("job.progress", {"id": "j1", "stage": "transcribe", "fraction": 0.5})
+            wait_until(lambda: colour_share(desk.pixels(icon), bluish) > 0.1, timeout=5)
+            desk.screenshot(ARTIFACTS / "gtk-5-processing.png")
+            svc.current = None
+            server.publish("job.done", {"id": "j1", "state": "done"})
+            wait_until(lambda: any(n["summary"] == "Draft note ready" for n in desk.notifications()), timeout=5)
+        # the service stops: back to the warning triangle
+        wait_until(lambda: colour_share(desk.pixels(icon), amberish) > 0.1, timeout=10)
+        desk.screenshot(ARTIFACTS / "gtk-6-service-stopped.png")
+        assert proc.poll() is None
+    finally:
+        code = stop_tray(proc, log)
+    assert code == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def test_appindicator_backend_falls_back_to_the_xembed_tray(desk: XDesktop, runtime: Path, tmp_path: Path) -> None:
+    """Without a StatusNotifier host, libayatana-appindicator shows an XEmbed icon; a click opens the menu."""
+    sock = runtime / "hushnote" / "ipc.sock"
+    svc = FakeService()
+    log = tmp_path / "tray.log"
+    with IpcServer(sock, svc) as server:
+        proc = start_tray(desk, runtime, "appindicator", log)
+        try:
+            wait_until(lambda: server.subscribers == 1, timeout=15)
+            icon = desk.wait_tray_icon("hushnote")
+            desk.click(icon, button=1)  # appindicator: any click opens the menu (no default action)
+            menu = desk.wait_window("hushnote", lambda w: w["height"] > 100 and w["width"] > 100)
+            time.sleep(0.3)
+            desk.screenshot(ARTIFACTS / "appindicator-menu.png")
+            desk.click_at(menu["x"] + 40, menu["y"] + 14, button=1)  # "Start recording (client has consented)"
+            wait_until(lambda: "record.start" in svc.ops(), timeout=5)
+            assert ("record.start", {"consent_confirmed": True}) in svc.calls
+        finally:
+            code = stop_tray(proc, log)
+    assert code == 0, log.read_text()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import stat
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ SAMPLE_RATE = 16_000
 WINDOW_MAX_S = 300.0
 WINDOW_MIN_S = 150.0
 DECODE_BLOCK_S = 30.0
+PROBE_S = 60.0  # most audio decoded when checking that a file is complete
 
 # Silero VAD settings: faster-whisper's own vad_filter defaults. The VAD runs once over the stream;
 # the same frame probabilities choose where windows end and which stretches are speech.
@@ -101,7 +102,6 @@ class Decoded:
     declared_s: float | None = None  # duration the container announces, if any
     decoded_s: float = 0.0
     skipped_packets: int = 0
-    _done: bool = field(default=False, repr=False)
 
 
 def _open(path: Path) -> Any:
@@ -146,17 +146,23 @@ def probe(path: Path) -> float | None:
         if declared is None or declared < 4.0:
             return declared
         # Seek near the announced end and decode what is there: a file cut short has nothing there.
-        last_end = 0.0
+        # At most PROBE_S of audio is decoded: if the seek landed far earlier (an imprecise format), the
+        # probe gives up and the end-of-stream check in ``iter_pcm`` still applies.
+        last_end, decoded, reached_end = 0.0, 0.0, True
         try:
             container.seek(int((declared - 1.5) * 1_000_000), any_frame=False, backward=True)
             for frame in container.decode(stream):
                 if frame.time is not None and frame.sample_rate:
                     last_end = max(last_end, float(frame.time) + frame.samples / frame.sample_rate)
+                    decoded += frame.samples / frame.sample_rate
+                if decoded > PROBE_S:
+                    reached_end = False
+                    break
         except av.error.InvalidDataError:
             raise _truncated(path) from None
         except (av.error.FFmpegError, ValueError):
             return declared  # cannot seek in this format: the end-of-stream check still applies
-        if last_end and last_end < declared - _tolerance(declared):
+        if reached_end and last_end and last_end < declared - _tolerance(declared):
             raise _truncated(path)
         return declared
 
@@ -217,7 +223,6 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
         total += data.shape[0]
         info.decoded_s = total / SAMPLE_RATE
         yield data
-    info._done = True
     if total == 0:
         raise _bad(path, "contains no audio (0 seconds).", "The recording may have failed; check the original.")
     declared = info.declared_s

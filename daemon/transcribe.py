@@ -148,7 +148,7 @@ class Transcriber:
                     f'"{language}".', 'Set transcription.model = "base" (multilingual), or language = "en".')
             language = "en"
         segments: list[Segment] = []
-        last_end = 0.0
+        last_start = 0.0
         with self._lock:
             for win in audio.speech_windows(blocks):
                 if win.speech.shape[0]:
@@ -160,12 +160,12 @@ class Transcriber:
                     for p in pieces:
                         start = win.start + ts_map.get_original_time(p.start)
                         end = win.start + ts_map.get_original_time(p.end, is_end=True)
-                        start = min(max(start, last_end, win.start), win.end)
+                        start = min(max(start, last_start, win.start), win.end)
                         end = min(max(end, start), win.end)
                         text = p.text.strip()
                         if text:
                             segments.append(Segment(round(start, 2), round(end, 2), text))
-                            last_end = start
+                            last_start = start
                         total = info.declared_s or info.decoded_s
                         if total:
                             progress("transcribe", min(0.999, end / total), "")

@@ -124,6 +124,12 @@ def test_gtk_tray_under_trayer(desk: XDesktop, runtime: Path, tmp_path: Path) ->
         wait_until(lambda: colour_share(desk.pixels(icon), amberish) > 0.1, timeout=10)
         desk.screenshot(ARTIFACTS / "gtk-6-service-stopped.png")
         assert proc.poll() is None
+        # "Quit tray", the menu's last item, ends the process cleanly
+        desk.click(icon, button=3)
+        menu = desk.wait_window("hushnote", lambda w: w["height"] > 100 and w["width"] > 100)
+        time.sleep(0.3)
+        desk.click_at(menu["x"] + 40, menu["y"] + menu["height"] - 14, button=1)
+        proc.wait(timeout=10)
     finally:
         code = stop_tray(proc, log)
     assert code == 0, log.read_text()

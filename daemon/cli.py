@@ -159,6 +159,12 @@ def cmd_control(args: argparse.Namespace) -> int:
     return control.main(args, _config(args))
 
 
+def cmd_tray(args: argparse.Namespace) -> int:
+    from tray import app
+
+    return app.main(_config(args))
+
+
 def cmd_service(args: argparse.Namespace) -> int:
     from daemon import service_install
 
@@ -225,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("job_id", metavar="ID")
         sp.add_argument("--json", action="store_true")
         sp.set_defaults(func=cmd_control)
+
+    sp = sub.add_parser("tray", parents=[common], help="show the tray icon (start/stop recording, status)")
+    sp.set_defaults(func=cmd_tray)
 
     sp = sub.add_parser("service", parents=[common], help="start the service at login (install/uninstall/status)")
     sp.add_argument("action", choices=["install", "uninstall", "status"])

@@ -161,8 +161,8 @@ def pulse_server(base: Path | None = None) -> Iterator[PulseServer]:
         yield srv
 
 
-@pytest.fixture(scope="module")
-def pulse() -> Iterator[PulseServer]:
+@pytest.fixture(scope="module", name="pulse")
+def pulse_fixture() -> Iterator[PulseServer]:
     """One server for a test module (see the module docstring for why it is not our child process)."""
     with pulse_server() as srv:
         yield srv

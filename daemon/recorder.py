@@ -45,6 +45,7 @@ from daemon.devices import (
     supports,
     to_int16,
 )
+from daemon.errors import HushnoteError
 from daemon.recording_store import RecordingStore, hand_off_and_clean, recordings_dir
 from daemon.recording_store import recover as _recover
 from daemon.types import Segment, Transcript, utc_now
@@ -138,7 +139,7 @@ class Recorder:
 
     def __init__(self, cfg: Config, *, on_event: EventSink | None = None, on_finished: FinishedSink | None = None,
                  consent_hook: ConsentHook | None = None, data_dir: Path | None = None,
-                 capture_rate: int | None = None, stall_s: float = 3.0, start_timeout_s: float = 10.0) -> None:
+                 capture_rate: int | None = None, stall_s: float = 5.0, start_timeout_s: float = 10.0) -> None:
         self.cfg = cfg
         self.on_event = on_event
         self.on_finished = on_finished
@@ -175,7 +176,14 @@ class Recorder:
             self._reap_window_threads()
             rec_id = f"rec-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
             if self.consent_hook is not None:
-                self.consent_hook(rec_id, consent_confirmed)
+                try:
+                    self.consent_hook(rec_id, consent_confirmed)
+                except HushnoteError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - no recording without its consent record
+                    raise RecorderError(f"Recording did not start: the consent could not be recorded "
+                                        f"({exc.__class__.__name__}).", "Try again; if it keeps failing, "
+                                        "check the service's log.") from None
             store = RecordingStore.create(self.root, rec_id, {
                 "created_utc": utc_now().isoformat(timespec="seconds"),
                 "chunk_samples": self._chunk_samples(), "consent_confirmed": bool(consent_confirmed)})

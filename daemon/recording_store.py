@@ -2,7 +2,7 @@
 
 Layout under ``<paths.data>/recordings/``::
 
-    <rec_id>/meta.json            written atomically; "state": recording → assembled → handed_off
+    <rec_id>/meta.json            written atomically; "state": recording → assembled → handing_off → handed_off
     <rec_id>/chunk-000001.pcm     ~chunk_s seconds of 16 kHz mono s16le each, fsynced, then renamed in
     <rec_id>/chunk-000002.pcm.part  the chunk being captured: appended as audio arrives (not fsynced)
     <rec_id>/.lock                flock held by the process recording it (a crashed process holds none)
@@ -74,7 +74,7 @@ class RecordingStore:
     def create(cls, root: Path, rec_id: str, meta: dict[str, Any]) -> RecordingStore:
         store = cls(root, rec_id)
         try:
-            store.root.mkdir(parents=True, exist_ok=True)
+            store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             store.dir.mkdir(mode=0o700)
             fsync_dir(store.root)
             if not store.try_lock():  # pragma: no cover - a brand-new folder
@@ -230,6 +230,7 @@ class RecordingStore:
                             out.mux(packet)
                 for packet in stream.encode(None):
                     out.mux(packet)
+            os.chmod(tmp, 0o600)  # session audio: readable by its owner only
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -256,8 +257,13 @@ class RecordingStore:
 # ----------------------------------------------------------------------------- recovery
 
 def hand_off_and_clean(store: RecordingStore, hand_off: HandOff | None) -> None:
-    """Give the assembled file to ``hand_off``; only then record that it was handed off."""
+    """Give the assembled file to ``hand_off``; only then record that it was handed off.
+
+    "handing_off" is recorded first: if the process dies inside ``hand_off`` and the file is gone
+    afterwards, the consumer took it (moved it into its store), so recovery must not make it again.
+    """
     if hand_off is not None:
+        store.update_meta(state="handing_off")
         hand_off(store.output, store.rec_id)
     store.update_meta(state="handed_off")
 
@@ -304,10 +310,10 @@ def recover(data_dir: Path, hand_off: HandOff | None = None, *, skip: frozenset[
 def _recover_one(store: RecordingStore, hand_off: HandOff | None) -> Path | None:
     meta = store.read_meta()
     state = meta.get("state", "recording")
-    if state == "handed_off":
-        store.discard()
+    if state == "handed_off" or (state == "handing_off" and not store.output.exists()):
+        store.discard()  # the consumer has it (it moved the file away before we could note that)
         return None
-    if not (state == "assembled" and store.output.exists()):
+    if not (state in ("assembled", "handing_off") and store.output.exists()):
         if not any(True for _ in store.iter_pcm()):
             log.info("recording %s had no audio; removed", store.rec_id)
             store.discard()

@@ -100,6 +100,7 @@ def test_record_speech_transcribes_like_the_source(pulse: PulseServer, home: Pat
     assert res is not None and res.reason == "user" and res.path is not None
     assert finished == [(res.path, res.id)]
     assert res.path.exists() and res.path.suffix == ".flac"
+    assert res.path.stat().st_mode & 0o777 == 0o600, "session audio is readable by its owner only"
     assert not (recordings_dir(cfg.path("paths.data")) / res.id).exists(), "chunks are removed after hand-off"
     got = seconds_of(res.path)
     assert abs(got - res.seconds) < 0.05
@@ -153,7 +154,7 @@ def test_kill_9_mid_recording_is_recovered_once(pulse: PulseServer, home: Path, 
         raise RuntimeError("queue not ready")
 
     assert recover(data, failing) == []
-    assert json.loads((rec_dir / "meta.json").read_text())["state"] == "assembled"
+    assert json.loads((rec_dir / "meta.json").read_text())["state"] == "handing_off"
     handed: list[tuple[Path, str]] = []
     paths = recover(data, lambda p, i: handed.append((p, i)))
     assert len(paths) == 1 and handed == [(paths[0], first["id"])]
@@ -184,6 +185,20 @@ def test_recover_power_loss_leftovers(home: Path) -> None:
     assert [p.name for p in paths] == ["rec-a.flac"]
     assert abs(seconds_of(paths[0]) - (2 + 6172 / 16000)) < 0.01
     assert sorted(p.name for p in root.iterdir()) == ["rec-a.flac"]
+
+
+def test_recover_after_a_crash_inside_a_moving_hand_off(home: Path) -> None:
+    """The queue moved the file into its store, then the process died before "handed_off" was noted:
+    recovery must not assemble the recording a second time (that would make a duplicate job)."""
+    root = recordings_dir(home / "d")
+    store = RecordingStore.create(root, "rec-m", {})
+    store.write_chunk(1, np.ones(16000, dtype="<i2").tobytes())
+    store.assemble()
+    store.update_meta(state="handing_off")
+    store.release()
+    store.output.rename(home / "queued.flac")  # what the queue's ingest does
+    assert recover(home / "d", lambda p, i: pytest.fail("handed off twice")) == []
+    assert not root.joinpath("rec-m").exists()
 
 
 def test_recover_skips_a_recording_in_progress(pulse: PulseServer, home: Path) -> None:
@@ -293,6 +308,18 @@ def test_start_stop_races_and_consent(pulse: PulseServer, home: Path) -> None:
     with Recorder(make_cfg(home, require_consent=False)) as rec:
         rec.start()
         rec.stop()
+
+
+def test_a_failing_consent_hook_refuses_to_record(home: Path) -> None:
+    def broken_audit(rec_id: str, confirmed: bool) -> None:
+        raise OSError("audit log not writable")
+
+    cfg = make_cfg(home)
+    with Recorder(cfg, consent_hook=broken_audit) as rec:
+        with pytest.raises(RecorderError, match="consent could not be recorded"):
+            rec.start(consent_confirmed=True)
+        assert rec.status()["state"] == "idle"
+    assert not recordings_dir(cfg.path("paths.data")).exists()
 
 
 def test_unknown_device_names_the_choices(pulse: PulseServer, home: Path) -> None:

@@ -230,6 +230,9 @@ class Ingestor:
         """At startup, before the first scan: finish or undo what a crash interrupted."""
         for job_id, outcome in self.store.reconcile_ingesting().items():
             log.info("job %s: interrupted ingest %s", job_id, outcome)
+            job = self.store.get(job_id)
+            if outcome == "queued" and job is not None:
+                self.on_queued(job)
         for job in self.store.unfinished_rejects():
             src, dst = Path(job.source_path or ""), Path(job.store_path)
             if not os.path.lexists(dst) and os.path.lexists(src):

@@ -45,6 +45,7 @@ log = logging.getLogger("hushnote.worker")
 
 EventSink = Callable[[str, dict[str, Any]], None]
 LEASE_S = 120.0
+POLL_S = 30.0
 _STOP = object()
 _WAKE = object()
 
@@ -225,9 +226,9 @@ class Workers:
             if job is not None:
                 self._work(owner, job)
                 continue
-            timeout: float | None = None
+            timeout: float | None = POLL_S  # a safety net: wake-ups are the normal path
             if self._loaded:
-                timeout = max(0.05, self._last_work + self.idle_unload_s - time.monotonic())
+                timeout = min(POLL_S, max(0.05, self._last_work + self.idle_unload_s - time.monotonic()))
             try:
                 token = self._wake.get(timeout=timeout)
             except queue.Empty:

@@ -1,0 +1,73 @@
+"""Backlog throughput: 20 files dropped into the inbox at once, default model (base), 2 cores.
+
+Reports audio-hours per wall-hour (= x real time) for the daemon, from the drop until the last note, and
+for `hushnote process` run file by file (a new process, and a model load, per file).
+
+    /opt/hn-venv/bin/python bench/bench_backlog.py [--files 20] [--model base] [--skip-cli]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.test_daemon_e2e import Daemon, wait_for  # noqa: E402
+
+SAMPLE = REPO / "samples" / "sample-session.flac"
+
+
+def seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        return float(c.duration or 0) / 1_000_000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--model", default="base")
+    ap.add_argument("--skip-cli", action="store_true")
+    a = ap.parse_args()
+    audio_s = seconds(SAMPLE) * a.files
+    root = Path(tempfile.mkdtemp(prefix="hn-bench-"))
+    home = root / "home"
+    for sub in ("config", "data"):
+        (home / sub).mkdir(parents=True)
+    d = Daemon(root / "daemon", home, transcription={"model": a.model, "beam_size": 5}, drafting={"min_words": 25})
+    d.start()
+    staging = root / "staging"
+    staging.mkdir()
+    for i in range(a.files):
+        (staging / f"session {i:02d}.flac").write_bytes(SAMPLE.read_bytes())
+    t0 = time.monotonic()
+    for p in sorted(staging.iterdir()):
+        p.replace(d.inbox / p.name)  # "dropped at once": renamed in
+    assert wait_for(lambda: d.counts()["done"] == a.files, 3600, 0.5), d.call("queue")
+    wall = time.monotonic() - t0
+    d.stop()
+    out = {"files": a.files, "model": a.model, "audio_s": round(audio_s, 1), "daemon_wall_s": round(wall, 1),
+           "daemon_x_realtime": round(audio_s / wall, 2)}
+    if not a.skip_cli:
+        env = dict(d.env)
+        cli_out = root / "cli-out"
+        t0 = time.monotonic()
+        for p in sorted((d.notes).glob("*.flac")):
+            subprocess.run([sys.executable, "-m", "daemon.cli", "process", str(p), "--out", str(cli_out), "--quiet",
+                            "--config", str(d.config)], env=env, check=True, capture_output=True)
+        cwall = time.monotonic() - t0
+        out.update({"cli_wall_s": round(cwall, 1), "cli_x_realtime": round(audio_s / cwall, 2)})
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

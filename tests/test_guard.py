@@ -1,0 +1,385 @@
+"""The egress guard, tested for real in subprocesses (audit hooks cannot be removed from this process).
+
+Every subprocess that attempts egress runs inside a fresh network namespace (``unshare -n``, loopback
+only), and checks for itself that there is no default route before trying anything. If neither is
+possible, the test fails loudly: it never attempts egress on a live network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon import guard
+
+REPO = Path(__file__).resolve().parent.parent
+
+PRELUDE = textwrap.dedent("""
+    import json, os, socket, sys
+    def _default_routes():
+        found = []
+        with open("/proc/net/route") as fh:
+            for line in list(fh)[1:]:
+                f = line.split()
+                if len(f) > 2 and f[1] == "00000000":
+                    found.append(f[0])
+        try:
+            with open("/proc/net/ipv6_route") as fh:
+                for line in fh:
+                    f = line.split()
+                    if len(f) > 9 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
+                        found.append(f[9])
+        except FileNotFoundError:
+            pass
+        return found
+    if _default_routes():
+        print("REFUSING: this process can reach a network (default route present)", file=sys.stderr)
+        sys.exit(97)
+    from daemon import guard
+""")
+
+
+def _default_route_here() -> bool:
+    text = Path("/proc/net/route").read_text().splitlines()[1:]
+    if any(len(f) > 2 and f[1] == "00000000" for f in (line.split() for line in text)):
+        return True
+    p6 = Path("/proc/net/ipv6_route")
+    if p6.exists():
+        for line in p6.read_text().splitlines():
+            f = line.split()
+            if len(f) > 9 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
+                return True
+    return False
+
+
+def run_isolated(body: str, timeout: float = 120) -> dict[str, Any]:
+    """Run PRELUDE + body in a fresh no-network namespace; the body prints one JSON object last."""
+    code = PRELUDE + textwrap.dedent(body)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        cmd = ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+               sys.executable, "-c", code]
+    elif not _default_route_here():
+        cmd = [sys.executable, "-c", code]  # already in a namespace without a route out
+    else:
+        pytest.fail("cannot create a network namespace (unshare -n) and this machine has a default route: "
+                    "refusing to test egress on a live network. Run scripts/test.sh as a user who can.")
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"rc={r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    return dict(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def test_outbound_attempts_are_refused_and_counted() -> None:
+    out = run_isolated("""
+        import urllib.request, urllib.error
+        calls = []
+        st = guard.install(on_block=lambda event, reason, total: calls.append([event, reason, total]))
+        assert st["installed"] and st["blocked"] == 0
+        results = {}
+        def attempt(name, fn):
+            try:
+                fn()
+                results[name] = "ALLOWED"
+            except guard.EgressBlocked as e:
+                assert isinstance(e, PermissionError)
+                results[name] = "blocked:" + e.event
+            except OSError as e:
+                results[name] = "oserror:" + type(e).__name__ + ":" + str(e.errno)
+        def tcp():
+            with socket.socket() as s:
+                s.settimeout(2)
+                s.connect(("203.0.113.1", 9))
+        def tcp_ex():
+            with socket.socket() as s:
+                s.connect_ex(("203.0.113.1", 9))
+        def udp():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"x", ("203.0.113.1", 9))
+        def udp_msg():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendmsg([b"x"], [], 0, ("203.0.113.1", 9))
+        def v6():
+            with socket.socket(socket.AF_INET6) as s:
+                s.connect(("2001:db8::1", 9))
+        def by_name():
+            with socket.socket() as s:
+                s.connect(("example.com", 80))
+        def sendto_name():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"x", ("exfil.example.com", 53))
+        def bind_all():
+            with socket.socket() as s:
+                s.bind(("0.0.0.0", 0))
+        def raw():
+            socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()
+        attempt("connect", tcp)
+        attempt("connect_ex", tcp_ex)
+        attempt("sendto", udp)
+        attempt("sendmsg", udp_msg)
+        attempt("connect6", v6)
+        attempt("connect_by_name", by_name)
+        attempt("sendto_by_name", sendto_name)
+        attempt("bind_all", bind_all)
+        attempt("af_packet", raw)
+        attempt("getaddrinfo", lambda: socket.getaddrinfo("example.com", 443))
+        attempt("gethostbyname", lambda: socket.gethostbyname("example.org"))
+        attempt("gethostbyname_ex", lambda: socket.gethostbyname_ex("example.org"))
+        attempt("gethostbyaddr", lambda: socket.gethostbyaddr("203.0.113.1"))
+        attempt("getnameinfo", lambda: socket.getnameinfo(("203.0.113.1", 80), 0))
+        attempt("create_connection", lambda: socket.create_connection(("203.0.113.1", 9), timeout=2))
+        try:
+            urllib.request.urlopen("http://example.com/", timeout=2)
+            results["urllib"] = "ALLOWED"
+        except urllib.error.URLError as e:
+            results["urllib"] = "blocked" if isinstance(e.reason, guard.EgressBlocked) else repr(e.reason)
+        print(json.dumps({"results": results, "calls": calls, "status": guard.status()}))
+    """)
+    res = out["results"]
+    assert all(v.startswith("blocked") for v in res.values()), json.dumps(res)
+    assert res["connect"] == "blocked:socket.connect"
+    assert res["sendto"] == "blocked:socket.sendto"
+    assert res["getaddrinfo"] == "blocked:socket.getaddrinfo"
+    # CPython resolves a name given to connect()/sendto() before its audit event: the guard's pre-check
+    # must refuse it first (without it, this was a gaierror: the DNS query had been attempted)
+    assert res["connect_by_name"] == "blocked:socket.connect"
+    assert res["sendto_by_name"] == "blocked:socket.sendto"
+    assert res["create_connection"] == "blocked:socket.connect"  # numeric lookup is local; connect is not
+    n = len(res)
+    assert out["status"]["blocked"] == n
+    assert [c[2] for c in out["calls"]] == list(range(1, n + 1))
+    assert all("203.0.113" not in c[1] and "example" not in c[1] for c in out["calls"])  # no targets
+
+
+def test_without_the_guard_the_namespace_still_stops_it() -> None:
+    """The control: same attempt, no guard: the kernel says unreachable (so the guard result above is the
+    guard's doing, not the namespace's)."""
+    out = run_isolated("""
+        try:
+            with socket.socket() as s:
+                s.settimeout(2)
+                s.connect(("203.0.113.1", 9))
+            r = "connected"
+        except OSError as e:
+            r = type(e).__name__ + ":" + str(e.errno)
+        print(json.dumps({"r": r, "status": guard.status()}))
+    """)
+    assert out["r"].startswith("OSError:") and "Permission" not in out["r"]
+    assert out["status"]["installed"] is False
+
+
+def test_loopback_and_unix_sockets_still_work() -> None:
+    out = run_isolated("""
+        import tempfile, threading
+        guard.install()
+        guard.install()  # twice: harmless
+        got = {}
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        for host in ("127.0.0.1", "localhost"):
+            c = socket.create_connection((host, port), timeout=5)
+            conn, _ = srv.accept()
+            c.sendall(b"ping")
+            got[host] = conn.recv(4).decode()
+            c.close(); conn.close()
+        srv.close()
+        try:
+            s6 = socket.socket(socket.AF_INET6)
+            s6.bind(("::1", 0)); s6.listen()
+            c = socket.create_connection(("::1", s6.getsockname()[1]), timeout=5)
+            conn, _ = s6.accept(); c.sendall(b"pong"); got["::1"] = conn.recv(4).decode()
+            c.close(); conn.close(); s6.close()
+        except guard.EgressBlocked:
+            raise
+        except OSError:
+            got["::1"] = "no-ipv6"
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        u.sendto(b"dgram", u.getsockname())
+        got["udp"] = u.recv(10).decode(); u.close()
+        a, b = socket.socketpair()
+        a.sendall(b"pair"); got["pair"] = b.recv(4).decode(); a.close(); b.close()
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "s.sock")
+        us = socket.socket(socket.AF_UNIX); us.bind(path); us.listen()
+        uc = socket.socket(socket.AF_UNIX); uc.connect(path)
+        uconn, _ = us.accept(); uc.sendall(b"unix"); got["unix"] = uconn.recv(4).decode()
+        for s in (uc, uconn, us): s.close()
+        got["gai"] = bool(socket.getaddrinfo("localhost", 80))
+        got["gai_none"] = bool(socket.getaddrinfo(None, 80))
+        print(json.dumps({"got": got, "status": guard.status()}))
+    """)
+    got = out["got"]
+    assert got["127.0.0.1"] == got["localhost"] == "ping"
+    assert got["::1"] in ("pong", "no-ipv6")
+    assert (got["udp"], got["pair"], got["unix"]) == ("dgram", "pair", "unix")
+    assert got["gai"] and got["gai_none"]
+    assert out["status"]["blocked"] == 0 and out["status"]["installed"]
+
+
+def test_installed_guard_cannot_be_loosened_and_hooks_once() -> None:
+    out = run_isolated("""
+        guard.install()
+        guard.install(allow_network=True)  # must not loosen
+        guard.install()
+        try:
+            socket.getaddrinfo("example.com", 80)
+            r = "ALLOWED"
+        except guard.EgressBlocked:
+            r = "blocked"
+        print(json.dumps({"r": r, "status": guard.status()}))
+    """)
+    assert out["r"] == "blocked"
+    assert out["status"]["blocked"] == 1  # one hook, one count
+    assert out["status"]["allow_network"] is False
+
+
+def test_record_only_mode_for_a_fetch_process() -> None:
+    out = run_isolated("""
+        guard.install(allow_network=True)
+        try:
+            with socket.socket() as s:
+                s.settimeout(2)
+                s.connect(("203.0.113.1", 9))
+        except guard.EgressBlocked:
+            r = "blocked"
+        except OSError:
+            r = "passed-to-kernel"
+        guard.install()  # tightening works
+        try:
+            socket.getaddrinfo("example.com", 80); r2 = "ALLOWED"
+        except guard.EgressBlocked:
+            r2 = "blocked"
+        print(json.dumps({"r": r, "r2": r2, "status": guard.status()}))
+    """)
+    assert out["r"] == "passed-to-kernel" and out["r2"] == "blocked"
+    assert out["status"]["allowed_egress"] == 1 and out["status"]["blocked"] == 1
+
+
+def test_allow_egress_is_the_single_named_exception() -> None:
+    out = run_isolated("""
+        guard.install()
+        res = {}
+        with guard.allow_egress("models fetch: huggingface.co", hosts=["huggingface.co"]) as permit:
+            res["status_inside"] = guard.status()["exception"]
+            try:
+                socket.getaddrinfo("huggingface.co", 443); res["allowed_host"] = "resolved"
+            except guard.EgressBlocked:
+                res["allowed_host"] = "blocked"
+            except OSError:
+                res["allowed_host"] = "passed-to-kernel"
+            try:
+                socket.getaddrinfo("elsewhere.example", 443); res["other_host"] = "resolved"
+            except guard.EgressBlocked:
+                res["other_host"] = "blocked"
+            except OSError:
+                res["other_host"] = "passed-to-kernel"
+            try:
+                with socket.socket() as s:
+                    s.settimeout(2)
+                    s.connect(("203.0.113.1", 9))
+            except guard.EgressBlocked:
+                res["connect"] = "blocked"
+            except OSError:
+                res["connect"] = "passed-to-kernel"
+        res["contacted"] = permit.contacted
+        try:
+            socket.getaddrinfo("huggingface.co", 443); res["after"] = "resolved"
+        except guard.EgressBlocked:
+            res["after"] = "blocked"
+        res["status"] = guard.status()
+        print(json.dumps(res))
+    """)
+    assert out["status_inside"] == "models fetch: huggingface.co"
+    assert out["allowed_host"] == "passed-to-kernel"  # the guard let it through; the namespace stopped it
+    assert out["other_host"] == "blocked"
+    assert out["connect"] == "passed-to-kernel"
+    assert [e for e, _ in out["contacted"]] == ["socket.getaddrinfo", "socket.connect"]
+    assert out["after"] == "blocked"
+    assert out["status"]["exception"] is None and out["status"]["blocked"] == 2
+
+
+def test_importing_every_module_makes_no_network_attempt() -> None:
+    out = run_isolated("""
+        import importlib, pkgutil, traceback
+        attempts = []
+        guard.install(on_block=lambda event, reason, total: attempts.append([event, reason]))
+        imported, failed, skipped = [], {}, {}
+        DISPLAY_MARKERS = ("DISPLAY", "display", "Xlib", "Gtk", "gi.repository", "cannot open display")
+        names = []
+        for pkg in ("daemon", "daemon.drafting", "ipc", "tray"):
+            mod = importlib.import_module(pkg)
+            names.append(pkg)
+            names += [m.name for m in pkgutil.iter_modules(mod.__path__, pkg + ".") if not m.ispkg]
+        for name in names:
+            try:
+                importlib.import_module(name)
+                imported.append(name)
+            except guard.EgressBlocked:
+                failed[name] = "EGRESS"
+            except Exception as e:
+                msg = "".join(traceback.format_exception_only(type(e), e)).strip()
+                (skipped if any(m in msg for m in DISPLAY_MARKERS) else failed)[name] = msg[:300]
+        print(json.dumps({"imported": imported, "failed": failed, "skipped": skipped, "attempts": attempts,
+                          "status": guard.status()}))
+    """, timeout=300)
+    print("imported:", len(out["imported"]), "skipped (display):", out["skipped"], "failed:", out["failed"])
+    assert out["attempts"] == [] and out["status"]["blocked"] == 0
+    assert "EGRESS" not in out["failed"].values()
+    assert {"daemon.guard", "daemon.vault", "daemon.cli", "daemon.config"} <= set(out["imported"])
+    # Modules still being written by others may fail to import for their own reasons; they are reported
+    # above but only an egress attempt fails this test. Most of the code base must have been exercised:
+    assert len(out["imported"]) >= 0.8 * (len(out["imported"]) + len(out["failed"]) + len(out["skipped"]))
+
+
+# ----------------------------------------------------------------------------- pure classification
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1", "localhost",
+                                  "LOCALHOST", "localhost.", b"127.0.0.1", "::1%lo"])
+def test_loopback_hosts(host: Any) -> None:
+    assert guard.is_loopback_host(host)
+
+
+@pytest.mark.parametrize("host", ["", "0.0.0.0", "::",  # noqa: S104 - must be refused "10.0.0.1", "192.168.1.1", "203.0.113.1", "8.8.8.8",
+                                  "2001:db8::1", "example.com", "localhost.example.com", "127.1",
+                                  "<broadcast>", None, 2130706433])
+def test_non_loopback_hosts(host: Any) -> None:
+    assert not guard.is_loopback_host(host)
+
+
+def test_check_table() -> None:
+    inet = socket.socket()
+    unix = socket.socket(socket.AF_UNIX)
+    try:
+        assert guard.check("socket.connect", (inet, ("127.0.0.1", 80))) is None
+        assert guard.check("socket.connect", (inet, ("203.0.113.1", 80)))
+        assert guard.check("socket.connect", (unix, "/run/x.sock")) is None
+        assert guard.check("socket.connect", (unix, b"\0abstract")) is None
+        assert guard.check("socket.sendmsg", (inet, None)) is None
+        assert guard.check("socket.bind", (inet, ("", 0)))
+        assert guard.check("socket.getaddrinfo", (None, 80, 0, 0, 0)) is None
+        assert guard.check("socket.getaddrinfo", ("203.0.113.1", 80, 0, 0, 0)) is None
+        assert guard.check("socket.getaddrinfo", ("example.com", 80, 0, 0, 0))
+        assert guard.check("socket.gethostbyname", ("localhost",)) is None
+        assert guard.check("open", ("/etc/passwd", "r", 0)) is None
+    finally:
+        inet.close()
+        unix.close()
+
+
+def test_status_in_an_unguarded_process() -> None:
+    st = guard.status()
+    assert set(st) >= {"installed", "blocked"} and isinstance(st["blocked"], int)

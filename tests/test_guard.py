@@ -353,7 +353,8 @@ def test_loopback_hosts(host: Any) -> None:
     assert guard.is_loopback_host(host)
 
 
-@pytest.mark.parametrize("host", ["", "0.0.0.0", "::",  # noqa: S104 - must be refused "10.0.0.1", "192.168.1.1", "203.0.113.1", "8.8.8.8",
+@pytest.mark.parametrize("host", ["", "0.0.0.0", "::", "10.0.0.1", "192.168.1.1",  # noqa: S104 - refused
+                                  "203.0.113.1", "8.8.8.8",
                                   "2001:db8::1", "example.com", "localhost.example.com", "127.1",
                                   "<broadcast>", None, 2130706433])
 def test_non_loopback_hosts(host: Any) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -108,6 +109,10 @@ def get_model(cfg: Config) -> Any:
         if _model is not None and _model_key == key:
             return _model
         _unload_locked()
+        # llama.cpp's OpenMP threads busy-wait by default; on a busy 2-core machine (transcription, other
+        # jobs) that slows drafting ~10x. Passive waiting costs nothing when the CPU is idle. Must be set
+        # before the library (and its OpenMP runtime) is first loaded; a user's own setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from llama_cpp import Llama
         except ImportError:

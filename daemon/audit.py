@@ -39,7 +39,7 @@ FILENAME = "audit.jsonl"
 _KINDS: dict[str, Callable[[Any], bool]] = {
     "id": lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v) is not None,
     "hash": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{8,128}", v) is not None,
-    "name": lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+:-]{0,63}", v) is not None,
+    "name": lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9][\w.+:-]{0,63}", v, re.ASCII) is not None,
     "reason": lambda v: isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_.]{0,47}", v) is not None,
     "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v == v and abs(v) < 1e12,

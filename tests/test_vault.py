@@ -29,6 +29,7 @@ from daemon.vault import (
     is_encrypted,
     open_decrypted,
     read_header,
+    write_text_maybe_encrypted,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,6 +154,10 @@ def test_notes_text_helpers(tmp_path: Path) -> None:
     v.encrypt_text(note, tmp_path / "n.note.hnv", "note-1")
     assert b"Subjective" not in (tmp_path / "n.note.hnv").read_bytes()
     assert v.decrypt_to_text(tmp_path / "n.note.hnv") == note
+    plain = write_text_maybe_encrypted(tmp_path / "p.md", note, None, "note-2")
+    assert plain.read_text(encoding="utf-8") == note
+    enc = write_text_maybe_encrypted(tmp_path / "e.md.hnv", note, v, "note-3")
+    assert is_encrypted(enc) and v.decrypt_to_text(enc) == note
 
 
 # ----------------------------------------------------------------------------- tampering & truncation

@@ -24,8 +24,8 @@ SAMPLE_RATE = 16_000
 
 # Windows: each is cut at a pause found between MIN and MAX seconds of audio. Whisper's own memory use
 # grows with the audio it is given (features for the whole array), so this bounds the peak.
-WINDOW_MAX_S = 300.0
-WINDOW_MIN_S = 150.0
+WINDOW_MAX_S = 600.0
+WINDOW_MIN_S = 360.0
 DECODE_BLOCK_S = 30.0
 PROBE_S = 60.0  # most audio decoded when checking that a file is complete
 
@@ -360,14 +360,16 @@ def _window(buf: np.ndarray, probs: np.ndarray, offset: int, end: int) -> Speech
     return SpeechWindow(offset / SAMPLE_RATE, (offset + end) / SAMPLE_RATE, speech, tuple(chunks))
 
 
-def speech_windows(blocks: Iterable[np.ndarray], *, max_s: float = WINDOW_MAX_S,
-                   min_s: float = WINDOW_MIN_S) -> Iterator[SpeechWindow]:
+def speech_windows(blocks: Iterable[np.ndarray], *, max_s: float | None = None,
+                   min_s: float | None = None) -> Iterator[SpeechWindow]:
     """Group a stream of 16 kHz blocks into windows of at most ``max_s`` seconds, each ending in a pause.
 
     The VAD runs once over the stream (block by block). Each window ends in the longest pause between
     ``min_s`` and ``max_s``; only a window's worth of audio is held. Windows with no speech are yielded
     too (empty ``speech``) so callers can report progress through silence.
     """
+    max_s = WINDOW_MAX_S if max_s is None else max_s
+    min_s = WINDOW_MIN_S if min_s is None else min_s
     hi_f = int(max_s * SAMPLE_RATE) // VAD_FRAME
     lo_f = max(1, int(min_s * SAMPLE_RATE) // VAD_FRAME)
     buf = np.zeros(0, dtype=np.float32)

@@ -199,6 +199,7 @@ def test_long_audio_windowed_without_quality_loss(long_recording: tuple[Path, st
                                                   data_dir: Path) -> None:
     path, reference, seconds = long_recording
     assert seconds >= 20 * 60
+    assert seconds > 2 * audio.WINDOW_MAX_S  # at least three windows, so cuts and offsets are exercised
     tr = transcribe.transcriber_for(cfg_for(data_dir, "tiny.en", transcription__language="en"))
     t: Transcript = tr.transcribe_path(path)
     assert t.duration == pytest.approx(seconds, abs=0.1)

@@ -42,11 +42,11 @@ def as_audio(t: Transcript, *, offset: float = 0.0) -> Transcript:
     return Transcript(tuple(segs), "en", clock - offset, "base", "session.wav", True)
 
 
-def long_session(eval_dir: Path, tmp: Path, n: int) -> Transcript:
-    """The first ``n`` dialogues back to back, as one timed, unlabelled transcript."""
+def long_session(eval_dir: Path, tmp: Path, n: int, *, indices: list[int] | None = None) -> Transcript:
+    """The first ``n`` dialogues (or those at ``indices``) back to back, as one timed, unlabelled transcript."""
     segs: list[Segment] = []
     clock = 0.0
-    for i in range(n):
+    for i in indices if indices is not None else range(n):
         part = as_audio(aci_transcript(eval_dir, i, tmp), offset=clock)
         segs.extend(part.segments)
         clock = part.segments[-1].end

@@ -148,3 +148,10 @@ def test_speech_without_punctuation_still_gives_bounded_verbatim_quotes() -> Non
     assert qs
     for _, q, _ in qs:
         assert q in t.text and len(q.split()) <= 45
+
+
+def test_progress_reports_the_draft_stage(eval_dir: Path, tmp_path: Path) -> None:
+    seen: list[tuple[str, float]] = []
+    t = aci_transcript(eval_dir, 0, tmp_path)
+    draft(t, defaults(), template="soap", engine="extractive", progress=lambda st, f, d="": seen.append((st, f)))
+    assert seen[0] == ("draft", 0.0) and seen[-1] == ("draft", 1.0)

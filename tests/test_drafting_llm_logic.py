@@ -22,6 +22,7 @@ class WordModel:
 
     def __init__(self) -> None:
         self.prompts: list[str] = []
+        self.cut_merge = False
 
     def tokenize(self, data: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
         return list(range(len(data.decode("utf-8").split())))
@@ -37,7 +38,9 @@ class WordModel:
         else:
             first = user.splitlines()[1].split("] ", 1)[1]
             answer = {k: [first, first] if i == 0 else [] for i, k in enumerate(keys)}
-        return {"choices": [{"message": {"content": json.dumps(answer)}}]}
+        if self.cut_merge and user.startswith("Partial drafts"):
+            return {"choices": [{"message": {"content": json.dumps(answer)[:20]}, "finish_reason": "length"}]}
+        return {"choices": [{"message": {"content": json.dumps(answer)}, "finish_reason": "stop"}]}
 
 
 @pytest.fixture()
@@ -79,6 +82,9 @@ def test_merge_removes_repeats_and_falls_back_when_too_big(fake: WordModel, tmp_
     assert raw and got["data"] == ["The client reported poor sleep."]  # the model merge pass ran
     got, raw = llm.reduce(answers, fake, tpl, n_ctx=300, max_tokens=256)
     assert raw == [] and got == merged  # did not fit: deterministic merge
+    fake.cut_merge = True
+    got, raw = llm.reduce(answers, fake, tpl, n_ctx=100_000, max_tokens=256)
+    assert raw and got == merged  # the merge answer was cut off: deterministic merge, nothing lost
 
 
 def test_model_sentences_are_grounded_and_risk_filtered_in_every_window(fake: WordModel, eval_dir: Path,

@@ -290,12 +290,14 @@ def _split_segment(s: Segment, model: Any, budget: int) -> list[Segment]:
     return parts
 
 
-def _ask(model: Any, system: str, user: str, tpl: Template, max_tokens: int) -> str:
+def _ask(model: Any, system: str, user: str, tpl: Template, max_tokens: int) -> tuple[str, bool]:
+    """The model's answer, and whether it was complete (False: cut off at max_tokens)."""
     resp = model.create_chat_completion(
         messages=_messages(system, user),
         response_format={"type": "json_object", "schema": schema(tpl)},
         temperature=0.0, seed=SEED, max_tokens=max_tokens)
-    return str(resp["choices"][0]["message"]["content"] or "")
+    choice = resp["choices"][0]
+    return str(choice["message"]["content"] or ""), choice.get("finish_reason") != "length"
 
 
 def draft_sections(transcript: Transcript, tpl: Template, cfg: Config,
@@ -317,8 +319,10 @@ def draft_sections(transcript: Transcript, tpl: Template, cfg: Config,
     answers: list[dict[str, list[str]]] = []
     for i, group in enumerate(groups):
         progress("draft", i / (len(groups) + 1), f"window {i + 1} of {len(groups)}")
-        answer = _ask(model, system, "Session transcript:\n" + transcript_lines(group, transcript.timed),
-                      tpl, max_tokens)
+        answer, complete = _ask(model, system, "Session transcript:\n" + transcript_lines(group, transcript.timed),
+                                tpl, max_tokens)
+        if not complete:
+            log.warning("llm answer for window %d cut off at drafting.max_tokens; kept its complete sentences", i + 1)
         raw.append(answer)
         answers.append(parse_answer(answer, tpl))
     if len(answers) == 1:
@@ -352,8 +356,8 @@ def reduce(answers: list[dict[str, list[str]]], model: Any, tpl: Template, n_ctx
     user = "Partial drafts, in session order:\n" + json.dumps(merged, ensure_ascii=False, indent=0)
     if _ntok(model, system) + _ntok(model, user) + TEMPLATE_SLACK + max_tokens > n_ctx:
         return merged, []
-    raw = _ask(model, system, user, tpl, max_tokens)
+    raw, complete = _ask(model, system, user, tpl, max_tokens)
     answer = parse_answer(raw, tpl)
-    if not any(answer.values()) and any(merged.values()):
-        return merged, [raw]  # the merge pass lost everything: keep the deterministic merge
+    if not complete or (not any(answer.values()) and any(merged.values())):
+        return merged, [raw]  # the merge pass was cut off or lost everything: keep the deterministic merge
     return answer, [raw]

@@ -27,6 +27,7 @@ SAID = [
     "My dad keeps a gun in the closet.",
     "He threatened my family.",
     "Life isn't worth living.",
+    "The client denied SI/HI.",
 ]
 ORDINARY = [
     "I went to the end of the road and turned back.",
@@ -37,6 +38,7 @@ ORDINARY = [
     "I want to be here for my kids' graduation.",
     "We talked about the breathing exercise.",
     "My sleep has been better since Tuesday.",
+    "hi , martha . how are you ?",
 ]
 
 

@@ -12,6 +12,15 @@ then measures:
   live transcription), and both WERs against the reference text.
 
     python bench/bench_live_recording.py --minutes 7 --models base tiny.en [--json out.json]
+
+Measured (2 cores, CPU int8, beam 5, 425 s of speech, 21 windows of 15-25 s, 3 s chunks):
+
+    model    RTF live  lag median 1st/2nd half  lag max  Stop→saved  Stop→final transcript  whole file  WER live/whole
+    base     0.17      9.1 s / 8.9 s            16.7 s   0.8 s       3.9 s                  80.3 s      3.7 % / 4.6 %
+    tiny.en  0.10      7.1 s / 8.6 s            14.7 s   0.8 s       2.7 s                  52.0 s      3.6 % / 3.4 %
+
+Lag is flat over the session (it keeps up); most of it is waiting for the window to fill to its pause
+(up to 25 s) and for the 3 s chunk, not transcription (2-5 s per window).
 """
 
 from __future__ import annotations

@@ -331,8 +331,10 @@ class Store:
                 out[job.id] = "lost"
         return out
 
-    def add_rejected(self, original_name: str, failed_path: Path, notes_dir: Path, error: str) -> Job:
-        """A file that is not usable audio: recorded as a failed job (moved to Inbox/failed/, never deleted)."""
+    def add_rejected(self, source: Path, original_name: str, failed_path: Path, notes_dir: Path, error: str) -> Job:
+        """A file that is not usable audio: a failed job, ``rejected`` (it goes to Inbox/failed/ and is never
+        deleted). The row is written before the move and keeps ``source_path`` until ``finish_reject``, so
+        ``unfinished_rejects`` can complete a move a crash interrupted (no second report for one file)."""
         ext = Path(original_name).suffix.lower() if "." in original_name.lstrip(".") else ""
         job_id = new_job_id()
         now = self.now()
@@ -340,13 +342,22 @@ class Store:
             stem = self._reserve_stem(db, safe_stem(original_name), ext, notes_dir)
             db.execute(
                 "INSERT INTO jobs(id, kind, priority, state, created, updated, finished, last_error, original_name, "
-                "ext, stem, store_path, audio_path, rejected) "
-                "VALUES (?, 'inbox', ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (job_id, PRIORITY["inbox"], now, now, now, error, original_name, ext, stem, str(failed_path),
-                 str(failed_path)))
+                "ext, stem, source_path, store_path, audio_path, rejected) "
+                "VALUES (?, 'inbox', ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (job_id, PRIORITY["inbox"], now, now, now, error, original_name, ext, stem, str(source),
+                 str(failed_path), str(failed_path)))
             job = self._get(db, job_id)
         assert job is not None  # noqa: S101
         return job
+
+    def finish_reject(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET source_path = NULL WHERE id = ? AND rejected = 1", (job_id,))
+
+    def unfinished_rejects(self) -> list[Job]:
+        with self._lock:
+            return [_job(r) for r in self._db.execute(
+                _SELECT + " WHERE rejected = 1 AND source_path IS NOT NULL ORDER BY seq")]
 
     # ------------------------------------------------------------------------- the queue
 

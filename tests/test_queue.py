@@ -142,11 +142,14 @@ def test_retry_refused_without_audio_or_for_rejected_files(store: Store, tmp_pat
     store.fail(jid, "input_error")
     with pytest.raises(JobConflict, match="no longer kept"):
         store.retry(jid)
-    rej = store.add_rejected("notes.docx", tmp_path / "failed" / "notes.docx", tmp_path / "Notes", "not_audio: x")
+    rej = store.add_rejected(tmp_path / "notes.docx", "notes.docx", tmp_path / "failed" / "notes.docx", tmp_path / "Notes", "not_audio: x")
     assert rej.state == "failed" and rej.rejected
     with pytest.raises(JobConflict, match="not a usable audio"):
         store.retry(rej.id)
     assert store.failed_audio_kept() == 1  # the rejected file is not retention's business
+    assert [j.id for j in store.unfinished_rejects()] == [rej.id]
+    store.finish_reject(rej.id)
+    assert store.unfinished_rejects() == []
 
 
 def test_pause_is_persisted(tmp_path: Path, clock: FakeClock) -> None:

@@ -53,6 +53,20 @@ def main() -> int:
         opts = decode_options(int(cfg["transcription.beam_size"]), "en")
         opts.update(vad_filter=True, vad_parameters=audio.vad_options(float("inf")))
 
+        # Whisper 30-second decoding passes per run: the load-independent measure of extra work
+        # (a window boundary can cost one extra pass). Counted by wrapping faster-whisper's method.
+        import faster_whisper.transcribe as fwt
+
+        passes = {"n": 0}
+        original = fwt.WhisperModel.generate_with_fallback
+
+        def counting(self: object, *a: object, **k: object) -> object:
+            passes["n"] += 1
+            return original(self, *a, **k)
+
+        fwt.WhisperModel.generate_with_fallback = counting
+        pass_count: dict[str, int] = {}
+
         def run_direct() -> str:
             segments, _ = direct.transcribe(str(path), **opts)
             return " ".join(s.text.strip() for s in segments)
@@ -69,19 +83,24 @@ def main() -> int:
             if i % 2:
                 order.reverse()
             for name, fn in order:
+                passes["n"] = 0
                 t0 = time.perf_counter()
                 texts[name] = fn()
                 times[name].append(time.perf_counter() - t0)
-                print(f"  run {i + 1} {name}: {times[name][-1]:.2f} s", flush=True)
+                pass_count[name] = passes["n"]
+                print(f"  run {i + 1} {name}: {times[name][-1]:.2f} s, {passes['n']} passes, "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
     med = {k: statistics.median(v) for k, v in times.items()}
     print()
-    print(f"{'':<10} {'median s':>9} {'runs':>30} {'RTF':>6} {'WER %':>6}")
+    print(f"{'':<10} {'median s':>9} {'runs':>36} {'RTF':>6} {'WER %':>6} {'passes':>7}")
     for k in ("direct", "hushnote"):
         runs = ", ".join(f"{t:.2f}" for t in times[k])
-        print(f"{k:<10} {med[k]:>9.2f} {runs:>30} {med[k] / seconds:>6.3f} {100 * wer(reference, texts[k]):>6.2f}")
+        print(f"{k:<10} {med[k]:>9.2f} {runs:>36} {med[k] / seconds:>6.3f} {100 * wer(reference, texts[k]):>6.2f} "
+              f"{pass_count[k]:>7}")
     ratio = med["hushnote"] / med["direct"]
-    print(f"\noverhead ratio hushnote/direct = {ratio:.3f} (goal ≤ 1.05)")
+    print(f"\noverhead ratio hushnote/direct = {ratio:.3f} (goal ≤ 1.05); "
+          f"Whisper passes {pass_count['hushnote']} vs {pass_count['direct']}")
     return 0
 
 

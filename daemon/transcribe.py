@@ -149,6 +149,16 @@ class Transcriber:
             language = "en"
         segments: list[Segment] = []
         last_start = 0.0
+        done = 0.0
+
+        def report(done: float, seconds: float) -> float:
+            """Report transcription progress; never goes backwards."""
+            total = info.declared_s or info.decoded_s
+            frac = min(0.999, seconds / total) if total else 0.0
+            if frac > done:
+                progress("transcribe", frac, "")
+                return frac
+            return done
         with self._lock:
             for win in audio.speech_windows(blocks):
                 if win.speech.shape[0]:
@@ -166,12 +176,8 @@ class Transcriber:
                         if text:
                             segments.append(Segment(round(start, 2), round(end, 2), text))
                             last_start = start
-                        total = info.declared_s or info.decoded_s
-                        if total:
-                            progress("transcribe", min(0.999, end / total), "")
-                total = info.declared_s or info.decoded_s
-                if total:
-                    progress("transcribe", min(0.999, win.end / total), "")
+                        done = report(done, end)
+                done = report(done, win.end)
         progress("transcribe", 1.0, "")
         return Transcript(tuple(segments), language or "en", round(info.decoded_s, 3), self.label, source)
 

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import nacl.pwhash.argon2id as argon2id
 from nacl import bindings as nb
 
 from daemon.errors import HushnoteError
-from daemon.fileio import fsync_dir
+from daemon.fileio import atomic_write_bytes, fsync_dir
 
 KEY_BYTES = 32
 _AEAD_NONCE = nb.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -73,21 +72,7 @@ def check_file_id(file_id: str) -> str:
 
 def _atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(path.parent)
+    atomic_write_bytes(path, data, mode)
 
 
 def shred_file(path: Path) -> bool:

@@ -100,6 +100,31 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "worker": {
         "count": Field(int, 1, "pipeline workers in the service", _at_least(1)),
     },
+    "recording": {
+        "device": Field((str, int), "", 'input device: "" = the system default, a number = device index, '
+                        'text = part of the device name'),
+        "require_consent": Field(bool, True, "refuse to start recording until the client's consent is confirmed"),
+        "no_signal_warning_s": Field(NUMBER, 60, "warn after this many seconds without any input signal",
+                                     _at_least(5)),
+        "chunk_s": Field(NUMBER, 3, "seconds of audio per chunk written to disk (at most this much is lost "
+                         "in a power cut)", _at_least(0.5)),
+        "live_transcription": Field(bool, True, "transcribe while recording, so the note is ready soon after Stop"),
+        "live_window_s": Field(NUMBER, 25, "longest live-transcription window in seconds", _at_least(5)),
+    },
+    "inbox": {
+        "consent_covered": Field(bool, True, "files put in the inbox are covered by the practice's consent "
+                                 "paperwork; false = inbox files are held with an error report instead"),
+    },
+    "storage": {
+        "encrypt_audio": Field(bool, True, "encrypt audio and transcripts kept in the data folder"),
+        "passphrase": Field(bool, False, "protect the master key with a passphrase (asked for at start)"),
+    },
+    "notes": {
+        "encrypt": Field(bool, False, "keep notes encrypted too (read them with `hushnote open NOTE`)"),
+    },
+    "guard": {
+        "enabled": Field(bool, True, "refuse every network connection except this computer's own (loopback)"),
+    },
     "retention": {
         "audio_days": Field(NUMBER, 3, "delete audio this many days after its note is written", _at_least(0)),
         "transcript_days": Field((str, int, float), "keep", 'delete transcripts after N days, or "keep"', _transcript_days),

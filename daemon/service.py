@@ -53,6 +53,10 @@ class Service:
         self.server: Any = None
         self.router: Any = None
         self._extra_ops: list[tuple[str, Callable[..., dict[str, Any]], dict[str, Any]]] = []
+        # Parts owned by later issues, created in _start (None when switched off or not yet started):
+        self.audit: Any = None  # daemon.audit.AuditLog: the hash-chained audit log (privacy)
+        self.vault: Any = None  # daemon.vault.Vault: encryption at rest, when storage.encrypt_audio (privacy)
+        self.recorder: Any = None  # daemon.recorder.Recorder: the microphone (recorder issue)
 
     # -------------------------------------------------------------------- lifecycle
 
@@ -135,6 +139,16 @@ class Service:
         return job
 
     # -------------------------------------------------------------------- wiring
+
+    def audit_event(self, event: str, **data: Any) -> None:
+        """Append to the audit log (audit.py keeps only allow-listed ids, codes and numbers: no PHI).
+        Never raises: a full disk must not stop a recording; the failure is logged by class name."""
+        if self.audit is None:
+            return
+        try:
+            self.audit.append(event, **data)
+        except Exception as exc:  # noqa: BLE001 - auditing must not take the service down
+            log.error("audit entry %s could not be written (%s)", event, type(exc).__name__)
 
     def _queued(self, job: Job) -> None:
         if self.workers is not None:

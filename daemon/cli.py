@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from daemon import __version__
 from daemon.errors import HushnoteError
@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 log = logging.getLogger("hushnote")
 
 Handler = Callable[[argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -159,6 +160,19 @@ def cmd_control(args: argparse.Namespace) -> int:
     return control.main(args, _config(args))
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    """record start|stop|status: ask the running daemon (it owns the microphone)."""
+    from daemon import record_cli
+
+    return record_cli.main(args, _config(args))
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from daemon import record_cli
+
+    return record_cli.devices_main(args)
+
+
 def cmd_tray(args: argparse.Namespace) -> int:
     from tray import app
 
@@ -169,6 +183,73 @@ def cmd_service(args: argparse.Namespace) -> int:
     from daemon import service_install
 
     return service_install.main(args)
+
+
+# ----------------------------------------------------------------------------- privacy (issue 5)
+
+def _audit_path(args: argparse.Namespace) -> Path:
+    from daemon import audit
+
+    return _config(args).path("paths.data") / audit.FILENAME
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from daemon import audit
+
+    path = _audit_path(args)
+    ok, bad, what = audit.verify(path)
+    if ok:
+        print(f"The audit log is intact: {what}.")
+        print(f"({path})")
+        return 0
+    print(f"The audit log has been changed: {what}.")
+    if bad is not None and bad > 1:
+        print(f"Entries 1 to {bad - 1} are intact; entry {bad} and everything after it cannot be trusted.")
+    else:
+        print("No entry in it can be trusted.")
+    print(f"({path}; `hushnote audit show` lists the entries)")
+    return 1
+
+
+def _last(items: list[T], n: int | None) -> list[T]:
+    return items if n is None else items[-n:] if n > 0 else []
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    from daemon import audit
+
+    path = _audit_path(args)
+    n = max(0, int(args.n)) if args.n is not None else None
+    if args.json:
+        entries: list[object] = []
+        if path.exists():
+            for line in path.read_text(encoding="ascii", errors="replace").splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    entries.append({"unreadable": True})
+        print(json.dumps(_last(entries, n), indent=2))
+        return 0
+    lines = list(audit.show(path))
+    if not lines:
+        print("The audit log is empty (nothing has been recorded yet).")
+        return 0
+    for line in _last(lines, n):
+        print(line)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from daemon import doctor
+
+    return doctor.main(args, _config(args))
+
+
+def cmd_consent_text(args: argparse.Namespace) -> int:
+    from daemon import consent
+
+    print(consent.client_text(_config(args)))
+    return 0
 
 
 # ----------------------------------------------------------------------------- parser
@@ -232,8 +313,41 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true")
         sp.set_defaults(func=cmd_control)
 
+    sp = sub.add_parser("record", help="start or stop recording a session (the service records)")
+    rsub = sp.add_subparsers(dest="record_cmd", metavar="start|stop|status", required=True)
+    r = rsub.add_parser("start", parents=[common], help="start recording (after the client has consented)")
+    r.add_argument("--consent-confirmed", action="store_true", help="the client has agreed to be recorded")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_record)
+    for name, hlp in [("stop", "stop recording; the note is made from it"), ("status", "is a recording running")]:
+        r = rsub.add_parser(name, parents=[common], help=hlp)
+        r.add_argument("--json", action="store_true")
+        r.set_defaults(func=cmd_record)
+    sp = sub.add_parser("devices", parents=[common], help="list the microphones (input devices)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_devices)
+
     sp = sub.add_parser("tray", parents=[common], help="show the tray icon (start/stop recording, status)")
     sp.set_defaults(func=cmd_tray)
+
+    sp = sub.add_parser("audit", help="check or show the privacy audit log (no patient information in it)")
+    asub = sp.add_subparsers(dest="audit_cmd", metavar="verify|show", required=True)
+    a = asub.add_parser("verify", parents=[common], help="check that no entry was changed, removed or reordered")
+    a.set_defaults(func=cmd_audit_verify)
+    a = asub.add_parser("show", parents=[common], help="list the entries")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("-n", type=int, metavar="N", help="only the last N entries")
+    a.set_defaults(func=cmd_audit_show)
+
+    sp = sub.add_parser("doctor", parents=[common], help="check privacy and readiness: network guard, models, "
+                        "speed, keyring, service, audit log")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--no-speed", action="store_true", help="skip the transcription speed test")
+    sp.set_defaults(func=cmd_doctor)
+
+    sp = sub.add_parser("consent-text", parents=[common], help="print a paragraph to read to a client "
+                        "(with your retention setting)")
+    sp.set_defaults(func=cmd_consent_text)
 
     sp = sub.add_parser("service", parents=[common], help="start the service at login (install/uninstall/status)")
     sp.add_argument("action", choices=["install", "uninstall", "status"])
@@ -243,12 +357,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def guard_wanted(explicit_config: str | None) -> bool:
+    """``guard.enabled`` read cheaply (``tomllib`` only, before any heavy import or full config load).
+    Fails closed: only an explicit ``enabled = false`` in a readable file turns blocking off; a missing,
+    unreadable or invalid file keeps the guard on (the full load reports the file's problems later)."""
+    import tomllib
+
+    try:
+        from daemon.config import resolve_config_path
+
+        with resolve_config_path(explicit_config).open("rb") as fh:
+            section = tomllib.load(fh).get("guard", {})
+        return not (isinstance(section, dict) and section.get("enabled") is False)
+    except Exception:  # noqa: BLE001 - any problem: keep the guard on
+        return True
+
+
+def _on_block(event: str, reason: str, total: int) -> None:
+    """Told of each refused network attempt (no destination: a host name can itself carry data)."""
+    log.warning("blocked a network attempt (%s: %s); %d blocked so far", event, reason, total)
+
+
+def install_guard(args: argparse.Namespace) -> dict[str, object]:
+    """The zero-egress guard, first thing in every hushnote process (``daemon.guard``).
+
+    ``guard.enabled = false`` cannot remove it (audit hooks are permanent, by design): it installs the hook
+    in record-only mode instead, so connections are counted (``hushnote doctor`` shows them) but not
+    refused. ``hushnote models fetch`` opens its one named exception itself (``guard.allow_egress``)."""
+    from daemon import guard
+
+    return guard.install(allow_network=not guard_wanted(getattr(args, "config", None)), on_block=_on_block)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    install_guard(args)  # before any command imports anything heavy (models, audio, tray backends)
     debug = bool(getattr(args, "debug", False))
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

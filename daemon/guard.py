@@ -148,6 +148,11 @@ def check(event: str, args: tuple[Any, ...]) -> str | None:
     return None
 
 
+def host_allowed(name: str, hosts: frozenset[str]) -> bool:
+    """``name`` is one of ``hosts``, or below an entry written with a leading dot (``.hf.co``)."""
+    return name in hosts or any(h.startswith(".") and name.endswith(h) for h in hosts)
+
+
 # ----------------------------------------------------------------------------- the hook
 
 
@@ -162,7 +167,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         exc = st.exceptions[-1]
         if event in _NAME_EVENTS and exc.hosts and event != "socket.gethostbyaddr":
             name = (_host_text(args[0]) or "").lower().rstrip(".") if args else ""
-            if name not in exc.hosts and _ip(name) is None:
+            if not host_allowed(name, exc.hosts) and _ip(name) is None:
                 _refuse(event, reason)
         with st.lock:
             st.allowed_egress += 1
@@ -222,7 +227,7 @@ def _precheck(method: str, sock: Any, args: tuple[Any, ...]) -> None:
     st = _state
     if st.exceptions:
         hosts = st.exceptions[-1].hosts
-        if not hosts or name.lower().rstrip(".") in hosts:
+        if not hosts or host_allowed(name.lower().rstrip("."), hosts):
             return  # the audit hook records it
         _refuse(event, "name lookup of another computer")
     if not st.allow_network:
@@ -266,6 +271,20 @@ def install(allow_network: bool = False, on_block: BlockCallback | None = None) 
     return status()
 
 
+def add_callback(on_block: BlockCallback) -> None:
+    """Also tell ``on_block`` of refusals (e.g. the service's audit log), without changing the guard."""
+    with _state.lock:
+        if on_block not in _state.callbacks:
+            _state.callbacks.append(on_block)
+
+
+def remove_callback(on_block: BlockCallback) -> None:
+    """Stop telling ``on_block`` of refusals (a service that closes; the guard itself stays)."""
+    with _state.lock:
+        if on_block in _state.callbacks:
+            _state.callbacks.remove(on_block)
+
+
 def status() -> dict[str, Any]:
     """For ``hushnote doctor``: ``{installed, blocked, allow_network, allowed_egress, exception}``."""
     st = _state
@@ -302,8 +321,8 @@ class EgressPermit:
 def allow_egress(purpose: str, hosts: Iterable[str] = ()) -> Iterator[EgressPermit]:
     """The one exception (``hushnote models fetch``): network allowed while inside, for ``purpose``.
 
-    With ``hosts`` given, name lookups are limited to those names (connections go to whatever those names
-    resolve to). Every non-local destination is recorded in ``permit.contacted``; tell the user.
+    With ``hosts`` given, name lookups are limited to those names, or to names below an entry that starts
+    with a dot (``".hf.co"``); connections go to whatever those names resolve to. Every non-local destination is recorded in ``permit.contacted``; tell the user.
     """
     exc = _Exception(purpose, frozenset(h.lower().rstrip(".") for h in hosts))
     with _state.lock:

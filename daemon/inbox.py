@@ -69,6 +69,18 @@ class Rejection:
     what: str  # "… is not …" — names the file (the user's own report, never a log)
     hint: str
     code: str  # no PHI; stored in the job row
+    summary: str = "the file is not usable audio"  # no PHI; stored in the job row after the code
+
+
+def consent_hold(name: str) -> Rejection:
+    """``inbox.consent_covered = false``: the file is held in ``failed/`` (never deleted), not processed."""
+    return Rejection(f"{name} was not processed: consent for inbox recordings is not confirmed "
+                     "(inbox.consent_covered = false in the settings).",
+                     "If your practice's consent paperwork covers session recordings, set "
+                     "inbox.consent_covered = true in the settings file (`hushnote config path` shows where it "
+                     "is) and put the file into the inbox again. Otherwise record from the tray, which asks "
+                     "you to confirm consent each time.", "consent_not_confirmed",
+                     "consent for inbox recordings is not confirmed")
 
 
 def sniff(head: bytes) -> str | None:
@@ -219,8 +231,9 @@ class Ingestor:
     """Takes one inbox file into the store (or rejects it to ``Inbox/failed/``). Call from one thread."""
 
     def __init__(self, store: Store, inbox: Path, notes: Path,
-                 on_queued: Callable[[Job], None] = lambda job: None) -> None:
+                 on_queued: Callable[[Job], None] = lambda job: None, consent_covered: bool = True) -> None:
         self.store = store
+        self.consent_covered = consent_covered  # inbox.consent_covered: False holds every file (consent_hold)
         self.inbox = Path(inbox)
         self.notes = Path(notes)
         self.failed_dir = self.inbox / FAILED_DIR
@@ -256,6 +269,8 @@ class Ingestor:
         if stat.S_ISDIR(st.st_mode) and path.suffix.lower() not in AUDIO_EXTS:
             return None  # an ordinary subfolder (e.g. failed/): not ours
         bad = check_inbox_file(path)
+        if bad is None and not self.consent_covered:
+            bad = consent_hold(name)
         if bad is not None:
             return self._reject(path, bad)
         job = self.store.begin_ingest("inbox", path, name, self.notes)
@@ -279,7 +294,7 @@ class Ingestor:
     def _reject(self, path: Path, bad: Rejection) -> Job:
         self.failed_dir.mkdir(parents=True, exist_ok=True)
         dst = unique_path(self.failed_dir, path.name)
-        job = self.store.add_rejected(path, path.name, dst, self.notes, f"{bad.code}: the file is not usable audio")
+        job = self.store.add_rejected(path, path.name, dst, self.notes, f"{bad.code}: {bad.summary}")
         crashpoint("reject.row")
         write_error_report(self.notes, job, bad.what, bad.hint, dst)
         move_file(path, dst)

@@ -31,7 +31,7 @@ from email.message import Message
 from pathlib import Path
 from typing import IO
 
-from daemon import __version__, catalogue
+from daemon import __version__, catalogue, guard
 from daemon import config as configmod
 from daemon.catalogue import CatalogueEntry, ModelFile, human_size
 from daemon.errors import ConfigError, HushnoteError, ModelError
@@ -75,7 +75,12 @@ def main(args: argparse.Namespace) -> int:
         print("Nothing was downloaded.")
         return 1
 
-    fetch(entry, dest, endpoint, progress=not getattr(args, "quiet", False))
+    # the guard's one exception (daemon.guard): name lookups only for the hosts stated above
+    with guard.allow_egress(f"hushnote models fetch {entry.name}", hosts=contact_hosts(endpoint)) as permit:
+        fetch(entry, dest, endpoint, progress=not getattr(args, "quiet", False))
+    names = sorted({t.strip("'\"") for e, t in permit.contacted if e == "socket.getaddrinfo"})
+    if names:
+        print(f"Contacted: {', '.join(names)}")
     target = model_setting_value(entry, dest)
     print(f"Verified and saved: {target}")
     if getattr(args, "no_config", False):
@@ -107,6 +112,13 @@ def file_url(endpoint: str, entry: CatalogueEntry, f: ModelFile) -> str:
     return f"{endpoint}/{q(entry.repo)}/resolve/{q(entry.revision, safe='')}/{q(f.path)}"
 
 
+def contact_hosts(endpoint: str) -> tuple[str, ...]:
+    """The host names the download may look up: the endpoint's, and for huggingface.co its download
+    servers (``*.huggingface.co``, ``*.hf.co``), which it redirects file requests to."""
+    host = (urllib.parse.urlsplit(endpoint).hostname or "").lower()
+    return (host, ".huggingface.co", ".hf.co") if host == "huggingface.co" else (host,)
+
+
 def summary(entry: CatalogueEntry, endpoint: str, dest: Path) -> str:
     host = urllib.parse.urlsplit(endpoint).hostname
     licence = entry.licence + (f" ({entry.licence_note})" if entry.licence_note else "")
@@ -118,7 +130,8 @@ def summary(entry: CatalogueEntry, endpoint: str, dest: Path) -> str:
         f"           read it at {entry.licence_url}",
         f"Download:  {human_size(entry.size)} in {len(entry.files)} file(s) from {entry.repo} (revision {entry.revision})",
         f"Contacts:  {host} over {urllib.parse.urlsplit(endpoint).scheme.upper()}"
-        + (" (which hands the file to its download servers)" if host == "huggingface.co" else ""),
+        + (" (which hands the file to its download servers under huggingface.co and hf.co)"
+           if host == "huggingface.co" else "") + "; nothing else",
         f"Saves to:  {dest}",
         f"Checked:   {checks}",
         "Only the file requests are sent (the host sees this computer's IP address); "

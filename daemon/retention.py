@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -47,8 +48,10 @@ def _days(v: object) -> float | None:
 
 class Retention:
     def __init__(self, store: Store, cfg: Config, *, clock: Clock | None = None,
-                 interval_s: float | None = None, tick_s: float = 30.0) -> None:
+                 interval_s: float | None = None, tick_s: float = 30.0,
+                 on_receipt: Callable[[Receipt], None] | None = None) -> None:
         self.store = store
+        self.on_receipt = on_receipt  # e.g. the service's audit log (deletion.receipt); must not raise
         self.clock = clock or store.clock
         self.audio_days = float(cfg["retention.audio_days"])
         self.transcript_days = _days(cfg["retention.transcript_days"])
@@ -125,6 +128,8 @@ class Retention:
                     r = self.store.record_deletion(job.id, what, why)
                     if r is not None:
                         receipts.append(r)
+                        if self.on_receipt is not None:
+                            self.on_receipt(r)
                         log.info("retention: deleted %s of job %s at %s (%s)", r.what, r.job_id, r.at, r.why)
             self.sweeps += 1
         return receipts

@@ -97,6 +97,15 @@ def format_status(r: Mapping[str, Any]) -> str:
     nxt = r.get("next_retention")
     if nxt:
         lines.append(f"Next clean-up of old audio: {when(nxt)}.")
+    g = r.get("guard")
+    if isinstance(g, Mapping):
+        if not g.get("installed"):
+            lines.append("Network guard: not active in the service.")
+        elif g.get("allow_network"):
+            lines.append("Network guard: counting only (guard.enabled = false).")
+        else:
+            n = _int(g.get("blocked"))
+            lines.append(f"Network guard: on; {_plural(n, 'connection attempt')} refused since it started.")
     kept = _int(r.get("failed_audio_kept"))
     if kept:
         lines.append(f"Audio kept from failed jobs: {_plural(kept, 'recording')}. "

@@ -33,19 +33,27 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
         print(f"hushnote: unknown command {op!r}.", file=sys.stderr)
         return 2
     params: dict[str, Any] = {"id": str(args.job_id)} if op in ("retry", "cancel") else {}
+    result = ask(IpcClient(endpoint(cfg)), op, **params)
+    if isinstance(result, int):
+        return result
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(FORMATTERS[op](result))
+    return 0
+
+
+def ask(client: IpcClient, op: str, /, **params: Any) -> dict[str, Any] | int:
+    """One request. On failure the service's plain message goes to stderr and the exit code is returned:
+    3 the service is not running / did not answer, 1 it refused."""
     try:
-        result = IpcClient(endpoint(cfg)).call(op, **params)
+        return client.call(op, **params)
     except (DaemonNotRunning, ServiceTimeout, ConnectionLost) as exc:
         print(str(exc), file=sys.stderr)
         return 3
     except IpcError as exc:
         print(exc.message, file=sys.stderr)
         return 1
-    if getattr(args, "json", False):
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-    else:
-        print(FORMATTERS[op](result))
-    return 0
 
 
 # ----------------------------------------------------------------------------- formatting (pure)

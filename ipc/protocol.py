@@ -34,9 +34,16 @@ Operations (``OPS`` lists each op's arguments; the daemon registers a handler pe
 ``ping`` (handled by the server itself)
     ``{"pong": true}``: a liveness check that does not touch the daemon.
 
-Later ops (the recorder's ``record.start`` / ``record.stop`` / ``record.status``) are added by
-registering another handler with the router and, for documentation and argument checking, an entry in
-``OPS``: op names are dotted lower-case words, so nothing here needs reshaping.
+``record.start {"consent_confirmed"?: bool, "source"?: "cli"|"tray"}`` / ``record.stop`` / ``record.status``
+    (registered by the daemon's recorder, daemon/recording.py): ``{"recording": bool, "state":
+    "idle"|"starting"|"recording"|"finalising", "id": str|null, "elapsed_s", "level_db", "device"}``;
+    ``record.status`` adds ``require_consent`` and ``live_transcription``, ``record.start`` adds ``paused``.
+    A refusal (already recording, nothing to stop, consent not confirmed, no microphone) -> ``conflict``.
+    Events: ``record.started {id, device}``, ``record.level {id, elapsed_s, level_db}``,
+    ``record.warning {id, code, message}``, ``record.stopped {id, reason, seconds, message, job_id}``.
+
+Other ops are added the same way: a handler registered with the router and, for documentation and
+argument checking, an entry in ``OPS``: op names are dotted lower-case words.
 
 Nothing in this module does I/O. ``decode_*`` raise ``IpcError`` and nothing else for any input.
 """
@@ -71,11 +78,15 @@ OPS: Final[dict[str, tuple[dict[str, ArgSpec], dict[str, ArgSpec]]]] = {
     "resume": ({}, {}),
     "retry": ({"id": str}, {}),
     "cancel": ({"id": str}, {}),
+    "record.start": ({}, {"consent_confirmed": bool, "source": str}),
+    "record.stop": ({}, {}),
+    "record.status": ({}, {}),
     "subscribe": ({}, {}),
     "ping": ({}, {}),
 }
 SERVER_OPS: Final = frozenset({"subscribe", "ping"})
-EVENTS: Final = frozenset({"job.progress", "job.done", "state"})
+EVENTS: Final = frozenset({"job.progress", "job.done", "state", "record.started", "record.level", "record.warning",
+                           "record.stopped"})
 
 _OP_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 _MAX_OP = 64

@@ -37,6 +37,7 @@ class FakeService:
         self.recording = False
         self.started = 0.0
         self.recorder = recorder
+        self.require_consent = True
         self.start_error: IpcError | None = None
         self.current: dict[str, Any] | None = None
         self.queued = 0
@@ -62,12 +63,13 @@ class FakeService:
         if op == "record.status":
             return {"recording": self.recording, "id": "r1" if self.recording else None,
                     "elapsed_s": time.monotonic() - self.started if self.recording else 0.0,
-                    "level_db": -30.0 if self.recording else None, "device": "default"}
+                    "level_db": -30.0 if self.recording else None, "device": "default",
+                    "require_consent": self.require_consent}
         if op == "record.start":
             if self.start_error is not None:
                 raise self.start_error
-            if args != {"consent_confirmed": True}:
-                raise IpcError("bad_request", "consent not confirmed")
+            if args.get("source") != "tray" or (self.require_consent and args.get("consent_confirmed") is not True):
+                raise IpcError("conflict", "consent not confirmed")
             self.recording, self.started = True, time.monotonic() - 65
             return {"id": "r1", "recording": True}
         if op == "record.stop":
@@ -159,11 +161,13 @@ def test_record_start_and_stop_send_the_right_ops(sock: Path, service: FakeServi
     screen = Screen()
     with controller(sock, screen) as c:
         v = screen.wait(idle)
-        assert v.entry(Action.RECORD).label == START_LABEL and v.entry(Action.RECORD).default
+        assert v.entry(Action.RECORD).label == START_LABEL
+        assert not v.entry(Action.RECORD).default, "consent is required: a click on the icon does not start"
+        assert not c.click()  # ... it opens the menu instead
         c.activate(Action.RECORD)
         v = screen.wait(lambda v: v.icon is IconState.RECORDING)
         assert "Recording 1:0" in v.title  # the service said ~65 s
-        assert ("record.start", {"consent_confirmed": True}) in service.calls
+        assert ("record.start", {"consent_confirmed": True, "source": "tray"}) in service.calls
         assert v.entry(Action.RECORD).label.startswith("Stop recording")
         c.activate(Action.RECORD)
         screen.wait(idle)
@@ -348,7 +352,8 @@ class FakeIcon:
         self.menu(self)
 
 
-def test_pystray_adapter_draws_views_and_routes_clicks(sock: Path, service: FakeService) -> None:
+def pystray_ui(sock: Path) -> tuple[TrayController, Screen, FakeIcon]:
+    """A controller drawing on a ``FakeIcon`` through the real ``PystrayUI`` adapter (and on a ``Screen``)."""
     import pystray
 
     ui = PystrayUI(FakeIcon, pystray.Menu, pystray.MenuItem)
@@ -360,7 +365,13 @@ def test_pystray_adapter_draws_views_and_routes_clicks(sock: Path, service: Fake
 
     c = controller(sock, render)  # type: ignore[arg-type]
     ui.controller = c
-    icon = ui.create(c.current_view)
+    return c, screen, ui.create(c.current_view)
+
+
+def test_pystray_adapter_draws_views_and_routes_clicks(sock: Path, service: FakeService) -> None:
+    import pystray
+
+    c, screen, icon = pystray_ui(sock)
     assert icon.title.startswith("hushnote: The hushnote service is not running")
     with c:
         screen.wait(idle)
@@ -370,8 +381,12 @@ def test_pystray_adapter_draws_views_and_routes_clicks(sock: Path, service: Fake
                          "Service is running", "Quit tray"]
         assert [i.enabled for i in items if i.text in ("Ready", "Service is running")] == [False, False]
         first_image = icon.icon
-        icon()  # left click: the default item, start recording
+        icon()  # left click: consent is required, so it does not start a recording (it would open the menu)
+        time.sleep(0.3)
+        assert "record.start" not in service.ops()
+        next(iter(icon.menu))(icon)  # the menu item "Start recording (client has consented)"
         screen.wait(lambda v: v.icon is IconState.RECORDING)
+        assert ("record.start", {"consent_confirmed": True, "source": "tray"}) in service.calls
         wait_until(lambda: icon.icon is not first_image and icon.title.startswith("hushnote: Recording"))
         assert next(iter(icon.menu)).text.startswith("Stop recording")
         service.server.publish("record.warning", {"code": "silence",  # type: ignore[attr-defined]
@@ -381,14 +396,30 @@ def test_pystray_adapter_draws_views_and_routes_clicks(sock: Path, service: Fake
         wait_until(lambda: "record.stop" in service.ops())
 
 
+def test_click_starts_only_without_required_consent(sock: Path, service: FakeService) -> None:
+    """recording.require_consent = false: a click on the icon starts (no consent claimed) and stops."""
+    service.require_consent = False
+    c, screen, icon = pystray_ui(sock)
+    with c:
+        v = screen.wait(lambda v: idle(v) and v.entry(Action.RECORD).default)
+        assert "Click to start recording" in v.title
+        icon()
+        screen.wait(lambda v: v.icon is IconState.RECORDING)
+        assert ("record.start", {"consent_confirmed": False, "source": "tray"}) in service.calls
+        icon()
+        wait_until(lambda: "record.stop" in service.ops())
+
+
 def test_no_default_start_without_a_menu(sock: Path, service: FakeService) -> None:
     """xorg has no menu, so the consent wording is never seen: a click may stop, never start, a recording."""
+    service.require_consent = False
     screen = Screen()
     c = controller(sock, screen)
     c.default_start_allowed = False
     with c:
         v = screen.wait(idle)
         assert not v.entry(Action.RECORD).default
+        assert not c.click()
         service.recording, service.started = True, time.monotonic()
         v = screen.wait(lambda v: v.icon is IconState.RECORDING)
         assert v.entry(Action.RECORD).default

@@ -95,19 +95,21 @@ def test_gtk_tray_under_trayer(desk: XDesktop, runtime: Path, tmp_path: Path) ->
             wait_until(lambda: colour_share(desk.pixels(icon), amberish) < 0.02, timeout=5)
             desk.screenshot(ARTIFACTS / "gtk-2-idle.png")
 
-            # left click = the default action: start recording (consent wording is on that menu item)
+            # left click: consent is required, so it opens the menu instead of recording; its first item,
+            # "Start recording (client has consented)", is the clinician's confirmation
             desk.click(icon, button=1)
-            wait_until(lambda: "record.start" in svc.ops(), timeout=5)
-            assert ("record.start", {"consent_confirmed": True}) in svc.calls
-            wait_until(lambda: colour_share(desk.pixels(icon), reddish) > 0.3, timeout=5)
-            desk.screenshot(ARTIFACTS / "gtk-3-recording.png")
-
-            # right click opens the menu; its first item is now "Stop recording"
-            desk.click(icon, button=3)
             menu = desk.wait_window("hushnote", lambda w: w["height"] > 100 and w["width"] > 100)
             time.sleep(0.3)
-            desk.screenshot(ARTIFACTS / "gtk-4-menu.png")
+            desk.screenshot(ARTIFACTS / "gtk-3-menu-from-left-click.png")
+            assert svc.ops() == []
             desk.click_at(menu["x"] + 40, menu["y"] + 14, button=1)
+            wait_until(lambda: "record.start" in svc.ops(), timeout=5)
+            assert ("record.start", {"consent_confirmed": True, "source": "tray"}) in svc.calls
+            wait_until(lambda: colour_share(desk.pixels(icon), reddish) > 0.3, timeout=5)
+            desk.screenshot(ARTIFACTS / "gtk-4-recording.png")
+
+            # while recording, a left click stops
+            desk.click(icon, button=1)
             wait_until(lambda: "record.stop" in svc.ops(), timeout=5)
             assert svc.ops() == ["record.start", "record.stop"]
             wait_until(lambda: colour_share(desk.pixels(icon), reddish) < 0.05, timeout=5)
@@ -152,7 +154,7 @@ def test_appindicator_backend_falls_back_to_the_xembed_tray(desk: XDesktop, runt
             desk.screenshot(ARTIFACTS / "appindicator-menu.png")
             desk.click_at(menu["x"] + 40, menu["y"] + 14, button=1)  # "Start recording (client has consented)"
             wait_until(lambda: "record.start" in svc.ops(), timeout=5)
-            assert ("record.start", {"consent_confirmed": True}) in svc.calls
+            assert ("record.start", {"consent_confirmed": True, "source": "tray"}) in svc.calls
         finally:
             code = stop_tray(proc, log)
     assert code == 0, log.read_text()

@@ -53,7 +53,10 @@ def test_idle() -> None:
     assert v.title.startswith("hushnote: Ready.")
     rec = v.entry(Action.RECORD)
     assert rec.label == START_LABEL and "consented" in rec.label
-    assert rec.enabled and rec.default
+    assert rec.enabled and not rec.default, "a click on the icon must not start: consent is confirmed in the menu"
+    assert "from this menu once your client has consented" in v.title
+    no_consent = view(connected().with_record_status({**IDLE_REC, "require_consent": False}, now=0.0), now=0.0)
+    assert no_consent.entry(Action.RECORD).default and "Click to start recording" in no_consent.title
     assert v.entry(Action.PAUSE).label == "Pause processing" and v.entry(Action.PAUSE).enabled
     assert not v.entry(Action.START_SERVICE).enabled
     assert v.entry(Action.START_SERVICE).label == "Service is running"

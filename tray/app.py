@@ -13,7 +13,8 @@ that function and pystray. Logs carry operation names and error classes, never c
 
 Backends (``PYSTRAY_BACKEND`` is set before pystray is imported, which fails without a display otherwise):
 Linux uses ``appindicator`` when a StatusNotifier host is on the session bus (GNOME with the AppIndicator
-extension, KDE, XFCE...), else ``gtk`` (an XEmbed tray icon: left click = default action), both through
+extension, KDE, XFCE...), else ``gtk`` (an XEmbed tray icon: a left click stops a recording, and opens the
+menu otherwise; it starts one only if ``recording.require_consent`` is off), both through
 PyGObject (``pip install 'hushnote[tray-gtk]'``). Without PyGObject, ``xorg`` is the last resort: it has no
 menu and no notifications and may drop clicks, so the tray then only shows the state and a click only
 *stops* a recording (starting one needs the menu's consent wording). macOS and Windows use their native
@@ -327,6 +328,16 @@ class TrayController:
             return
         self._actions.put(action)
 
+    def click(self) -> bool:
+        """A click on the icon itself (the backend's default action). Returns False when the menu should open
+        instead: starting a recording needs the menu's consent wording unless the service has
+        ``recording.require_consent`` off; stopping one is always a click away."""
+        e = self.current_view.entry(Action.RECORD)
+        if not (e.default and e.enabled):
+            return False
+        self.activate(Action.CLICK)
+        return True
+
     def _quit(self) -> None:
         self._stop.set()
         self._actions.put(None)
@@ -352,16 +363,22 @@ class TrayController:
     def _run_action(self, action: Action) -> None:
         from ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
 
-        entry = self.current_view.entry(action)
+        entry = self.current_view.entry(Action.RECORD if action is Action.CLICK else action)
         if not entry.enabled or not entry.visible:
             return  # e.g. a left click (default action) while the service is down
         model = self.model
         try:
-            if action is Action.RECORD:
+            if action is Action.CLICK:  # the icon: stop; start only where no consent confirmation is asked for
+                if model.recording:
+                    self._client.call("record.stop")
+                elif entry.default and not model.consent_required:
+                    self._client.call("record.start", consent_confirmed=False, source="tray")
+                self._poke.set()
+            elif action is Action.RECORD:  # the menu item "Start recording (client has consented)"
                 if model.recording:
                     self._client.call("record.stop")
                 else:
-                    self._client.call("record.start", consent_confirmed=True)
+                    self._client.call("record.start", consent_confirmed=True, source="tray")
                 self._poke.set()
             elif action is Action.PAUSE:
                 paused = (model.status or {}).get("state") == "paused"
@@ -375,7 +392,7 @@ class TrayController:
             elif action is Action.START_SERVICE:
                 self._start_service()
         except IpcError as exc:
-            verb = {Action.RECORD: "The recording", Action.PAUSE: "That"}.get(action, "That")
+            verb = {Action.RECORD: "The recording", Action.CLICK: "The recording"}.get(action, "That")
             self._fail(exc.message, f"{verb} did not work")
         except (DaemonNotRunning, ConnectionLost, ServiceTimeout) as exc:
             self._fail(exc.message + (f" {exc.hint}" if exc.hint else ""), "The service did not answer")
@@ -471,7 +488,9 @@ class PystrayUI:
         return self.icon
 
     def _menu(self, v: TrayView) -> Any:
-        items: list[Any] = []
+        # first, hidden: what a click on the icon does (pystray runs the first default item); the visible
+        # record item keeps its bold "default" look where that is what a click does
+        items: list[Any] = [self._Item("click", self._clicked, default=True, visible=False)]
         for e in v.menu:
             if e.separator_before:
                 items.append(self._Menu.SEPARATOR)
@@ -485,6 +504,21 @@ class PystrayUI:
             if self.controller is not None:
                 self.controller.activate(action)
         return handler
+
+    def _clicked(self, _icon: Any, _item: Any) -> None:
+        if self.controller is not None and not self.controller.click():
+            self.open_menu()
+
+    def open_menu(self) -> None:
+        """Show the menu (gtk's XEmbed icon; appindicator opens it on any click itself, xorg has none)."""
+        icon = self.icon
+        handle, status_icon = getattr(icon, "_menu_handle", None), getattr(icon, "_status_icon", None)
+        if handle is None or status_icon is None:
+            return
+        from gi.repository import Gtk
+
+        # called from the icon's "activate" handler, in GTK's loop: the click is the current event
+        handle.popup(None, None, Gtk.StatusIcon.position_menu, status_icon, 0, Gtk.get_current_event_time())
 
     def render(self, v: TrayView, notices: list[Notice]) -> None:
         from tray.icons import icon_image

@@ -33,7 +33,8 @@ class IconState(enum.Enum):
 class Action(enum.Enum):
     """What a menu entry does; the app maps each to a handler."""
 
-    RECORD = "record"  # start or stop, by the model's recording state
+    RECORD = "record"  # start or stop, by the model's recording state (the menu item: consent confirmed)
+    CLICK = "click"  # the icon itself was clicked: stop; start only if the service does not require consent
     STATUS = "status"  # the informational line; does nothing
     DISMISS = "dismiss"  # clear the warning shown in the status line
     OPEN_NOTES = "open_notes"
@@ -99,6 +100,7 @@ class TrayModel:
     status: Mapping[str, Any] | None = None
     # recording: None = unknown / not supported by this service version
     record_supported: bool = True
+    consent_required: bool = True  # recording.require_consent: a click on the icon may not start a recording
     recording: bool = False
     elapsed_s: float = 0.0
     elapsed_at: float = 0.0  # monotonic time at which elapsed_s was true
@@ -122,6 +124,7 @@ class TrayModel:
             return replace(self, record_supported=False, recording=False)
         recording = bool(rec.get("recording"))
         return replace(self, record_supported=True, recording=recording,
+                       consent_required=rec.get("require_consent") is not False,
                        elapsed_s=float(rec.get("elapsed_s") or 0.0) if recording else 0.0,
                        elapsed_at=now, level_db=_float_or_none(rec.get("level_db")),
                        record_warning=self.record_warning if recording else None)
@@ -268,8 +271,10 @@ def view(model: TrayModel, now: float) -> TrayView:
     else:
         icon = IconState.IDLE
         title = "Ready" + (f"; {last_note}." if last_note else ".")
-        if model.record_supported:
-            title += " Click to start recording once your client has consented."
+        if model.record_supported and model.consent_required:
+            title += " Start recording from this menu once your client has consented."
+        elif model.record_supported:
+            title += " Click to start recording."
         line = "Ready"
     if last_note and model.connected and not model.recording:
         line += f"; {last_note}"
@@ -283,7 +288,10 @@ def view(model: TrayModel, now: float) -> TrayView:
     elif model.connected and not model.record_supported:
         rec = MenuEntry(Action.RECORD, "Recording is not available in this version", enabled=False)
     else:
-        rec = MenuEntry(Action.RECORD, START_LABEL, enabled=model.connected and model.busy is None, default=True)
+        # a click on the icon starts a recording only if the service does not ask for consent (the menu's
+        # wording is the clinician's confirmation that the client agreed)
+        rec = MenuEntry(Action.RECORD, START_LABEL, enabled=model.connected and model.busy is None,
+                        default=not model.consent_required)
     menu = (
         rec,
         MenuEntry(Action.STATUS, line, enabled=False, separator_before=True),

@@ -37,6 +37,7 @@ class TranscriberKey:
     threads: int
     beam_size: int
     language: str  # "auto" or a code
+    batch_size: int = 1  # > 1: faster-whisper's batched pipeline over each window's speech
 
 
 def decode_options(beam_size: int, language: str | None) -> dict[str, Any]:
@@ -50,6 +51,24 @@ def decode_options(beam_size: int, language: str | None) -> dict[str, Any]:
         "no_speech_threshold": 0.6,
         "temperature": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
         "vad_filter": False,  # silences are already removed per window, with the same Silero VAD
+    }
+
+
+def batched_options(beam_size: int, language: str | None, batch_size: int) -> dict[str, Any]:
+    """Options for ``BatchedInferencePipeline.transcribe`` over one window's speech: the speech is cut
+    again into <= 30 s pieces at its short pauses (its VAD, 160 ms minimum silence) and the pieces are
+    decoded ``batch_size`` at a time. No temperature fallback: the batched pipeline decodes once."""
+    return {
+        "language": language,
+        "beam_size": beam_size,
+        "batch_size": batch_size,
+        "without_timestamps": True,  # with timestamps the batched pipeline drops words (WER 3.8 % → 10 %)
+        "condition_on_previous_text": False,
+        "compression_ratio_threshold": 2.4,
+        "log_prob_threshold": -1.0,
+        "no_speech_threshold": 0.6,
+        "temperature": 0.0,
+        "vad_filter": True,
     }
 
 
@@ -159,11 +178,20 @@ class Transcriber:
                 progress("transcribe", frac, "")
                 return frac
             return done
+        batched = None
+        if self.key.batch_size > 1:
+            from faster_whisper import BatchedInferencePipeline
+
+            batched = BatchedInferencePipeline(model)
         with self._lock:
             for win in audio.speech_windows(blocks):
                 if win.speech.shape[0]:
-                    opts = decode_options(self.key.beam_size, language)
-                    pieces, tinfo = model.transcribe(win.speech, **opts)
+                    if batched is not None:
+                        opts = batched_options(self.key.beam_size, language, self.key.batch_size)
+                        pieces, tinfo = batched.transcribe(win.speech, **opts)
+                    else:
+                        opts = decode_options(self.key.beam_size, language)
+                        pieces, tinfo = model.transcribe(win.speech, **opts)
                     if language is None:
                         language = tinfo.language  # detected once, then kept for the whole recording
                     ts_map = SpeechTimestampsMap(list(win.chunks), audio.SAMPLE_RATE)
@@ -198,7 +226,8 @@ def transcriber_for(cfg: Config) -> Transcriber:
     """The cached ``Transcriber`` for the configured model/device/options (model checksum-verified)."""
     model_dir = models.whisper_dir(cfg)
     key = TranscriberKey(str(model_dir), str(cfg["transcription.device"]), str(cfg["transcription.compute_type"]),
-                         cfg.threads, int(cfg["transcription.beam_size"]), str(cfg["transcription.language"]))
+                         cfg.threads, int(cfg["transcription.beam_size"]), str(cfg["transcription.language"]),
+                         int(cfg["transcription.batch_size"]))
     with _cache_lock:
         t = _cache.get(key)
         if t is None:

@@ -97,6 +97,10 @@ def format_status(r: Mapping[str, Any]) -> str:
         lines.append(f"Working on: job {cur.get('id', '?')} ({kind}), {stage}{pct}.")
     else:
         lines.append("Working on: nothing right now.")
+    rec = r.get("recording")
+    if isinstance(rec, Mapping) and rec.get("recording"):
+        secs = int(rec.get("elapsed_s") or 0)
+        lines.append(f"Recording a session: {secs // 60}:{secs % 60:02d} so far (stop it with `hushnote record stop`).")
     raw_q = r.get("queue")
     q: Mapping[str, Any] = raw_q if isinstance(raw_q, Mapping) else {}
     lines.append(f"Queue: {_int(q.get('queued'))} waiting, {_int(q.get('running'))} in progress, "

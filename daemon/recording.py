@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -56,9 +57,10 @@ def recording_name(rec_id: str) -> str:
 class _Live:
     """A ``LiveTranscriber`` as the recorder's window consumer; tells the workers a model was used."""
 
-    def __init__(self, live: LiveTranscriber, used: Callable[[], None]) -> None:
+    def __init__(self, live: LiveTranscriber, used: Callable[[], None], ended: Callable[[], None]) -> None:
         self.live = live
         self.used = used
+        self.on_ended = ended
         self.seconds: float | None = None  # the saved recording's length (set at the hand-off)
         self.ended = threading.Event()  # the last window was handled, or live transcription was interrupted
 
@@ -73,7 +75,7 @@ class _Live:
             self.live.on_end(duration_s, complete)
         finally:
             self.ended.set()
-            self.used()
+            self.on_ended()
 
     def done_s(self) -> float:
         return max((w["offset_s"] + w["seconds"] for w in self.live.windows), default=0.0)
@@ -84,7 +86,8 @@ class RecordingControl:
 
     def __init__(self, cfg: Config, store: Store, notes_dir: Path, *, publish: EventSink,
                  audit: Callable[..., None], queued: Callable[[Job], None], model_used: Callable[[], None],
-                 is_paused: Callable[[], bool], recorder_kw: dict[str, Any] | None = None) -> None:
+                 model_done: Callable[[], None], is_paused: Callable[[], bool],
+                 recorder_kw: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.notes_dir = notes_dir
@@ -92,6 +95,7 @@ class RecordingControl:
         self.audit = audit
         self.queued = queued
         self.model_used = model_used
+        self.model_done = model_done
         self.is_paused = is_paused
         self._lock = threading.Lock()
         self._live: dict[str, _Live] = {}  # recording id, then job id -> live transcription
@@ -125,7 +129,7 @@ class RecordingControl:
             raise IpcError("bad_request", f"'record.start': source must be one of {', '.join(SOURCES)}.")
         live = None
         if bool(self.cfg["recording.live_transcription"]):
-            live = _Live(LiveTranscriber(self.cfg), self.model_used)
+            live = _Live(LiveTranscriber(self.cfg), self.model_used, self._live_ended)
         with self._lock:
             self._source, self._pending = source, live
         try:
@@ -155,6 +159,11 @@ class RecordingControl:
                 "live_transcription": bool(self.cfg["recording.live_transcription"])}
 
     # ------------------------------------------------------------------ recorder callbacks
+
+    def _live_ended(self) -> None:
+        """A live transcription has its last window: release the model unless a new recording uses it."""
+        if self.recorder.status()["state"] in ("idle", "finalising"):
+            self.model_done()
 
     def _consent(self, rec_id: str, confirmed: bool) -> None:
         """Called by ``Recorder.start`` with the new id before any audio is captured."""
@@ -187,7 +196,8 @@ class RecordingControl:
     def _on_event(self, event: str, data: dict[str, Any]) -> None:
         rec_id = str(data.get("id") or "")
         if event == "record.started":
-            self.audit("recording.start", recording_id=rec_id, device=str(data.get("device") or ""), durable=True)
+            device = re.sub(r"[^\w.+:-]+", "_", str(data.get("device") or "default"), flags=re.ASCII).strip("_")
+            self.audit("recording.start", recording_id=rec_id, device=device[:64] or "default", durable=True)
         elif event == "record.stopped":
             seconds = float(data.get("seconds") or 0.0)
             reason = str(data.get("reason") or "")

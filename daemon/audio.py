@@ -9,9 +9,10 @@ Error messages name the file (the user gave it to us) but nothing here is logged
 
 from __future__ import annotations
 
+import contextlib
 import stat
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ VAD_MIN_SILENCE_MS = 2000
 VAD_SPEECH_PAD_MS = 400
 
 SUPPORTED = "wav, flac, mp3, m4a, ogg, opus, webm, mp4 and most other audio or video files"
+
+# ``opener(path)`` → a seekable binary file object with the file's (plaintext) bytes: how an encrypted
+# store file is read in memory (``daemon.at_rest.decrypting_opener``). None: the file is read directly.
+Opener = Callable[[Path], Any]
 
 
 def _bad(path: Path, what: str, hint: str = "") -> InputError:
@@ -106,11 +111,27 @@ class Decoded:
     skipped_packets: int = 0
 
 
-def _open(path: Path) -> Any:
+@contextlib.contextmanager
+def _open(path: Path, opener: Opener | None = None) -> Iterator[Any]:
+    fh = opener(path) if opener is not None else None
+    try:
+        if fh is not None:
+            head = fh.read(12)
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            _check_riff(path, head, size)  # check_file only saw the encrypted bytes
+        with _av_open(path, fh) as container:
+            yield container
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def _av_open(path: Path, fh: Any) -> Any:
     import av
 
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        return av.open(fh if fh is not None else str(path), mode="r", metadata_errors="ignore")
     except av.error.FileNotFoundError:
         raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
     except av.error.PermissionError:
@@ -134,12 +155,12 @@ def _tolerance(declared: float) -> float:
     return max(2.0, 0.05 * declared)
 
 
-def probe(path: Path) -> float | None:
+def probe(path: Path, opener: Opener | None = None) -> float | None:
     """Check the file opens and has a sound track; catch a cut-short file early. Returns the declared length."""
     import av
 
     check_file(path)
-    with _open(path) as container:
+    with _open(path, opener) as container:
         if not container.streams.audio:
             raise _bad(path, "has no sound track (a video or file without audio).",
                        "Choose the session's audio recording, or a video that has sound.")
@@ -169,7 +190,8 @@ def probe(path: Path) -> float | None:
         return declared
 
 
-def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BLOCK_S) -> Iterator[np.ndarray]:
+def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BLOCK_S,
+             opener: Opener | None = None) -> Iterator[np.ndarray]:
     """Decode ``path`` to 16 kHz mono float32, yielding blocks of about ``block_s`` seconds.
 
     Samples are identical to ``faster_whisper.decode_audio`` (s16 resampling, then /32768). Raises
@@ -178,13 +200,13 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
     import av
 
     info = info if info is not None else Decoded()
-    info.declared_s = probe(path)
+    info.declared_s = probe(path, opener)
     block = int(block_s * SAMPLE_RATE)
     resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     pending: list[np.ndarray] = []
     pending_n = 0
     total = 0
-    with _open(path) as container:
+    with _open(path, opener) as container:
         stream = container.streams.audio[0]
         packets = container.demux(stream)
         while True:
@@ -232,9 +254,9 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
         raise _truncated(path)
 
 
-def decode_all(path: Path) -> np.ndarray:
+def decode_all(path: Path, opener: Opener | None = None) -> np.ndarray:
     """The whole file as one array (short files and tests only; long audio goes through ``iter_pcm``)."""
-    blocks = list(iter_pcm(path))
+    blocks = list(iter_pcm(path, opener=opener))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 

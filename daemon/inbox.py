@@ -218,6 +218,11 @@ def write_error_report(notes_dir: Path, job: Job, what: str, hint: str, kept_at:
     ]
     if kept_at is not None:
         lines.append(f"The file is kept at: {kept_at} (nothing was deleted).")
+        from daemon.vault import is_encrypted
+
+        if is_encrypted(kept_at):
+            lines.append("It is kept encrypted (like all session audio hushnote keeps). For a playable copy: "
+                         f'hushnote open "{kept_at}" --output COPY{kept_at.suffix}')
     if not job.rejected:
         lines.append(f"To try again without moving it: hushnote retry {job.id}")
     path = notes_dir / f"{job.stem}{ERROR_SUFFIX}"
@@ -231,16 +236,20 @@ class Ingestor:
     """Takes one inbox file into the store (or rejects it to ``Inbox/failed/``). Call from one thread."""
 
     def __init__(self, store: Store, inbox: Path, notes: Path,
-                 on_queued: Callable[[Job], None] = lambda job: None, consent_covered: bool = True) -> None:
+                 on_queued: Callable[[Job], None] = lambda job: None, consent_covered: bool = True,
+                 vault: Any = None, on_ingest: Callable[[Job, dict[str, Any]], None] | None = None) -> None:
         self.store = store
         self.consent_covered = consent_covered  # inbox.consent_covered: False holds every file (consent_hold)
         self.inbox = Path(inbox)
         self.notes = Path(notes)
         self.failed_dir = self.inbox / FAILED_DIR
         self.on_queued = on_queued
+        self.vault = vault  # daemon.vault.Vault: encrypt files as they are taken in (storage.encrypt_audio)
+        self.on_ingest = on_ingest  # (job, facts without PHI) for the audit log; must not raise
 
     def recover(self) -> None:
         """At startup, before the first scan: finish or undo what a crash interrupted."""
+        self._remove_stale_temps()
         for job_id, outcome in self.store.reconcile_ingesting().items():
             log.info("job %s: interrupted ingest %s", job_id, outcome)
             job = self.store.get(job_id)
@@ -276,20 +285,65 @@ class Ingestor:
         job = self.store.begin_ingest("inbox", path, name, self.notes)
         crashpoint("ingest.row")
         try:
-            move_file(path, Path(job.store_path))
+            facts = self._take(path, Path(job.store_path), job.id)
         except FileNotFoundError:
-            self.store.drop_ingest(job.id)
+            self._undo(job.id)
             return None
         except OSError as exc:
-            self.store.drop_ingest(job.id)
-            log.warning("an inbox file could not be moved into the store (%s); will try again", type(exc).__name__)
+            self._undo(job.id)
+            if exc.errno == errno.ENOSPC:
+                log.error("job %s: the disk is full, so an inbox file could not be taken in; it stays in the "
+                          "inbox and is tried again once there is space", job.id)
+            else:
+                log.warning("an inbox file could not be moved into the store (%s); will try again",
+                            type(exc).__name__)
             raise
         crashpoint("ingest.moved")
         self.store.finish_ingest(job.id)
         log.info("job %s: queued from the inbox", job.id)
         got = self.store.get(job.id) or job
+        if self.on_ingest is not None:
+            self.on_ingest(got, facts)
         self.on_queued(got)
         return got
+
+    def _take(self, path: Path, dst: Path, job_id: str) -> dict[str, Any]:
+        """Move the file into the store; with a vault, encrypt it into the store (complete or not at all),
+        then remove the plaintext original. At every instant the file is in the inbox or wholly in the
+        store (``reconcile_ingesting`` tells the two apart after a crash, by plaintext size)."""
+        if self.vault is None:
+            size = path.stat().st_size
+            move_file(path, dst)
+            return {"size_bytes": size, "encrypted": False}
+        from daemon.at_rest import encrypt_into
+
+        size, sha = encrypt_into(path, dst, self.vault, job_id)
+        crashpoint("ingest.encrypted")
+        path.unlink()
+        fsync_dir(path.parent)
+        return {"size_bytes": size, "encrypted": True, "audio_sha256": sha}
+
+    def _undo(self, job_id: str) -> None:
+        """The file was not taken in (it is still in the inbox): forget the row and any unused key."""
+        if self.vault is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.vault.keys.destroy(job_id)
+        try:
+            self.store.drop_ingest(job_id)
+        except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the row is dropped at the next start
+            log.error("job %s: the unfinished ingest could not be undone yet (%s)", job_id, type(exc).__name__)
+
+    def _remove_stale_temps(self) -> None:
+        """Half-written encrypted copies a crash left in the store (hidden ``.name.*.tmp``): ciphertext, and
+        the inbox still has the original."""
+        try:
+            names = os.listdir(self.store.store_dir)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    (self.store.store_dir / name).unlink()
 
     def _reject(self, path: Path, bad: Rejection) -> Job:
         self.failed_dir.mkdir(parents=True, exist_ok=True)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from daemon import notefile
 from daemon.config import Config
-from daemon.errors import TooLittleSpeech
+from daemon.errors import InputError, TooLittleSpeech
 from daemon.fileio import atomic_write_text, unique_stem
 from daemon.types import Note, Progress, Transcript, no_progress
 
@@ -28,11 +29,24 @@ class Result:
     transcript: Transcript
 
 
-def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress) -> Transcript:
-    """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory."""
-    from daemon.transcribe import transcriber_for  # heavy import, only when needed
+def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Any = None) -> Transcript:
+    """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory.
 
-    return transcriber_for(cfg).transcribe_path(path, progress=progress)
+    An encrypted (vault) file is decrypted in memory with ``vault`` (anything with ``open(path)``
+    returning a seekable file object, e.g. ``daemon.vault.Vault``); no plaintext is written anywhere."""
+    from daemon.transcribe import transcriber_for  # heavy import, only when needed
+    from daemon.vault import is_encrypted
+
+    opener = None
+    if is_encrypted(path):
+        if vault is None:
+            raise InputError(f"{path.name} is encrypted by hushnote, and no key was given to open it.",
+                             "Let the hushnote service process it, or use `hushnote open` to get a copy.",
+                             path=str(path))
+        from daemon.at_rest import decrypting_opener
+
+        opener = decrypting_opener(vault)
+    return transcriber_for(cfg).transcribe_path(path, progress=progress, opener=opener)
 
 
 def check_enough_speech(transcript: Transcript, cfg: Config) -> None:
@@ -59,18 +73,25 @@ def draft_note(transcript: Transcript, cfg: Config, *, template: str | None = No
 
 
 def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, *,
-                  unique: bool = True) -> tuple[Path, Path]:
+                  unique: bool = True, vault: Any = None) -> tuple[Path, Path]:
     """Write transcript then note, each atomically.
 
     ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note (the CLI). The daemon
     passes ``unique=False`` with a stem it reserved when the job was created, so a job retried after a
-    crash replaces its own earlier output and never makes a second note.
+    crash replaces its own earlier output and never makes a second note. With ``vault`` (``notes.encrypt``)
+    both files are written encrypted.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     if unique:
         stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
     t_path = out_dir / f"{stem}{TRANSCRIPT_SUFFIX}"
     n_path = out_dir / f"{stem}{NOTE_SUFFIX}"
+    if vault is not None:  # notes.encrypt: both kept encrypted (read with `hushnote open`)
+        from daemon.at_rest import write_text
+
+        write_text(t_path, notefile.render_transcript(transcript), vault, "transcript")
+        write_text(n_path, notefile.render_note(note, transcript), vault, "note")
+        return t_path, n_path
     atomic_write_text(t_path, notefile.render_transcript(transcript))
     atomic_write_text(n_path, notefile.render_note(note, transcript))
     return t_path, n_path

@@ -139,8 +139,10 @@ class Recorder:
 
     def __init__(self, cfg: Config, *, on_event: EventSink | None = None, on_finished: FinishedSink | None = None,
                  consent_hook: ConsentHook | None = None, data_dir: Path | None = None,
-                 capture_rate: int | None = None, stall_s: float = 5.0, start_timeout_s: float = 10.0) -> None:
+                 capture_rate: int | None = None, stall_s: float = 5.0, start_timeout_s: float = 10.0,
+                 vault: Any = None) -> None:
         self.cfg = cfg
+        self.vault = vault  # daemon.vault.Vault: chunks encrypted as they are written (storage.encrypt_audio)
         self.on_event = on_event
         self.on_finished = on_finished
         self.consent_hook = consent_hook
@@ -186,7 +188,8 @@ class Recorder:
                                         "check the service's log.") from None
             store = RecordingStore.create(self.root, rec_id, {
                 "created_utc": utc_now().isoformat(timespec="seconds"),
-                "chunk_samples": self._chunk_samples(), "consent_confirmed": bool(consent_confirmed)})
+                "chunk_samples": self._chunk_samples(), "consent_confirmed": bool(consent_confirmed)},
+                vault=self.vault)
             s = _Session(rec_id, store, consumer=window_consumer)
             with self._lock:
                 self._session = s
@@ -252,7 +255,7 @@ class Recorder:
 
     def recover(self) -> list[Path]:
         """``recover()`` for this recorder's folder, handing each file to ``on_finished``."""
-        return _recover(self.root.parent, self.on_finished)
+        return _recover(self.root.parent, self.on_finished, vault=self.vault)
 
     def close(self, *, wait_live: bool = False) -> None:
         """Stop any recording (reason "shutdown"), then end the live-transcription threads.

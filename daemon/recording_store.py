@@ -15,8 +15,12 @@ loses at most the chunk being captured. ``recover()`` assembles every recording 
 the state only becomes "handed_off" after the hand-off returned, so a crash during recovery repeats the
 hand-off of that one recording at the next start (the queue should treat ``rec_id`` as idempotent).
 
-Every byte of audio goes through ``write_chunk`` / ``append_part`` / ``read_chunk``: the place where
-per-chunk encryption plugs in. Only recording ids are ever logged.
+Every byte of audio goes through ``write_chunk`` / ``append_part`` / ``read_chunk``. With a vault
+(``storage.encrypt_audio``) the recording gets a fresh data key (vault file id = ``rec_id``) when it is
+created, and nothing is written in the clear: each chunk file is its own secretstream (sealed with its
+final tag, then renamed in), the ``.part`` being captured is sealed block by block as audio arrives
+(without fsync, like the plain append; ``allow_incomplete`` reads it back after a kill -9), and the
+assembled ``<rec_id>.flac`` is encoded straight into an encrypted file. Only recording ids are ever logged.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import numpy as np
 
 from daemon.devices import SAMPLE_RATE, RecorderError
 from daemon.fileio import atomic_write_text, fsync_dir
+from daemon.keys import VaultError
+from daemon.vault import EncryptedWriter, is_encrypted, open_decrypted
 
 try:
     import fcntl
@@ -59,28 +65,44 @@ def recordings_dir(data_dir: Path) -> Path:
 class RecordingStore:
     """One recording's folder: chunk files, metadata and the lock that marks it as in use."""
 
-    def __init__(self, root: Path, rec_id: str) -> None:
+    def __init__(self, root: Path, rec_id: str, vault: Any = None) -> None:
         self.root = Path(root)
         self.rec_id = rec_id
         self.dir = self.root / rec_id
         self.output = self.root / f"{rec_id}{OUTPUT_SUFFIX}"
+        self.vault = vault  # daemon.vault.Vault, or None: plain files
+        self._key: bytes | None = None
         self._lock_fd: int | None = None
         self._part_fd: int | None = None
+        self._part_writer: EncryptedWriter | None = None
         self._part_index = 0
+
+    def _data_key(self) -> bytes:
+        if self._key is None:
+            if self.vault is None:
+                raise VaultError(f"Recording {self.rec_id} is encrypted, and no key is loaded to open it.")
+            self._key = self.vault.data_key(self.rec_id)
+        return self._key
+
+    def _chunk_id(self, index: int) -> str:
+        return f"{self.rec_id}-c{index:06d}"[:128]
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def create(cls, root: Path, rec_id: str, meta: dict[str, Any]) -> RecordingStore:
-        store = cls(root, rec_id)
+    def create(cls, root: Path, rec_id: str, meta: dict[str, Any], vault: Any = None) -> RecordingStore:
+        store = cls(root, rec_id, vault)
         try:
             store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             store.dir.mkdir(mode=0o700)
             fsync_dir(store.root)
             if not store.try_lock():  # pragma: no cover - a brand-new folder
                 raise RecorderError("The recording folder is in use by another process.")
+            if vault is not None:
+                store._key = vault.new_key(rec_id)  # stored (wrapped) before any audio is written
             store.write_meta({"version": 1, "id": rec_id, "sample_rate": SAMPLE_RATE, "channels": 1,
-                              "sample_format": "s16le", "state": "recording", **meta})
+                              "sample_format": "s16le", "state": "recording", "encrypted": vault is not None,
+                              **meta})
         except OSError as exc:
             store.release()
             raise RecorderError(f"Recording cannot start: the recordings folder {store.root} cannot be written "
@@ -134,6 +156,15 @@ class RecordingStore:
 
     def append_part(self, index: int, pcm: bytes) -> None:
         """Append audio of chunk ``index`` (still being captured) to its ``.part`` file, without fsync."""
+        if self.vault is not None:
+            if self._part_writer is None or self._part_index != index:
+                self.close_part()
+                self._part_writer = EncryptedWriter(self._chunk_path(index, True), self._data_key(),
+                                                    file_id=self._chunk_id(index), durable=True)
+                self._part_index = index
+            self._part_writer.write(pcm)
+            self._part_writer.flush(sync=False)  # sealed and handed to the OS: survives a kill -9
+            return
         if self._part_fd is None or self._part_index != index:
             self.close_part()
             self._part_fd = os.open(self._chunk_path(index, True), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -144,6 +175,10 @@ class RecordingStore:
             view = view[n:]
 
     def close_part(self) -> None:
+        if self._part_writer is not None:
+            with contextlib.suppress(OSError):
+                self._part_writer.abort()  # durable: what was sealed stays, readable with allow_incomplete
+            self._part_writer = None
         if self._part_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._part_fd)
@@ -152,6 +187,15 @@ class RecordingStore:
     def write_chunk(self, index: int, pcm: bytes) -> None:
         """Write the complete chunk ``index`` durably (temp file, fsync, rename, fsync folder); drop its .part."""
         final = self._chunk_path(index)
+        if self.vault is not None:  # a temp file, sealed with its final tag, fsynced, renamed into place
+            with EncryptedWriter(final, self._data_key(), file_id=self._chunk_id(index)) as w:
+                w.write(pcm)
+            if self._part_index == index:
+                self.close_part()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._chunk_path(index, True))
+            fsync_dir(self.dir)
+            return
         tmp = self.dir / f".chunk-{index:06d}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -191,17 +235,22 @@ class RecordingStore:
     def read_chunk(self, index: int) -> bytes:
         return self._read(self._chunk_path(index))
 
-    @staticmethod
-    def _read(path: Path) -> bytes:
-        data = path.read_bytes()
+    def _read(self, path: Path, part: bool = False) -> bytes:
+        if is_encrypted(path):  # a .part has no final tag after a crash: read every complete block
+            index = int(_CHUNK_RE.match(path.name).group(1))  # type: ignore[union-attr]
+            data = b"".join(open_decrypted(path, self._data_key(), allow_incomplete=part,
+                                           expect_id=self._chunk_id(index)))
+        else:
+            data = path.read_bytes()
         return data[: len(data) - len(data) % BYTES_PER_SAMPLE]
 
     def iter_pcm(self) -> Iterator[np.ndarray]:
-        for _, path, _ in self.chunk_files():
+        for _, path, part in self.chunk_files():
             try:
-                data = self._read(path)
-            except OSError:
-                log.warning("recording %s: a chunk could not be read; skipped", self.rec_id)
+                data = self._read(path, part)
+            except (OSError, VaultError) as exc:
+                log.warning("recording %s: a chunk could not be read (%s); skipped", self.rec_id,
+                            exc.__class__.__name__)
                 continue
             if data:
                 yield np.frombuffer(data, dtype="<i2")
@@ -213,23 +262,12 @@ class RecordingStore:
         """
         import av
 
+        if self.vault is not None:
+            return self._assemble_encrypted()
         tmp = self.root / f".{self.rec_id}.flac.tmp"
-        total = 0
         try:
             with av.open(str(tmp), mode="w", format="flac") as out:
-                stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
-                stream.format = "s16"
-                for block in self.iter_pcm():
-                    for start in range(0, block.shape[0], SAMPLE_RATE * 10):
-                        piece = np.ascontiguousarray(block[start:start + SAMPLE_RATE * 10]).reshape(1, -1)
-                        frame = av.AudioFrame.from_ndarray(piece, format="s16", layout="mono")
-                        frame.sample_rate = SAMPLE_RATE
-                        frame.pts = total
-                        total += piece.shape[1]
-                        for packet in stream.encode(frame):
-                            out.mux(packet)
-                for packet in stream.encode(None):
-                    out.mux(packet)
+                total = self._encode_flac(out)
             os.chmod(tmp, 0o600)  # session audio: readable by its owner only
             fd = os.open(tmp, os.O_RDONLY)
             try:
@@ -244,6 +282,36 @@ class RecordingStore:
             raise
         return self.output, total / SAMPLE_RATE
 
+    def _encode_flac(self, out: Any) -> int:
+        """Encode every chunk into the open PyAV output ``out``; returns the number of samples."""
+        import av
+
+        total = 0
+        stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
+        stream.format = "s16"
+        for block in self.iter_pcm():
+            for start in range(0, block.shape[0], SAMPLE_RATE * 10):
+                piece = np.ascontiguousarray(block[start:start + SAMPLE_RATE * 10]).reshape(1, -1)
+                frame = av.AudioFrame.from_ndarray(piece, format="s16", layout="mono")
+                frame.sample_rate = SAMPLE_RATE
+                frame.pts = total
+                total += piece.shape[1]
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+        return total
+
+    def _assemble_encrypted(self) -> tuple[Path, float]:
+        """FLAC encoded straight into an encrypted file (key ``rec_id``); all or nothing, like ``assemble``.
+        The writer cannot seek, so the FLAC header carries no total length (decoders do not need it)."""
+        import av
+
+        with EncryptedWriter(self.output, self._data_key(), file_id=self.rec_id) as w:
+            with av.open(_WriteOnly(w), mode="w", format="flac") as out:
+                total = self._encode_flac(out)
+        return self.output, total / SAMPLE_RATE
+
     def discard(self) -> None:
         """Delete this recording's folder (rename first, so a crash mid-delete leaves no half recording)."""
         self.release()
@@ -252,6 +320,16 @@ class RecordingStore:
             os.replace(self.dir, trash)
             fsync_dir(self.root)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+class _WriteOnly:
+    """A file object PyAV can write a stream to (no seek, so it writes no back-patched header)."""
+
+    def __init__(self, w: EncryptedWriter) -> None:
+        self._w = w
+
+    def write(self, data: bytes) -> int:
+        return self._w.write(bytes(data))
 
 
 # ----------------------------------------------------------------------------- recovery
@@ -268,7 +346,8 @@ def hand_off_and_clean(store: RecordingStore, hand_off: HandOff | None) -> None:
     store.update_meta(state="handed_off")
 
 
-def recover(data_dir: Path, hand_off: HandOff | None = None, *, skip: frozenset[str] = frozenset()) -> list[Path]:
+def recover(data_dir: Path, hand_off: HandOff | None = None, *, skip: frozenset[str] = frozenset(),
+            vault: Any = None) -> list[Path]:
     """Assemble and hand over every recording a crash left unfinished. Call at service start.
 
     Each recording is handed over once: to ``hand_off(path, rec_id)`` if given (state is marked only
@@ -291,7 +370,7 @@ def recover(data_dir: Path, hand_off: HandOff | None = None, *, skip: frozenset[
             continue
         if not entry.is_dir() or name in skip:
             continue
-        store = RecordingStore(root, name)
+        store = RecordingStore(root, name, vault)
         try:
             if not store.try_lock():
                 continue  # another process is recording into it

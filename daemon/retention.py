@@ -18,7 +18,8 @@ no executor pool and nothing to import at idle; ``coalesce``/``misfire_grace_tim
 construction (missed runs collapse into the next one, and no run is ever skipped as too late).
 
 Each deletion leaves a receipt (job id, what, when, why; never a name) in the ``deletions`` table and
-the log. The clock is injected.
+the log. An encrypted file (encryption at rest) is crypto-shredded: its wrapped key is destroyed first,
+then the file (``daemon.at_rest.shred``); the vault reports ``key.destroyed`` to the audit log. The clock is injected.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from daemon.config import Config
 from daemon.inbox import FAILED_DIR
@@ -49,8 +51,10 @@ def _days(v: object) -> float | None:
 class Retention:
     def __init__(self, store: Store, cfg: Config, *, clock: Clock | None = None,
                  interval_s: float | None = None, tick_s: float = 30.0,
-                 on_receipt: Callable[[Receipt], None] | None = None) -> None:
+                 on_receipt: Callable[[Receipt], None] | None = None, vault: Any = None) -> None:
         self.store = store
+        self.vault = vault  # daemon.vault.Vault: encrypted files are crypto-shredded (key first, then file)
+        self.data_dir = cfg.path("paths.data")
         self.on_receipt = on_receipt  # e.g. the service's audit log (deletion.receipt); must not raise
         self.clock = clock or store.clock
         self.audio_days = float(cfg["retention.audio_days"])
@@ -100,6 +104,13 @@ class Retention:
             return False
         return any(parent == r.resolve() for r in self.roots)
 
+    def _delete(self, path: Path) -> None:
+        """Unlink a plain file; crypto-shred an encrypted one (its wrapped key destroyed first, then the
+        file overwritten and unlinked: on SSDs only the destroyed key makes the data unrecoverable)."""
+        from daemon.at_rest import shred
+
+        shred(path, vault=self.vault, data_dir=self.data_dir)
+
     def sweep(self) -> list[Receipt]:
         """Delete everything due now. Idempotent; safe to call from any thread."""
         receipts: list[Receipt] = []
@@ -120,8 +131,8 @@ class Retention:
                         self.store.record_deletion(job.id, what, "left alone: unexpected location", deleted=False)
                         continue
                     try:
-                        path.unlink()
-                    except OSError as exc:
+                        self._delete(path)
+                    except (OSError, ValueError) as exc:
                         log.error("retention: deleting %s of job %s failed (%s); will try again",
                                   what, job.id, type(exc).__name__)
                         continue

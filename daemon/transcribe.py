@@ -130,14 +130,16 @@ class Transcriber:
 
     # ------------------------------------------------------------------ transcribing
 
-    def transcribe_path(self, path: Path, progress: Progress = no_progress) -> Transcript:
-        """Decode ``path`` as a stream and transcribe it in windows. ``source`` is the file's name."""
+    def transcribe_path(self, path: Path, progress: Progress = no_progress,
+                        opener: audio.Opener | None = None) -> Transcript:
+        """Decode ``path`` as a stream and transcribe it in windows. ``source`` is the file's name.
+        ``opener`` reads an encrypted file in memory (see ``audio.Opener``)."""
         info = audio.Decoded()
         audio.check_file(path)
         model = self.model()  # a broken model is reported before any decoding work
 
         def blocks() -> Iterator[np.ndarray]:
-            for block in audio.iter_pcm(path, info):
+            for block in audio.iter_pcm(path, info, opener=opener):
                 total = info.declared_s or 0.0
                 progress("decode", min(1.0, info.decoded_s / total) if total else 0.0, "")
                 yield block

@@ -48,7 +48,7 @@ from daemon.keys import (
 
 __all__ = [
     "DEFAULT_CHUNK", "DecryptedFile", "EncryptedWriter", "KeyDestroyed", "KeyMissing", "PassphraseRequired",
-    "Vault", "VaultError", "is_encrypted", "open_decrypted", "read_header",
+    "Vault", "VaultError", "is_encrypted", "open_decrypted", "plaintext_size", "read_header",
 ]
 
 MAGIC = b"HNVAULT"
@@ -127,6 +127,31 @@ def is_encrypted(path: str | os.PathLike[str]) -> bool:
             return fh.read(len(MAGIC)) == MAGIC
     except OSError:
         return False
+
+
+def plaintext_size(path: str | os.PathLike[str]) -> int | None:
+    """The plaintext length of an encrypted file, from its block lengths alone (no key needed, nothing
+    decrypted); None if it is not a complete, well-formed encrypted file. Used to recognise an inbox file
+    whose encrypted copy is already in the store after a crash."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            _read_header(fh, p)
+            pos, total = fh.tell(), 0
+            while pos < size:
+                raw = fh.read(_LEN.size)
+                if len(raw) < _LEN.size:
+                    return None
+                (n,) = _LEN.unpack(raw)
+                if n < _ABYTES:
+                    return None
+                pos += _LEN.size + n
+                total += n - _ABYTES
+                fh.seek(pos)
+            return total if pos == size else None
+    except (OSError, VaultError):
+        return None
 
 
 # ----------------------------------------------------------------------------- writing
@@ -214,8 +239,10 @@ class EncryptedWriter:
             self._sync()
         return len(data)
 
-    def flush(self) -> None:
-        """Durable mode: seal what is buffered as a chunk and fsync it (the recoverable point)."""
+    def flush(self, sync: bool = True) -> None:
+        """Durable mode: seal what is buffered as a chunk and fsync it (the recoverable point).
+        ``sync=False`` hands the sealed chunk to the operating system without waiting for the disk: it
+        survives the process being killed (not a power cut), like an unsynced append."""
         if self.closed:
             return
         self._drain_full_chunks()
@@ -223,7 +250,10 @@ class EncryptedWriter:
             self._push(bytes(self._buf), _TAG_MESSAGE)
             self._buf.clear()
         if self.durable:
-            self._sync()
+            if sync:
+                self._sync()
+            else:
+                self._fh.flush()
 
     def close(self) -> None:
         """Write the FINAL chunk, fsync, and (default mode) move the file into place."""

@@ -86,4 +86,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(h / "data"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(h / "runtime"))
     monkeypatch.delenv("HUSHNOTE_CONFIG", raising=False)
+    # never the user's real keyring: the vault's master key goes to the 0600 file in the isolated config dir
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    monkeypatch.delenv("HUSHNOTE_PASSPHRASE", raising=False)
     return h

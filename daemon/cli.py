@@ -67,9 +67,14 @@ def cmd_process(args: argparse.Namespace) -> int:
     cfg = _config(args)
     src = Path(args.audio)
     out = Path(args.out) if args.out else cfg.path("paths.notes")
+    vault = None
+    if cfg["notes.encrypt"]:  # the note and transcript are written encrypted (read with `hushnote open`)
+        from daemon import at_rest
+
+        vault = at_rest.open_vault(cfg)
     with _progress_bar(not args.quiet) as progress:
         result = pipeline.process(src, cfg, out_dir=out, template=args.template, engine=args.engine,
-                                  progress=progress)
+                                  progress=progress, vault=vault)
     note = result.note
     print(f"Transcript: {result.transcript_path}")
     print(f"Note:       {result.note_path}")
@@ -81,7 +86,9 @@ def cmd_process(args: argparse.Namespace) -> int:
     print(summary)
     if args.print:
         print()
-        print(result.note_path.read_text(encoding="utf-8"))
+        from daemon.at_rest import read_text
+
+        print(read_text(result.note_path, vault))
     return 0
 
 
@@ -252,6 +259,12 @@ def cmd_consent_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_open(args: argparse.Namespace) -> int:
+    from daemon import at_rest
+
+    return at_rest.open_main(_config(args), Path(args.file), Path(args.output) if args.output else None)
+
+
 # ----------------------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -330,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("tray", parents=[common], help="show the tray icon (start/stop recording, status)")
     sp.set_defaults(func=cmd_tray)
 
+    sp = sub.add_parser("open", parents=[common], help="show an encrypted note, or save a copy of encrypted audio")
+    sp.add_argument("file", help="an encrypted note or transcript (printed), or an encrypted audio file")
+    sp.add_argument("--output", metavar="FILE", help="save the decrypted copy here (never overwrites)")
+    sp.set_defaults(func=cmd_open)
+
     sp = sub.add_parser("audit", help="check or show the privacy audit log (no patient information in it)")
     asub = sp.add_subparsers(dest="audit_cmd", metavar="verify|show", required=True)
     a = asub.add_parser("verify", parents=[common], help="check that no entry was changed, removed or reordered")
@@ -375,7 +393,7 @@ def guard_wanted(explicit_config: str | None) -> bool:
 
 def _on_block(event: str, reason: str, total: int) -> None:
     """Told of each refused network attempt (no destination: a host name can itself carry data)."""
-    log.warning("blocked a network attempt (%s: %s); %d blocked so far", event, reason, total)
+    log.info("blocked a network attempt (%s: %s); %d blocked so far", event, reason, total)  # service log
 
 
 def install_guard(args: argparse.Namespace) -> dict[str, object]:

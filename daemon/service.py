@@ -57,6 +57,9 @@ class Service:
         self.audit: Any = None  # daemon.audit.AuditLog: the hash-chained audit log (privacy)
         self.vault: Any = None  # daemon.vault.Vault: encryption at rest, when storage.encrypt_audio (privacy)
         self.recorder: Any = None  # daemon.recorder.Recorder: the microphone (recorder issue)
+        self.recording: Any = None  # daemon.recording.RecordingControl: record.* ops, hand-off, live transcripts
+        self.recorder_opts: dict[str, Any] = {}  # extra Recorder(...) arguments (tests)
+        self.passphrase: str | None = None  # the master key's passphrase, if not from $HUSHNOTE_PASSPHRASE/a tty
 
     # -------------------------------------------------------------------- lifecycle
 
@@ -72,6 +75,8 @@ class Service:
         return self
 
     def _start(self) -> None:
+        self._start_audit()
+        self._start_vault()
         self.store = store = Store(self.data_dir / DB_NAME)
         for job in store.recover_running():
             log.warning("job %s: failed after repeated interruptions", job.id)
@@ -80,10 +85,17 @@ class Service:
                                 "Try again with `hushnote retry`; if it keeps failing, report it with the log.")
             except Exception as exc:  # noqa: BLE001 - the job stays failed; the audio stays in the store
                 log.error("job %s: could not file the failed job (%s)", job.id, type(exc).__name__)
-        self.workers = Workers(store, self.cfg, on_event=self._event).start()
-        self.retention = Retention(store, self.cfg).start()
+        self._start_recorder(store)
+        self.workers = Workers(store, self.cfg, on_event=self._event, vault=self.vault)
+        self.workers.transcript_for = self.recording.transcript_for
+        self.workers.model_process = True  # models in child processes: the idle service stays small
+        self.workers.start()
+        self.retention = Retention(store, self.cfg, on_receipt=self._on_receipt, vault=self.vault).start()
         self.watcher = InboxWatcher(Ingestor(store, self.inbox_dir, self.notes_dir,
-                                             on_queued=lambda job: self._queued(job)),
+                                             on_queued=self._inbox_queued,
+                                             consent_covered=bool(self.cfg["inbox.consent_covered"]),
+                                             vault=self.vault if self.cfg["storage.encrypt_audio"] else None,
+                                             on_ingest=self._on_ingest),
                                     **self.inbox_opts).start()
         if store.has_queued():
             self.workers.notify()
@@ -97,10 +109,14 @@ class Service:
                 self.router.register(op, fn)
             for op, fn, kw in self._extra_ops:
                 self.router.register(op, fn, **kw)
-            self.server = IpcServer(endpoint(self.cfg), self.router).start()
+            self.server = self._ipc_server(endpoint(self.cfg), self.router, IpcServer)
 
     def close(self) -> None:
-        """Stop taking files in, release or finish the current job, stop everything, unlock."""
+        """Stop a recording (saved and queued), stop taking files in, release or finish the current job,
+        stop everything, unlock."""
+        if self.recording is not None:
+            self.recording.close()
+            self.recording = self.recorder = None
         if self.watcher is not None:
             self.watcher.close()
             self.watcher = None
@@ -116,6 +132,7 @@ class Service:
         if self.store is not None:
             self.store.close()
             self.store = None
+        self._stop_audit()
         self.lock.release()
 
     def __enter__(self) -> Service:
@@ -140,7 +157,38 @@ class Service:
 
     # -------------------------------------------------------------------- wiring
 
-    def audit_event(self, event: str, **data: Any) -> None:
+    def _start_recorder(self, store: Store) -> None:
+        """The microphone (opened only by ``record.start``); recordings a crash interrupted are queued now,
+        after interrupted ingests are reconciled (see daemon/recording.py for why that order)."""
+        from daemon.recording import RecordingControl
+
+        self.recording = RecordingControl(
+            self.cfg, store, self.notes_dir, publish=self._event, audit=self.audit_event, queued=self._queued,
+            model_used=lambda: self.workers.note_model_use() if self.workers is not None else None,
+            model_done=self._live_model_done,
+            is_paused=lambda: bool(self.workers is not None and self.workers.paused), recorder_kw=self.recorder_opts)
+        self.recorder = self.recording.recorder
+        for job_id, outcome in store.reconcile_ingesting().items():
+            log.info("job %s: interrupted ingest %s", job_id, outcome)
+        self.recording.recover()
+        for op, fn in (("record.start", self.recording.start), ("record.stop", self.recording.stop),
+                       ("record.status", self.recording.status)):
+            self.register(op, fn)
+
+    def _live_model_done(self) -> None:
+        """Live transcription ended. With models in child processes nothing else in this process uses its
+        speech model: unload it now (an idle service stays small). Otherwise the workers share it and
+        unload it after ``models.idle_unload_s``."""
+        w = self.workers
+        if w is not None and not getattr(w, "model_process", False):
+            w.note_model_use()
+            return
+        from daemon.worker import _unload_models
+
+        _unload_models()
+        log.info("live transcription ended; its speech model was unloaded")
+
+    def audit_event(self, event: str, /, **data: Any) -> None:
         """Append to the audit log (audit.py keeps only allow-listed ids, codes and numbers: no PHI).
         Never raises: a full disk must not stop a recording; the failure is logged by class name."""
         if self.audit is None:
@@ -150,13 +198,105 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - auditing must not take the service down
             log.error("audit entry %s could not be written (%s)", event, type(exc).__name__)
 
+    # -------------------------------------------------------------------- privacy wiring (issue 5)
+
+    def _start_audit(self) -> None:
+        """The audit log, first: the guard's refusals, deletions, drafts and this start are recorded in it."""
+        from daemon import guard
+        from daemon.audit import AuditLog
+
+        self.audit = AuditLog.in_data_dir(self.data_dir)
+        g = guard.status()
+        if g["installed"]:  # installed by `hushnote` first thing (daemon.cli); a library user may not have
+            guard.add_callback(self._on_guard_block)
+        self.audit_event("service.start", version=__version__, pid=os.getpid(),
+                         guard=bool(g["installed"] and not g["allow_network"]),
+                         inbox_consent_covered=bool(self.cfg["inbox.consent_covered"]))
+
+    def _start_vault(self) -> None:
+        """Encryption at rest (daemon/at_rest.py): load or make the master key before anything touches
+        audio. A missing, wrong, damaged or locked key stops the start with one plain message."""
+        from daemon import at_rest
+
+        if not at_rest.vault_needed(self.cfg):
+            return
+        self.vault = at_rest.open_vault(self.cfg, on_event=lambda e, d: self.audit_event(e, **d),
+                                        passphrase=self.passphrase)
+        if self.cfg["storage.encrypt_audio"]:
+            self.recorder_opts.setdefault("vault", self.vault)  # chunks encrypted as they are captured
+
+    def _on_ingest(self, job: Job, facts: dict[str, Any]) -> None:
+        self.audit_event("ingest", job_id=job.id, source="inbox", **facts)
+
+    def _stop_audit(self) -> None:
+        from daemon import guard
+
+        guard.remove_callback(self._on_guard_block)
+        if self.audit is not None:
+            self.audit_event("service.stop", reason="stopped")
+            self.audit = None
+
+    def _on_guard_block(self, event: str, reason: str, total: int) -> None:
+        self.audit_event("network.blocked", event=event, reason=reason, total=total)
+
+    @staticmethod
+    def _guard_status() -> dict[str, Any]:
+        from daemon import guard
+
+        st = guard.status()
+        return {k: st[k] for k in ("installed", "blocked", "allow_network", "allowed_egress")}
+
+    def _on_receipt(self, r: Any) -> None:
+        """A retention deletion (``queue.Receipt``): its rule's setting name is the reason, never a path."""
+        rule = str(r.why).split("=", 1)[0]
+        self.audit_event("deletion.receipt", job_id=r.job_id, kind=r.what,
+                         reason=rule if rule.startswith("retention.") else "retention")
+
+    def _inbox_queued(self, job: Job) -> None:
+        """An inbox file was taken in: only when ``inbox.consent_covered`` (else it is held, not queued)."""
+        self.audit_event("consent.confirmed", job_id=job.id, method="inbox_consent_covered")
+        self._queued(job)
+
+    def _audit_drafted(self, d: dict[str, Any]) -> None:
+        """A job's note was drafted (not sent when a retry found an earlier attempt's note)."""
+        from daemon import models
+
+        speech = str(d.get("speech_model") or "")
+        known = {models.TINY_EN: models.TINY_EN_SHA256, models.BASE: models.BASE_SHA256}
+        facts = {"job_id": d.get("id"), "engine": d.get("engine"), "template": d.get("template"),
+                 "model": d.get("model"), "model_sha256": d.get("model_sha256"), "speech_model": speech,
+                 "speech_model_sha256": known.get(speech), "unverified": d.get("unverified"),
+                 "risk_quotes": d.get("risk_quotes")}
+        self.audit_event("draft.made", **{k: v for k, v in facts.items() if v not in (None, "")})
+
+    def _ipc_server(self, where: Path, router: Any, server_cls: Any) -> Any:
+        """Check the socket's folder and file before binding (refuse a folder other users can change or
+        do not own, and a socket someone else owns); then only this user's processes may connect."""
+        if sys.platform == "win32":  # loopback TCP with a per-start token file (ipc.transport)
+            return server_cls(where, router).start()
+        from daemon import peercred
+
+        if where.parent.exists() or where.parent.is_symlink():
+            peercred.check_socket_path(where)
+        server = server_cls(where, router, peer_check=peercred.same_user).start()
+        try:
+            peercred.check_socket_path(where)  # the folder the transport just made, and our socket in it
+        except BaseException:
+            server.close()
+            raise
+        return server
+
     def _queued(self, job: Job) -> None:
         if self.workers is not None:
             self.workers.notify()
 
     def _event(self, event: str, data: dict[str, Any]) -> None:
+        if event == "job.done" and self.recording is not None:
+            self.recording.forget(str(data.get("id")))
         if event == "job.done" and self.retention is not None:
             self.retention.poke()
+        if event == "job.drafted":
+            self._audit_drafted(data)
         if self.server is not None:
             self.server.publish(event, data)
 
@@ -180,6 +320,8 @@ class Service:
             "current": self.workers.current() if self.workers is not None else None,
             "next_retention": iso(nxt) if nxt is not None else None,
             "failed_audio_kept": store.failed_audio_kept(),
+            "guard": self._guard_status(),
+            "recording": self.recording.status() if self.recording is not None else None,
         }
 
     def queue(self) -> dict[str, Any]:
@@ -203,6 +345,8 @@ class Service:
 
     def cancel(self, id: str) -> dict[str, Any]:  # noqa: A002
         job = self._call(self._s().cancel, id)
+        if self.recording is not None:
+            self.recording.forget(job.id)
         return {"id": job.id, "state": job.state}
 
     @staticmethod

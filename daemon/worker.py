@@ -2,7 +2,11 @@
 
 One thread per ``worker.count`` (default 1). ``Workers`` is a context manager; each thread stops on a
 sentinel from its wake queue. Models load on the first job (inside ``pipeline.transcribe_file``), stay
-loaded while work remains, and are unloaded after ``models.idle_unload_s`` without work.
+loaded while work remains, and are unloaded after ``models.idle_unload_s`` without work. In the service
+(``model_process``), each worker runs that model work in its own child process (``daemon.runner``), and
+"unloaded" means the child exits, so job work never leaves model memory in the service (live
+transcription while recording still runs in the service; ``_unload_models`` frees what it can). With
+several workers and ``threads = 0``, each model process gets an equal share of the cores.
 
 A job, step by step (each step safe to repeat after a crash)::
 
@@ -27,6 +31,7 @@ import gc
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -40,6 +45,8 @@ from daemon.config import Config
 from daemon.errors import HushnoteError, InputError, ModelError, TooLittleSpeech
 from daemon.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, unique_path, write_error_report
 from daemon.queue import Job, Store, crashpoint
+from daemon.runner import ModelRunner, RunnerCrashed
+from daemon.types import Note, Transcript
 
 log = logging.getLogger("hushnote.worker")
 
@@ -120,7 +127,7 @@ class Workers:
 
     def __init__(self, store: Store, cfg: Config, *, count: int | None = None, on_event: EventSink = _no_event,
                  lease_s: float = LEASE_S, idle_unload_s: float | None = None,
-                 progress_interval_s: float = 0.5) -> None:
+                 progress_interval_s: float = 0.5, vault: Any = None) -> None:
         self.store = store
         self.cfg = cfg
         self.count = int(count if count is not None else cfg["worker.count"])
@@ -128,6 +135,8 @@ class Workers:
         self.lease_s = lease_s
         self.idle_unload_s = float(idle_unload_s if idle_unload_s is not None else cfg["models.idle_unload_s"])
         self.progress_interval_s = progress_interval_s
+        self.vault = vault  # daemon.vault.Vault: opens encrypted audio in memory; writes notes if notes.encrypt
+        self._vault_kw: dict[str, Any] = {"vault": vault} if vault is not None else {}
         self.notes = cfg.path("paths.notes")
         self._wake: queue.Queue[object] = queue.Queue()
         self._stopping = threading.Event()
@@ -138,6 +147,13 @@ class Workers:
         self._loaded = False
         self._last_work = time.monotonic()
         self._busy = 0
+        self._drafted: dict[str, dict[str, Any]] = {}  # job id -> the job.drafted event's facts (audit)
+        # recorder: the transcript made while recording, if usable (else None: transcribe the file)
+        self.transcript_for: Callable[[Job, Callable[..., None]], Transcript | None] | None = None
+        # True (the service): each worker runs its models in its own child process (daemon.runner), which
+        # is stopped after idle_unload_s, so the idle service never holds model memory. False: in-process.
+        self.model_process = False
+        self._runners: dict[str, ModelRunner] = {}
 
     # -------------------------------------------------------------------- lifecycle
 
@@ -166,6 +182,7 @@ class Workers:
                 self.store.release(cur["id"], owner)
                 log.warning("job %s: released while its worker was still busy", cur["id"])
         self._threads = [t for t in self._threads if t.is_alive()]
+        self._stop_runners(kill_busy=bool(alive))
         if self._loaded and not self._threads:
             _unload_models()
             self._loaded = False
@@ -209,6 +226,12 @@ class Workers:
         with self._lock:
             return not self._current
 
+    def note_model_use(self) -> None:
+        """A model was used outside a job (live transcription): unload it after the idle time as well."""
+        self._loaded = True
+        self._last_work = time.monotonic()
+        self._wake.put(_WAKE)
+
     @property
     def models_loaded(self) -> bool:
         return self._loaded
@@ -240,6 +263,7 @@ class Workers:
                     busy = bool(self._current)
                 if not busy:
                     _unload_models()
+                    self._stop_runners()
                     self._loaded = False
                     log.info("models unloaded after %.0f s idle", self.idle_unload_s)
 
@@ -275,8 +299,58 @@ class Workers:
             with self._lock:
                 self._current.pop(owner, None)
             self._last_work = time.monotonic()
+        drafted = self._drafted.pop(job.id, None)
         if state in ("done", "failed"):
+            if drafted and state == "done":  # what was used to draft it (no PHI): the audit log's draft.made
+                self.on_event("job.drafted", {"id": job.id, **drafted})
             self.on_event("job.done", {"id": job.id, "state": state})
+
+    def _transcribe_and_draft(self, owner: str, job: Job, audio: Path, transcript: Transcript | None,
+                              progress: Callable[..., None]) -> tuple[Transcript, Note]:
+        """The model work of a job: here, or (``model_process``) in this worker's model process."""
+        if not self.model_process:
+            if transcript is None:  # not a recording transcribed live: transcribe the file
+                transcript = pipeline.transcribe_file(audio, self.cfg, progress, **self._vault_kw)
+            transcript = dataclasses.replace(transcript, source=job.original_name)
+            return transcript, pipeline.draft_note(transcript, self.cfg, progress=progress)
+        runner = self._runners.get(owner)
+        if runner is None:
+            runner = self._runners[owner] = ModelRunner(guard=bool(self.cfg["guard.enabled"]))
+        data_key = None
+        if transcript is None:  # an encrypted store file: the child gets its unwrapped key, over the pipe
+            from daemon.at_rest import data_key_for
+
+            data_key = data_key_for(self.vault, audio)
+        with runner.lock:
+            try:
+                return runner.process(audio, self._job_cfg(), source=job.original_name, data_key=data_key,
+                                      transcript=transcript, progress=progress)
+            except RunnerCrashed:
+                if self._stopping.is_set():
+                    raise _Released() from None  # killed because the service is stopping
+                raise
+
+    def _job_cfg(self) -> Config:
+        """Several workers share the cores for speech recognition: with transcription.threads = 0 (all
+        cores), each gets cores / workers. (Beam search gains little from a second thread, much from a second
+        file at once; drafting keeps all cores, since an llm does use them and drafts rarely overlap.)"""
+        if self.count <= 1 or self.cfg["transcription.threads"]:
+            return self.cfg
+        return self.cfg.with_overrides(transcription__threads=max(1, (os.cpu_count() or 1) // self.count))
+
+    def _stop_runners(self, kill_busy: bool = False) -> None:
+        """Stop the idle model processes: they exit and give all their memory back. One still working is
+        left alone, or killed with ``kill_busy`` (at close, a worker that did not stop in time)."""
+        for runner in list(self._runners.values()):
+            if runner.lock.acquire(blocking=False):
+                try:
+                    runner.stop()
+                finally:
+                    runner.lock.release()
+            elif kill_busy:
+                with contextlib.suppress(Exception):
+                    if runner.pid is not None:
+                        os.kill(runner.pid, signal.SIGKILL)  # its worker then sees the end and lets go
 
     def _fail(self, job: Job, code: str, exc: HushnoteError) -> str:
         audio = locate_audio(job, self.notes)
@@ -323,11 +397,14 @@ class Workers:
                 raise InputError(f"{job.original_name} is no longer where hushnote kept it.",
                                  "Put the recording into the inbox again.")
             progress = self._progress_for(owner, job)
-            transcript = pipeline.transcribe_file(audio, self.cfg, progress)
-            transcript = dataclasses.replace(transcript, source=job.original_name)
-            note = pipeline.draft_note(transcript, self.cfg, progress=progress)
+            transcript = self.transcript_for(job, progress) if self.transcript_for is not None else None
+            transcript, note = self._transcribe_and_draft(owner, job, audio, transcript, progress)
+            self._drafted[job.id] = {"engine": note.engine, "template": note.template, "model": note.model,
+                                     "model_sha256": note.model_sha256, "speech_model": transcript.model,
+                                     "unverified": note.unverified_count, "risk_quotes": len(note.risk)}
             progress("write", 1.0, "")
-            t_path, n_path = pipeline.write_outputs(transcript, note, notes, job.stem, unique=False)
+            t_path, n_path = pipeline.write_outputs(transcript, note, notes, job.stem, unique=False,
+                                                    vault=self.vault if self.cfg["notes.encrypt"] else None)
         # else: an earlier attempt wrote this job's note (the stem is reserved for it): finish the rest
         crashpoint("job.written")
         final = audio

@@ -314,6 +314,7 @@ def test_allow_egress_is_the_single_named_exception() -> None:
 def test_importing_every_module_makes_no_network_attempt() -> None:
     out = run_isolated("""
         import importlib, pkgutil, traceback
+        os.environ["PYSTRAY_BACKEND"] = "dummy"  # the tray's backend without a display
         attempts = []
         guard.install(on_block=lambda event, reason, total: attempts.append([event, reason]))
         imported, failed, skipped = [], {}, {}
@@ -323,6 +324,7 @@ def test_importing_every_module_makes_no_network_attempt() -> None:
             mod = importlib.import_module(pkg)
             names.append(pkg)
             names += [m.name for m in pkgutil.iter_modules(mod.__path__, pkg + ".") if not m.ispkg]
+        names.append("pystray")  # and its (dummy) backend, as `hushnote tray` loads it
         for name in names:
             try:
                 importlib.import_module(name)
@@ -338,10 +340,138 @@ def test_importing_every_module_makes_no_network_attempt() -> None:
     print("imported:", len(out["imported"]), "skipped (display):", out["skipped"], "failed:", out["failed"])
     assert out["attempts"] == [] and out["status"]["blocked"] == 0
     assert "EGRESS" not in out["failed"].values()
-    assert {"daemon.guard", "daemon.vault", "daemon.cli", "daemon.config"} <= set(out["imported"])
+    assert {"daemon.guard", "daemon.vault", "daemon.cli", "daemon.config", "daemon.service", "daemon.doctor",
+            "ipc.server", "ipc.client", "tray.app", "tray.state", "pystray"} <= set(out["imported"])
     # Modules still being written by others may fail to import for their own reasons; they are reported
     # above but only an egress attempt fails this test. Most of the code base must have been exercised:
     assert len(out["imported"]) >= 0.8 * (len(out["imported"]) + len(out["failed"]) + len(out["skipped"]))
+
+
+def test_the_hushnote_entry_point_installs_the_guard_first() -> None:
+    """``daemon.cli.main`` (the ``hushnote`` console script) with a command that tries to reach the internet:
+    an address and a host name are both refused and counted, and the clinician sees one plain sentence."""
+    out = run_isolated("""
+        import contextlib, io
+        from daemon import cli
+        assert not guard.status()["installed"]
+        seen = {}
+        def reach_out(args):
+            try:
+                with socket.socket() as s:
+                    s.settimeout(2)
+                    s.connect(("192.0.2.1", 80))
+                seen["ip"] = "ALLOWED"
+            except guard.EgressBlocked:
+                seen["ip"] = "blocked"
+            except OSError as e:
+                seen["ip"] = "kernel:" + type(e).__name__
+            seen["after_ip"] = guard.status()
+            socket.create_connection(("updates.example.com", 443), timeout=2)  # not caught: main reports it
+            return 0
+        cli.cmd_consent_text = reach_out  # the parser binds handlers when main() builds it
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = cli.main(["consent-text"])
+        print(json.dumps({"rc": rc, "stderr": err.getvalue(), "seen": seen, "status": guard.status()}))
+    """)
+    assert out["seen"]["ip"] == "blocked"
+    assert out["seen"]["after_ip"]["installed"] and out["seen"]["after_ip"]["blocked"] == 1
+    assert out["rc"] == guard.EgressBlocked.exit_code == 7
+    assert out["stderr"].startswith("hushnote: hushnote blocked a network connection (socket.getaddrinfo")
+    assert "Traceback" not in out["stderr"] and "example" not in out["stderr"] and "192.0.2" not in out["stderr"]
+    assert out["status"]["blocked"] == 2 and out["status"]["allow_network"] is False
+
+
+def test_guard_enabled_false_is_record_only_and_a_broken_file_keeps_it_on(tmp_path: Path) -> None:
+    off = tmp_path / "off.toml"
+    off.write_text("[guard]\nenabled = false\n")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[guard\nenabled = false\n")
+    out = run_isolated(f"""
+        from daemon import cli
+        res = {{}}
+        def reach_out(args):
+            try:
+                with socket.socket() as s:
+                    s.settimeout(2)
+                    s.connect(("192.0.2.1", 80))
+                res["ip"] = "connected"
+            except guard.EgressBlocked:
+                res["ip"] = "blocked"
+            except OSError as e:
+                res["ip"] = "kernel"  # the guard let it through; the namespace stopped it
+            return 0
+        cli.cmd_consent_text = reach_out
+        res["rc"] = cli.main(["consent-text", "--config", {str(off)!r}])
+        res["status"] = guard.status()
+        res["wanted_broken"] = cli.guard_wanted({str(broken)!r})
+        res["wanted_missing"] = cli.guard_wanted({str(tmp_path / "nope.toml")!r})
+        print(json.dumps(res))
+    """)
+    assert out["rc"] == 0 and out["ip"] == "kernel"
+    assert out["status"]["installed"] and out["status"]["allow_network"] is True
+    assert out["status"]["allowed_egress"] == 1 and out["status"]["blocked"] == 0
+    assert out["wanted_broken"] is True and out["wanted_missing"] is True
+
+
+def test_the_service_writes_blocked_attempts_to_its_audit_log(tmp_path: Path) -> None:
+    root = tmp_path / "svc"
+    out = run_isolated(f"""
+        from pathlib import Path
+        from daemon.config import defaults, Config
+        from daemon.service import Service
+        root = Path({str(root)!r})
+        vals = {{f"{{s}}.{{k}}": v for s, body in defaults().as_dict().items() for k, v in body.items()}}
+        vals.update({{"paths.data": str(root / "data"), "paths.notes": str(root / "Notes"),
+                      "paths.inbox": str(root / "Inbox")}})
+        guard.install()
+        def try_once():
+            try:
+                socket.create_connection(("192.0.2.1", 80), timeout=2)
+            except guard.EgressBlocked:
+                pass
+        with Service(Config(vals, "(test)"), ipc=False) as svc:
+            try_once()
+            status = svc.status()["guard"]
+        try_once()  # after the service stopped: counted, but no longer its to record
+        lines = (root / "data" / "audit.jsonl").read_text().splitlines()
+        print(json.dumps({{"entries": [json.loads(x) for x in lines], "status": status, "total": guard.status()}}))
+    """)
+    events = [(e["event"], e["data"]) for e in out["entries"]]
+    assert events[0][0] == "service.start" and events[0][1]["guard"] is True
+    blocked = [d for e, d in events if e == "network.blocked"]
+    assert blocked == [{"event": "socket.connect", "reason": "non_local_address", "total": 1}]
+    assert events[-1][0] == "service.stop"
+    assert out["status"] == {"installed": True, "blocked": 1, "allow_network": False, "allowed_egress": 0}
+    assert out["total"]["blocked"] == 2
+
+
+def test_models_fetch_is_the_named_exception_and_says_what_it_contacts(tmp_path: Path) -> None:
+    """`hushnote models fetch` through the entry point: its host passes the guard (the empty namespace then
+    fails the lookup: "Could not reach"), other names stay blocked, and it said beforehand whom it contacts."""
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(f'[paths]\ndata = "{tmp_path / "data"}"\n')
+    out = run_isolated(f"""
+        import contextlib, io
+        from daemon import cli
+        os.environ["HF_ENDPOINT"] = "http://models.example.org"
+        err, outp = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(outp):
+            rc = cli.main(["models", "fetch", "qwen2.5-3b", "--yes", "--config", {str(cfg)!r}])
+        after = {{}}
+        try:
+            socket.getaddrinfo("models.example.org", 80)
+            after["lookup"] = "passed"
+        except guard.EgressBlocked:
+            after["lookup"] = "blocked"
+        print(json.dumps({{"rc": rc, "stdout": outp.getvalue(), "stderr": err.getvalue(), "after": after,
+                          "status": guard.status()}}))
+    """)
+    assert "Contacts:  models.example.org over HTTP; nothing else" in out["stdout"]
+    assert out["rc"] == 6 and "Could not reach models.example.org" in out["stderr"], out
+    assert "blocked" not in out["stderr"]
+    assert out["status"]["allowed_egress"] >= 1 and out["status"]["exception"] is None
+    assert out["after"]["lookup"] == "blocked"  # the exception ended with the command
 
 
 # ----------------------------------------------------------------------------- pure classification

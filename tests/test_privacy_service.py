@@ -1,0 +1,139 @@
+"""The service's privacy wiring, in process: audit entries (start/stop, consent, draft made, deletion
+receipts), the inbox consent hold, and the IPC socket folder/file checks. Real tiny.en, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon import audit, models
+from daemon.config import Config, defaults
+from daemon.peercred import PeerCredError
+from daemon.service import Service
+from tests.test_daemon_e2e import wait_for
+
+NOBODY = 65534
+FAST_INBOX = {"settle_s": 0.3, "settle_closed_s": 0.1, "poll_s": 0.05}
+
+
+def make_cfg(home: Path, **overrides: Any) -> Config:
+    vals = {f"{s}.{k}": v for s, body in defaults().as_dict().items() for k, v in body.items()}
+    vals.update({"paths.data": str(home / "data" / "hushnote"), "paths.notes": str(home / "Notes"),
+                 "paths.inbox": str(home / "Inbox"), "transcription.model": "tiny.en",
+                 "transcription.beam_size": 1, "drafting.min_words": 5})
+    vals.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return Config(vals, "(test)")
+
+
+def entries(cfg: Config) -> list[dict[str, Any]]:
+    path = cfg.path("paths.data") / audit.FILENAME
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+
+
+def of(cfg: Config, event: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in entries(cfg) if e["event"] == event]
+
+
+def test_a_processed_file_leaves_a_complete_phi_free_trail(home: Path, eval_dir: Path) -> None:
+    cfg = make_cfg(home, retention__audio_days=0)  # the audio goes at the first sweep after the note
+    name = "Jane Doe intake session.flac"
+    with Service(cfg, ipc=False, inbox_opts=FAST_INBOX) as svc:
+        assert svc.audit is not None and svc.store is not None
+        shutil.copy(eval_dir / "speech" / "faster_whisper_tests" / "jfk.flac", cfg.path("paths.inbox") / name)
+        store = svc.store
+        assert wait_for(lambda: store.counts().get("done") == 1, 120), store.jobs()
+        job = store.jobs()[0]
+        assert wait_for(lambda: of(cfg, "deletion.receipt"), 30), entries(cfg)
+    seq = [e["event"] for e in entries(cfg)]
+    assert seq[0] == "service.start" and seq[-1] == "service.stop", seq
+    start = of(cfg, "service.start")[0]
+    assert start["pid"] == os.getpid() and start["inbox_consent_covered"] is True
+    assert isinstance(start["guard"], bool)
+    assert of(cfg, "consent.confirmed") == [{"job_id": job.id, "method": "inbox_consent_covered"}]
+    [draft] = of(cfg, "draft.made")
+    assert draft["job_id"] == job.id and draft["engine"] == "extractive" and draft["template"] == "soap"
+    assert draft["speech_model"] == "tiny.en" and draft["speech_model_sha256"] == models.TINY_EN_SHA256
+    assert isinstance(draft["unverified"], int) and isinstance(draft["risk_quotes"], int)
+    assert "stripped" not in draft
+    assert of(cfg, "deletion.receipt") == [{"job_id": job.id, "kind": "audio", "reason": "retention.audio_days"}]
+    assert of(cfg, "service.stop") == [{"reason": "stopped"}]
+    text = (cfg.path("paths.data") / audit.FILENAME).read_text(encoding="ascii")
+    for word in ("Jane", "Doe", "intake", ".flac", str(home)):
+        assert word not in text
+    assert audit.verify(cfg.path("paths.data") / audit.FILENAME)[0]
+
+
+def test_inbox_files_are_held_when_consent_is_not_covered(home: Path, eval_dir: Path) -> None:
+    cfg = make_cfg(home, inbox__consent_covered=False)
+    inbox = cfg.path("paths.inbox")
+    with Service(cfg, ipc=False, inbox_opts=FAST_INBOX) as svc:
+        assert svc.store is not None
+        store = svc.store
+        shutil.copy(eval_dir / "speech" / "faster_whisper_tests" / "jfk.flac", inbox / "client A.flac")
+        assert wait_for(lambda: (inbox / "failed" / "client A.flac").exists(), 30)
+        assert wait_for(lambda: list(cfg.path("paths.notes").glob("*.error.txt")), 10)
+        [job] = store.jobs()
+        assert job.state == "failed" and job.rejected
+        assert job.last_error == "consent_not_confirmed: consent for inbox recordings is not confirmed"
+    assert not (inbox / "client A.flac").exists()
+    assert not list(cfg.path("paths.notes").glob("*.note.md"))  # nothing was processed
+    [report] = cfg.path("paths.notes").glob("*.error.txt")
+    text = report.read_text(encoding="utf-8")
+    assert "consent for inbox recordings is not confirmed" in text
+    assert "inbox.consent_covered = true" in text and "hushnote config path" in text
+    assert "failed/client A.flac" in text  # where the held file is (the clinician's own report)
+    assert of(cfg, "service.start")[0]["inbox_consent_covered"] is False
+    assert of(cfg, "consent.confirmed") == [] and of(cfg, "draft.made") == []
+
+
+# ----------------------------------------------------------------------------- the socket's folder and file
+
+
+def _sock_dir(home: Path) -> Path:
+    return home / "runtime" / "hushnote"
+
+
+def test_world_writable_socket_folder_is_refused(home: Path) -> None:
+    cfg = make_cfg(home)
+    d = _sock_dir(home)
+    d.mkdir()
+    d.chmod(0o777)
+    with pytest.raises(PeerCredError) as exc:
+        Service(cfg).start()
+    assert "can be changed by other users" in exc.value.message and str(d) in exc.value.message
+    assert "chmod 700" in (exc.value.hint or "")
+    assert stat.S_IMODE(d.stat().st_mode) == 0o777  # refused, not silently "fixed"
+    assert not (d / "ipc.sock").exists()
+    d.chmod(0o700)
+    with Service(cfg) as svc:  # once fixed, it starts and its socket is private
+        assert svc.server is not None
+        assert stat.S_IMODE((d / "ipc.sock").stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_socket_folder_or_socket_of_another_user_is_refused(home: Path) -> None:
+    cfg = make_cfg(home)
+    d = _sock_dir(home)
+    d.mkdir(mode=0o700)
+    os.chown(d, NOBODY, NOBODY)
+    with pytest.raises(PeerCredError, match="belongs to another user"):
+        Service(cfg).start()
+    os.chown(d, os.geteuid(), os.getegid())
+    stranger = socket.socket(socket.AF_UNIX)  # a socket left there by someone else
+    try:
+        stranger.bind(str(d / "ipc.sock"))
+        os.chown(d / "ipc.sock", NOBODY, NOBODY)
+        with pytest.raises(PeerCredError, match="service socket .* belongs to another user"):
+            Service(cfg).start()
+        assert (d / "ipc.sock").exists()  # not removed as "stale"
+    finally:
+        stranger.close()

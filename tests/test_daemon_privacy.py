@@ -215,9 +215,11 @@ def test_slow_many_and_malformed_clients_do_not_stop_the_daemon(daemon: NetlessD
 def test_fuzzed_requests_against_the_real_daemon(daemon: NetlessDaemon) -> None:
     daemon.start()
     sock = daemon.sock
+    def nest(x: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.lists(x, max_size=3) | st.dictionaries(st.text(max_size=5), x, max_size=3)
+
     json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                               lambda x: st.lists(x, max_size=3) | st.dictionaries(st.text(max_size=5), x, max_size=3),
-                               max_leaves=8)
+                               nest, max_leaves=8)
     requests = st.fixed_dictionaries(
         {"v": st.sampled_from([1, 1, 2, "1"]), "id": st.integers(-3, 9) | st.text(max_size=4),
          "op": st.sampled_from(["status", "queue", "retry", "cancel", "pause", "resume", "subscribe", "ping",

@@ -138,3 +138,15 @@ def test_readme_consent_paragraph_is_what_the_command_prints_with_the_defaults()
     section = readme.split("## What to tell your client", 1)[1].split("\n## ", 1)[0]
     quoted = [line[1:].strip() for line in section.splitlines() if line.startswith(">")]
     assert " ".join(" ".join(quoted).split()) == " ".join(consent.client_text(defaults()).split())
+
+
+def test_speed_verdicts_in_plain_words() -> None:
+    from daemon.doctor import OK, WARN, verdict
+
+    assert verdict(0.05) == (OK, "fast enough for sessions of any usual length (a 50-minute session takes "
+                                 "about 2 minute(s) to transcribe here).")
+    status, words = verdict(0.5)
+    assert status == OK and words.startswith("fast enough for 120-minute sessions, each transcribed within an hour")
+    status, words = verdict(1.5)
+    assert status == WARN and words.startswith("slow: only sessions up to 40 minutes are transcribed within an hour")
+    assert "about 75 minute(s)" in words

@@ -260,9 +260,16 @@ def check_audit(cfg: Config) -> Check:
 
     path = cfg.path("paths.data") / audit.FILENAME
     ok, bad, what = audit.verify(path)
-    details = {"path": str(path), "first_bad_entry": bad}
+    blocked = 0
+    if path.exists():  # refusals recorded by the service and its model processes, ever
+        for line in path.read_bytes().splitlines():
+            blocked += b'"event":"network.blocked"' in line
+    details = {"path": str(path), "first_bad_entry": bad, "network_blocked_entries": blocked}
+    if ok and blocked:
+        return Check("audit", "Audit log", WARN, f"{what}; it records {blocked} refused network attempt(s) "
+                     "(nothing was sent; `hushnote audit show` says when).", details)
     if ok:
-        return Check("audit", "Audit log", OK, f"{what}.", details)
+        return Check("audit", "Audit log", OK, f"{what}; no refused network attempts recorded.", details)
     return Check("audit", "Audit log", FAIL, f"changed: {what} (`hushnote audit verify`).", details)
 
 

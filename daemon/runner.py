@@ -151,8 +151,10 @@ def error_from_dict(d: dict[str, Any]) -> BaseException:
 class ModelRunner:
     """One model child process, started on demand; not thread-safe (one per worker thread)."""
 
-    def __init__(self, *, guard: bool = True, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, guard: bool = True, env: dict[str, str] | None = None,
+                 audit_log: str | os.PathLike[str] | None = None) -> None:
         self.guard = guard
+        self.audit_log = audit_log  # where the child records refused network attempts (network.blocked)
         self.env = env
         self.lock = threading.Lock()  # held by whoever runs a job; stop() from elsewhere takes it too
         self._proc: subprocess.Popen[bytes] | None = None
@@ -175,7 +177,8 @@ class ModelRunner:
         try:
             proc = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
                 [sys.executable, "-m", "daemon.runner", "--fd", str(write_fd),
-                 "--guard", "on" if self.guard else "off"],
+                 "--guard", "on" if self.guard else "off",
+                 *(["--audit", os.fspath(self.audit_log)] if self.audit_log else [])],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(write_fd,), env=self.env,
                 close_fds=True)
         except BaseException:
@@ -338,7 +341,12 @@ def child_main(argv: list[str]) -> int:
     if guard_on:
         from daemon import guard
 
-        guard.install()
+        on_block = None
+        if "--audit" in argv:  # refusals in this child go to the service's audit log (it is multi-process safe)
+            from daemon.audit import AuditLog
+
+            on_block = AuditLog(argv[argv.index("--audit") + 1]).on_guard_block
+        guard.install(on_block=on_block)
     _die_with_parent()
     fd = int(argv[argv.index("--fd") + 1])
     if os.getppid() == 1:

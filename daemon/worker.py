@@ -315,7 +315,10 @@ class Workers:
             return transcript, pipeline.draft_note(transcript, self.cfg, progress=progress)
         runner = self._runners.get(owner)
         if runner is None:
-            runner = self._runners[owner] = ModelRunner(guard=bool(self.cfg["guard.enabled"]))
+            from daemon.audit import FILENAME as AUDIT_LOG
+
+            runner = self._runners[owner] = ModelRunner(
+                guard=bool(self.cfg["guard.enabled"]), audit_log=self.cfg.path("paths.data") / AUDIT_LOG)
         data_key = None
         if transcript is None:  # an encrypted store file: the child gets its unwrapped key, over the pipe
             from daemon.at_rest import data_key_for

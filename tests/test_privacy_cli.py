@@ -150,3 +150,12 @@ def test_speed_verdicts_in_plain_words() -> None:
     status, words = verdict(1.5)
     assert status == WARN and words.startswith("slow: only sessions up to 40 minutes are transcribed within an hour")
     assert "about 75 minute(s)" in words
+
+
+def test_doctor_counts_refusals_recorded_in_the_audit_log(home: Path, cfg_file: Path) -> None:
+    log = make_log(home, 3)
+    log.on_guard_block("socket.connect", "address is not this computer", 1)
+    report = json.loads(hushnote(cfg_file, "doctor", "--json", "--no-speed").stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["audit"]["status"] == "WARN" and checks["audit"]["details"]["network_blocked_entries"] == 1
+    assert "4 entries, chain intact; it records 1 refused network attempt(s)" in checks["audit"]["summary"]

@@ -137,3 +137,36 @@ def test_socket_folder_or_socket_of_another_user_is_refused(home: Path) -> None:
         assert (d / "ipc.sock").exists()  # not removed as "stale"
     finally:
         stranger.close()
+
+
+def test_a_model_process_records_its_refusals_in_the_audit_log(tmp_path: Path) -> None:
+    """``python -m daemon.runner --audit PATH`` (the service's model child): its guard writes each refusal
+    to the service's audit log. Run in a thread of a network-less subprocess, talking to it over its pipes."""
+    from tests.test_guard import run_isolated
+
+    log_path = tmp_path / "audit.jsonl"
+    out = run_isolated(f"""
+        import io, threading
+        from daemon import runner
+        saved = os.dup(1)  # child_main points fd 1 at stderr; the JSON result goes to the real stdout
+        in_r, in_w = os.pipe()
+        os.dup2(in_r, 0)
+        sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "rb", closefd=False)))
+        out_r, out_w = os.pipe()
+        t = threading.Thread(target=runner.child_main,
+                             args=(["--fd", str(out_w), "--guard", "on", "--audit", {str(log_path)!r}],))
+        t.start()
+        ready = runner.receive(os.fdopen(out_r, "rb", buffering=0))
+        try:
+            socket.create_connection(("192.0.2.1", 80), timeout=2)
+            r = "ALLOWED"
+        except guard.EgressBlocked:
+            r = "blocked"
+        os.close(in_w)  # end of file: the child loop returns
+        t.join(30)
+        entries = [json.loads(x) for x in open({str(log_path)!r}).read().splitlines()]
+        os.write(saved, (json.dumps({{"ready": ready, "r": r, "entries": entries}}) + "\\n").encode())
+    """)
+    assert out["ready"] == {"op": "ready"} and out["r"] == "blocked"
+    assert [(e["event"], e["data"]) for e in out["entries"]] == [
+        ("network.blocked", {"event": "socket.connect", "reason": "non_local_address", "total": 1})]

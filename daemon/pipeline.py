@@ -98,14 +98,16 @@ def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, 
 
 
 def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,
-            engine: str | None = None, progress: Progress = no_progress, stem: str | None = None) -> Result:
+            engine: str | None = None, progress: Progress = no_progress, stem: str | None = None,
+            vault: Any = None) -> Result:
     """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``.
 
     Nothing is written unless a note can be drafted (too little speech raises ``TooLittleSpeech``).
+    ``vault`` (``notes.encrypt``): the outputs are written encrypted.
     """
     out = out_dir if out_dir is not None else cfg.path("paths.notes")
-    transcript = transcribe_file(path, cfg, progress)
+    transcript = transcribe_file(path, cfg, progress, vault=vault)
     note = draft_note(transcript, cfg, template=template, engine=engine, progress=progress)
     progress("write", 1.0, "")
-    t_path, n_path = write_outputs(transcript, note, out, stem or path.stem)
+    t_path, n_path = write_outputs(transcript, note, out, stem or path.stem, vault=vault)
     return Result(t_path, n_path, note, transcript)

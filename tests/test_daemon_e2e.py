@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daemon import notefile
+from daemon import notefile, vault
+from daemon.keys import MasterKeyStore
 from ipc.client import IpcClient
 from ipc.protocol import IpcError
 
@@ -105,6 +106,13 @@ class Daemon:
         self.proc = None
         return rc
 
+    def audio_bytes(self, p: Path) -> bytes:
+        """A kept audio file's bytes, decrypted (the service keeps audio encrypted at rest by default)."""
+        if not vault.is_encrypted(p):
+            return p.read_bytes()
+        key = MasterKeyStore(Path(self.env["XDG_CONFIG_HOME"]) / "hushnote", use_keyring=False).load().key
+        return b"".join(vault.Vault(self.data, key).iter_plaintext(p))
+
     def counts(self) -> dict[str, int]:
         return self.call("status")["queue"]
 
@@ -155,7 +163,7 @@ def test_five_files_five_notes(daemon: Daemon, eval_dir: Path) -> None:
     for i, n in enumerate(names):
         stem = Path(n).stem
         assert (daemon.notes / f"{stem}.transcript.md").exists()
-        assert (daemon.notes / n).read_bytes() == speech(eval_dir, i).read_bytes()  # audio beside the note
+        assert daemon.audio_bytes(daemon.notes / n) == speech(eval_dir, i).read_bytes()  # audio beside the note
     assert list(daemon.inbox.iterdir()) == []
     assert list((daemon.data / "store").iterdir()) == []
     st = daemon.call("status")
@@ -307,6 +315,6 @@ def test_slow_100mb_copy_processed_once_after_copy(daemon: Daemon, eval_dir: Pat
     assert wait_for(lambda: len(daemon.call("queue")["jobs"]) == 1, 30)
     assert wait_for(lambda: daemon.counts()["done"] == 1, 480, 1.0), daemon.call("status")
     assert len(daemon.call("queue")["jobs"]) == 1
-    assert (daemon.notes / "big session.wav").stat().st_size == src.stat().st_size
+    assert vault.plaintext_size(daemon.notes / "big session.wav") == src.stat().st_size  # kept encrypted
     assert list(daemon.notes_by_source()) == ["big session.wav"]
     assert daemon.stop() == 0

@@ -27,14 +27,17 @@ from daemon.config import Config
 from daemon.inbox import Ingestor
 from daemon.keys import KeyDestroyed, MasterKeyStore, VaultError
 from daemon.queue import Store
-from daemon.recording_store import RecordingStore, recover
+from daemon.recording import recording_name
+from daemon.recording_store import RecordingStore, recordings_dir, recover
 from daemon.retention import Retention
 from daemon.service import Service
 from daemon.worker import Workers
+from tests.pulse import PulseServer, pulse_fixture, write_wav  # noqa: F401 - the `pulse` fixture
 from tests.test_crash import everything_accounted_for
 from tests.test_daemon_e2e import Daemon, speech, wait_for
 from tests.test_privacy_service import FAST_INBOX, make_cfg, of
 from tests.test_queue import FakeClock
+from tests.test_recorder import speech as speech_clips
 
 REPO = Path(__file__).resolve().parent.parent
 JFK = "faster_whisper_tests/jfk.flac"
@@ -431,3 +434,33 @@ def test_damaged_recording_chunk_is_skipped_not_fatal(home: Path) -> None:
     p.write_bytes(p.read_bytes()[:-5] + b"xxxxx")
     chunks = list(RecordingStore(root, "rec-20260101T000000Z-000001", v).iter_pcm())
     assert len(chunks) == 1 and np.array_equal(chunks[0], one)
+
+
+def test_recording_through_the_service_is_never_in_the_clear(tmp_path: Path, home: Path, pulse: PulseServer,
+                                                              eval_dir: Path) -> None:
+    samples, _ = speech_clips(eval_dir, ["LJ001-0007", "LJ001-0008"])
+    wav = write_wav(tmp_path / "speech.wav", samples)
+    d = Daemon(tmp_path / "hn", home, recording={"chunk_s": 1.0, "live_window_s": 10.0})
+    d.env["PULSE_SERVER"] = pulse.server
+    try:
+        d.start()
+        st = d.call("record.start", consent_confirmed=True, source="cli")
+        pulse.play_and_wait(wav)
+        rec_dir = recordings_dir(d.data) / st["id"]
+        chunks = [p for p in rec_dir.iterdir() if p.name.startswith("chunk-")]  # while still recording
+        assert len(chunks) >= 3 and all(vault_mod.is_encrypted(p) for p in chunks), chunks
+        assert scan([d.data], set()) == {}
+        d.call("record.stop")
+        assert wait_for(lambda: d.counts()["done"] == 1, 180), d.call("queue")
+        words = transcript_words(d.notes)
+        assert len(words) >= 5
+        assert scan([d.data], words) == {}
+        kept = d.notes / recording_name(st["id"])
+        assert vault_mod.is_encrypted(kept) and scan([kept], words) == {}
+        assert d.audio_bytes(kept)[:4] == b"fLaC"  # the recording itself, decrypted in memory
+        assert d.stop() == 0
+    finally:
+        if d.proc is not None:
+            d.proc.kill()
+            d.proc.wait(10)
+        shutil.rmtree(d.runtime, ignore_errors=True)

@@ -97,7 +97,15 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     src = Path(args.transcript)
-    transcript = notefile.read_transcript(src)
+    vault = None
+    from daemon.vault import is_encrypted
+
+    encrypted = is_encrypted(src)
+    if encrypted or cfg["notes.encrypt"]:  # read (and write the note) encrypted, in memory only
+        from daemon import at_rest
+
+        vault = at_rest.open_vault(cfg, create=not encrypted)
+    transcript = notefile.read_transcript(src, vault)
     note = pipeline.draft_note(transcript, cfg, template=args.template, engine=args.engine)
     out = Path(args.out) if args.out else src.parent
     stem = src.name.removesuffix(".transcript.md").removesuffix(".txt").removesuffix(".md")
@@ -105,7 +113,12 @@ def cmd_draft(args: argparse.Namespace) -> int:
 
     stem = unique_stem(out, stem, (pipeline.NOTE_SUFFIX,))
     path = out / f"{stem}{pipeline.NOTE_SUFFIX}"
-    atomic_write_text(path, notefile.render_note(note, transcript))
+    if vault is not None:
+        from daemon.at_rest import write_text
+
+        write_text(path, notefile.render_note(note, transcript), vault, "note")
+    else:
+        atomic_write_text(path, notefile.render_note(note, transcript))
     print(f"Note: {path}")
     if note.unverified_count:
         print(f"{note.unverified_count} sentence(s) marked [unverified]: check them before signing.")

@@ -104,8 +104,9 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) ->
     return head + "\n" + "\n".join(out)
 
 
-def read_transcript(path: Path) -> Transcript:
-    """Read a ``.transcript.md`` written by hushnote, or a plain-text dialogue."""
+def read_transcript(path: Path, vault: Any = None) -> Transcript:
+    """Read a ``.transcript.md`` written by hushnote, or a plain-text dialogue. An encrypted one
+    (``notes.encrypt``) is decrypted in memory with ``vault`` (``daemon.vault.Vault``)."""
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a transcript file.", "Give the path of a .transcript.md or .txt file.",
                          path=str(path))
@@ -116,6 +117,10 @@ def read_transcript(path: Path) -> Transcript:
     except PermissionError:
         raise InputError(f"{path} cannot be read (permission denied).",
                          "Check the file's permissions.", path=str(path)) from None
+    if raw.startswith(b"HNVAULT"):  # daemon.vault's magic
+        if vault is None:
+            raise InputError(f"{path} is encrypted.", "Read it with `hushnote open`.", path=str(path))
+        raw = b"".join(vault.iter_plaintext(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -215,6 +215,10 @@ def test_tampered_and_truncated_files_fail_their_own_job_and_open_round_trip(
     assert "DRAFT" in r.stdout and 'source: "good.flac"' in r.stdout and "## Plan" in r.stdout
     r = cli("open", str(tr), "--config", str(conf))
     assert r.returncode == 0 and "country" in r.stdout.lower()
+    r = cli("draft", str(tr), "--template", "dap", "--out", str(tmp_path), "--config", str(conf))
+    assert r.returncode == 0, r.stderr  # re-drafting from an encrypted transcript, written encrypted
+    redraft = tmp_path / "good.note.md"
+    assert vault_mod.is_encrypted(redraft) and "DAP" in v.decrypt_to_text(redraft).upper()
     r = cli("open", str(notes / "good.flac"), "--config", str(conf))
     assert r.returncode == 3 and "--output" in r.stderr and "Traceback" not in r.stderr
     copy = tmp_path / "copy.flac"

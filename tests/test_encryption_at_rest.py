@@ -468,3 +468,29 @@ def test_recording_through_the_service_is_never_in_the_clear(tmp_path: Path, hom
             d.proc.kill()
             d.proc.wait(10)
         shutil.rmtree(d.runtime, ignore_errors=True)
+
+
+def test_service_tampered_store_file_fails_only_its_job(home: Path, eval_dir: Path) -> None:
+    """Through the service's model process (the worker sends the unwrapped data key over its private pipe)."""
+    cfg = make_cfg(home)
+    inbox, notes = cfg.path("paths.inbox"), cfg.path("paths.notes")
+    with Service(cfg, ipc=False, inbox_opts=FAST_INBOX) as svc:
+        assert svc.store is not None and svc.workers is not None and svc.workers.model_process
+        store = svc.store
+        svc.workers.pause()
+        inbox.mkdir(parents=True, exist_ok=True)
+        for name in ("bad.flac", "fine.flac"):
+            shutil.copy(eval_dir / "speech" / JFK, inbox / name)
+        assert wait_for(lambda: store.counts()["queued"] == 2, 30)
+        bad = next(j for j in store.jobs() if j.original_name == "bad.flac")
+        path = Path(bad.store_path)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 3] ^= 0x40
+        path.write_bytes(bytes(data))
+        svc.workers.resume()
+        assert wait_for(lambda: store.counts()["done"] == 1 and store.counts()["failed"] == 1, 180), store.jobs()
+        assert store.get(bad.id).state == "failed"  # type: ignore[union-attr]
+    report = (notes / "bad.error.txt").read_text()
+    assert "bad.flac failed its integrity check" in report and "hushnote retry" in report
+    assert (notes / "fine.note.md").exists() and not (notes / "bad.note.md").exists()
+    assert vault_mod.is_encrypted(inbox / "failed" / "bad.flac")

@@ -238,9 +238,47 @@ def test_workers_share_the_cores_between_model_processes(tmp_path: Path) -> None
     rig = Rig(tmp_path)
     try:
         two = Workers(rig.store, rig.cfg, count=2)._job_cfg()
-        assert two["transcription.threads"] == max(1, (os.cpu_count() or 1) // 2) == two["drafting.threads"]
+        assert two["transcription.threads"] == max(1, (os.cpu_count() or 1) // 2)
+        assert two["drafting.threads"] == 0  # an llm uses all cores
         pinned = rig.cfg.with_overrides(transcription__threads=3)
         assert Workers(rig.store, pinned, count=2)._job_cfg()["transcription.threads"] == 3
         assert Workers(rig.store, rig.cfg, count=1)._job_cfg() is rig.cfg
     finally:
         rig.store.close()
+
+
+_SERVICE_SCRIPT = """
+import json, sys, time, shutil
+from pathlib import Path
+from daemon import guard
+guard.install()
+from daemon.config import validate
+from daemon.service import Service
+root, sample = Path(sys.argv[1]), sys.argv[2]
+cfg = validate({"paths": {"inbox": str(root / "Inbox"), "notes": str(root / "Notes"), "data": str(root / "data")},
+                "transcription": {"model": "tiny.en", "beam_size": 1}, "drafting": {"min_words": 5},
+                "models": {"idle_unload_s": 0.5}}, "test")
+with Service(cfg, ipc=False) as svc:
+    shutil.copy(sample, root / "Inbox" / "a.flac")
+    deadline = time.monotonic() + 120
+    while svc.store.counts()["done"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    while svc.workers.models_loaded and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(json.dumps({"counts": svc.store.counts(), "loaded": svc.workers.models_loaded,
+                      "modules": [m for m in ("ctranslate2", "onnxruntime", "faster_whisper", "av", "tokenizers")
+                                  if m in sys.modules]}))
+"""
+
+
+def test_the_service_process_itself_never_loads_the_speech_libraries(home: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.conftest import SAMPLES
+
+    out = subprocess.run([sys.executable, "-c", _SERVICE_SCRIPT, str(tmp_path), str(SAMPLES / "sample-session.flac")],
+                         capture_output=True, text=True, timeout=300, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["counts"]["done"] == 1 and res["loaded"] is False
+    assert res["modules"] == []  # the work was done (and its memory freed) in the model process
+    assert len(list((tmp_path / "Notes").glob("*.note.md"))) == 1

@@ -4,7 +4,8 @@ Checks: the network guard in this process and in the running service (blocked at
 (and drafting) models present and checksum-verified, CPU/GPU, memory, a measured transcription speed on
 a short bundled clip with a plain verdict, the keyring holding the encryption key, whether the service
 starts at login, and the audit log's hash chain. ``--json`` prints the same for scripts. Exit code 1 when
-any check FAILs, else 0. Nothing here writes anything or uses the network.
+any check FAILs, else 0. Nothing here uses the network; the only thing written is the one-time assembly
+of the built-in base model into the data folder when the speed test is the first to use it.
 """
 
 from __future__ import annotations

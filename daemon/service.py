@@ -185,6 +185,9 @@ class Service:
             return
         from daemon.worker import _unload_models
 
+        vad = sys.modules.get("faster_whisper.vad")  # the live windows' pause finder (an ONNX session, cached)
+        if vad is not None and hasattr(vad.get_vad_model, "cache_clear"):
+            vad.get_vad_model.cache_clear()
         _unload_models()
         log.info("live transcription ended; its speech model was unloaded")
 

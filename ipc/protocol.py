@@ -21,7 +21,7 @@ Operations (``OPS`` lists each op's arguments; the daemon registers a handler pe
     ``{"state": "running"|"paused", "pid": int, "version": str,
     "queue": {"queued": n, "running": n, "done": n, "failed": n, "cancelled": n},
     "current": {"id": str, "kind": "recording"|"inbox", "stage": str, "fraction": float} | null,
-    "next_retention": ISO-8601 str | null, "failed_audio_kept": n}``
+    "next_retention": ISO-8601 str | null, "failed_audio_kept": n, "recording": record.status | null}``
 ``queue``
     ``{"jobs": [{"id", "kind", "state", "priority", "attempts", "created", "updated", "error"}]}``
 ``pause`` / ``resume``

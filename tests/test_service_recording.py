@@ -1,0 +1,292 @@
+"""Recording through the service: the real daemon as a subprocess (``hushnote daemon``), a private PulseAudio
+server (tests/pulse.py) playing real speech into the microphone, the real tiny.en model, and IPC/CLI calls.
+
+Also the crash-safety of the hand-off from the recorder to the queue, in process (no timing involved).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from daemon import notefile
+from daemon.config import Config
+from daemon.queue import Store
+from daemon.recording import recording_name
+from daemon.recording_store import RecordingStore, recordings_dir
+from daemon.service import DB_NAME, Service
+from daemon.transcribe import transcriber_for
+from ipc.client import IpcClient, Subscription
+from ipc.protocol import IpcError
+from tests.pulse import PulseServer, pulse_fixture, pulse_server, write_wav  # noqa: F401 - the `pulse` fixture
+from tests.test_daemon_e2e import Daemon, wait_for
+from tests.test_recorder import make_cfg, speech
+from tests.wer import wer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def daemon(tmp_path: Path, home: Path, pulse: PulseServer) -> Iterator[Daemon]:
+    d = Daemon(tmp_path / "hn", home, recording={"chunk_s": 1.0, "live_window_s": 10.0})
+    d.env["PULSE_SERVER"] = pulse.server
+    yield d
+    if d.proc is not None:
+        d.proc.kill()
+        d.proc.wait(10)
+    import shutil
+
+    shutil.rmtree(d.runtime, ignore_errors=True)
+
+
+def events_until(sub: Subscription, name: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        ev = sub.get(timeout=max(0.05, deadline - time.monotonic()))
+        if ev is None:
+            continue
+        seen.append(ev.name)
+        if ev.name == name:
+            return dict(ev.data)
+    raise AssertionError(f"no {name} event in {timeout} s; saw {seen}")
+
+
+def conflict(d: Daemon, op: str, **args: Any) -> str:
+    with pytest.raises(IpcError) as exc:
+        d.call(op, **args)
+    assert exc.value.code == "conflict", exc.value
+    return exc.value.message
+
+
+def hushnote(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "daemon.cli", *args, "--config", str(d.config)], env=d.env,
+                          capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
+
+
+def transcript_of(d: Daemon, job_id: str) -> str:
+    notes = [p for p in d.notes.glob("*.transcript.md")]
+    assert len(notes) == 1, notes
+    return notefile.read_transcript(notes[0]).text
+
+
+# ----------------------------------------------------------------------------- record → note
+
+def test_record_from_the_service_makes_a_note(daemon: Daemon, pulse: PulseServer, eval_dir: Path,
+                                              tmp_path: Path) -> None:
+    samples, ref = speech(eval_dir, ["LJ001-0007", "LJ001-0008", "LJ001-0009", "LJ001-0010", "LJ001-0011"])
+    wav = write_wav(tmp_path / "speech.wav", samples)
+    daemon.start()
+    with IpcClient(daemon.sock, timeout=10).subscribe() as sub:
+        st = daemon.call("record.start", consent_confirmed=True, source="cli")
+        assert st["recording"] and st["id"].startswith("rec-") and st["paused"] is False
+        events_until(sub, "record.started", 5)
+        pulse.play_and_wait(wav)
+        time.sleep(0.3)
+        mid = daemon.call("record.status")
+        assert mid["recording"] and mid["elapsed_s"] > 30 and mid["require_consent"] is True
+        assert daemon.call("status")["recording"]["id"] == st["id"]
+        t_stop = time.monotonic()
+        stopped = daemon.call("record.stop")
+        assert stopped["id"] == st["id"] and not stopped["recording"]
+        ev = events_until(sub, "record.stopped", 30)
+        assert ev["id"] == st["id"] and ev["reason"] == "user" and ev["job_id"] and "path" not in ev
+        done = events_until(sub, "job.done", 180)
+        latency = time.monotonic() - t_stop
+    assert (done["id"], done["state"]) == (ev["job_id"], "done")
+    jobs = daemon.call("queue")["jobs"]
+    assert [(j["id"], j["kind"], j["state"]) for j in jobs] == [(ev["job_id"], "recording", "done")]
+    name = recording_name(st["id"])
+    stem = Path(name).stem
+    assert (daemon.notes / f"{stem}.note.md").exists() and (daemon.notes / name).exists()
+    rec_root = recordings_dir(daemon.data)
+    assert wait_for(lambda: list(rec_root.iterdir()) == [], 5), list(rec_root.rglob("*"))  # chunks cleaned up
+    log = daemon.log.read_text(errors="replace")
+    assert "using the transcript made while recording" in log, log  # live transcription was used
+    assert "its speech model was unloaded" in log, log  # the idle service does not keep the live model
+    assert not daemon.call("record.status")["recording"]
+    audit = [json.loads(line) for line in (daemon.data / "audit.jsonl").read_text().splitlines()]
+    mine = [(e["event"], e["data"]) for e in audit if e["data"].get("recording_id") == st["id"]]
+    assert [e for e, _ in mine] == ["consent.confirmed", "recording.start", "recording.stop"], mine
+    assert mine[0][1]["method"] == "cli" and mine[1][1]["durable"] is True and "stripped" not in mine[1][1]
+    assert mine[2][1]["reason"] == "user" and mine[2][1]["duration_s"] > 30
+
+    got = transcript_of(daemon, ev["job_id"])
+    direct = transcriber_for(make_cfg(daemon.root)).transcribe_audio(samples, "direct").text
+    w_direct, w_got = wer(ref, direct), wer(ref, got)
+    assert w_got <= w_direct + 0.04, (w_direct, w_got)
+    print(f"stop -> note {latency:.1f} s; WER direct {w_direct:.3f}, recorded {w_got:.3f}")
+    assert daemon.stop() == 0
+
+
+def test_kill_9_while_recording_then_restart_makes_a_note(daemon: Daemon, pulse: PulseServer, eval_dir: Path,
+                                                          tmp_path: Path) -> None:
+    samples, ref = speech(eval_dir, ["jfk"])
+    wav = write_wav(tmp_path / "jfk.wav", samples)
+    daemon.start()
+    st = daemon.call("record.start", consent_confirmed=True)
+    pulse.play_and_wait(wav)
+    time.sleep(0.5)
+    daemon.kill()
+    rec_dir = recordings_dir(daemon.data) / st["id"]
+    assert json.loads((rec_dir / "meta.json").read_text())["state"] == "recording"
+    daemon.start()
+    assert wait_for(lambda: daemon.counts()["done"] == 1, 180), daemon.call("queue")
+    jobs = daemon.call("queue")["jobs"]
+    assert [(j["kind"], j["state"]) for j in jobs] == [("recording", "done")], "queued once, not twice"
+    assert not rec_dir.exists()
+    got = transcript_of(daemon, jobs[0]["id"])
+    direct = transcriber_for(make_cfg(daemon.root)).transcribe_audio(samples, "direct").text
+    assert wer(ref, got) <= wer(ref, direct) + 0.05, (got, direct)
+    assert daemon.stop() == 0
+    daemon.start()  # a second restart finds nothing more to recover
+    assert len(daemon.call("queue")["jobs"]) == 1
+    assert daemon.stop() == 0
+
+
+def test_service_stopped_while_recording_saves_and_queues_it(daemon: Daemon, pulse: PulseServer, eval_dir: Path,
+                                                             tmp_path: Path) -> None:
+    samples, _ = speech(eval_dir, ["jfk"])
+    wav = write_wav(tmp_path / "jfk.wav", samples)
+    daemon.start()
+    daemon.call("pause")  # the recording must survive the stop as a queued job, not be processed now
+    st = daemon.call("record.start", consent_confirmed=True)
+    pulse.play_and_wait(wav)
+    assert daemon.stop() == 0  # SIGTERM mid-recording: a graceful stop
+    assert not (recordings_dir(daemon.data) / st["id"]).exists(), "saved and handed over before the exit"
+    assert "shutdown" in daemon.log.read_text()
+    daemon.start()
+    jobs = daemon.call("queue")["jobs"]
+    assert [(j["kind"], j["state"]) for j in jobs] == [("recording", "queued")]
+    daemon.call("resume")
+    assert wait_for(lambda: daemon.counts()["done"] == 1, 120), daemon.call("queue")
+    assert daemon.stop() == 0
+
+
+# ----------------------------------------------------------------------------- races, consent, CLI
+
+def test_start_stop_races_and_consent(daemon: Daemon, pulse: PulseServer, eval_dir: Path, tmp_path: Path) -> None:
+    samples, _ = speech(eval_dir, ["LJ001-0001"])
+    wav = write_wav(tmp_path / "s.wav", samples)
+    daemon.start()
+    assert "nothing to stop" in conflict(daemon, "record.stop")
+    assert "consent" in conflict(daemon, "record.start")
+    assert "consent" in conflict(daemon, "record.start", consent_confirmed=False, source="tray")
+    with pytest.raises(IpcError) as exc:
+        daemon.call("record.start", consent_confirmed=True, source="phone")
+    assert exc.value.code == "bad_request"
+    assert not daemon.call("record.status")["recording"]
+
+    # CLI: no consent flag -> told what to do; nothing recorded
+    r = hushnote(daemon, "record", "start")
+    assert r.returncode == 1 and "consent" in r.stderr and "--consent-confirmed" in r.stderr, r
+    assert "Traceback" not in r.stderr
+    r = hushnote(daemon, "record", "stop")
+    assert r.returncode == 1 and "nothing to stop" in r.stderr, r
+
+    # paused: recording is still allowed, the job waits for `resume`
+    daemon.call("pause")
+    r = hushnote(daemon, "record", "start", "--consent-confirmed")
+    assert r.returncode == 0 and "Recording" in r.stdout and "paused" in r.stdout, r
+    assert "already running" in conflict(daemon, "record.start", consent_confirmed=True)
+    r = hushnote(daemon, "record", "status", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["recording"] is True, r
+    r = hushnote(daemon, "record", "status")
+    assert r.returncode == 0 and "Recording for" in r.stdout, r
+    r = hushnote(daemon, "status")
+    assert r.returncode == 0 and "Recording a session" in r.stdout, r
+    pulse.play_and_wait(wav)
+    r = hushnote(daemon, "record", "stop")
+    assert r.returncode == 0 and "saved" in r.stdout, r
+    assert wait_for(lambda: daemon.counts()["queued"] == 1, 30), daemon.call("queue")
+    time.sleep(1.0)
+    assert daemon.counts()["queued"] == 1 and daemon.counts()["done"] == 0, "paused: the job waits"
+    daemon.call("resume")
+    assert wait_for(lambda: daemon.counts()["done"] == 1, 120), daemon.call("queue")
+    assert daemon.ready()
+
+    r = hushnote(daemon, "devices", "--json")
+    assert r.returncode == 0 and any(d["is_default"] for d in json.loads(r.stdout)), r
+    r = hushnote(daemon, "devices")
+    assert r.returncode == 0 and "default" in r.stdout, r
+    assert daemon.stop() == 0
+    r = hushnote(daemon, "record", "status")
+    assert r.returncode == 3 and "not running" in r.stderr, r
+
+
+def test_device_lost_through_the_service(daemon: Daemon, eval_dir: Path, tmp_path: Path) -> None:
+    samples, _ = speech(eval_dir, ["LJ001-0001"])
+    wav = write_wav(tmp_path / "s.wav", samples)
+    with pulse_server() as own:  # its own server: this one is stopped mid-recording
+        daemon.start(PULSE_SERVER=own.server)
+        with IpcClient(daemon.sock, timeout=10).subscribe() as sub:
+            daemon.call("record.start", consent_confirmed=True)
+            player = own.play(wav)
+            time.sleep(6.0)
+            own.kill()
+            player.wait(timeout=10)
+            if player.stderr:
+                player.stderr.close()
+            ev = events_until(sub, "record.stopped", 15)
+    assert ev["reason"] == "device_lost" and "microphone" in ev["message"] and ev["job_id"], ev
+    assert 4.0 < ev["seconds"] < 8.0
+    assert daemon.ready() and not daemon.call("record.status")["recording"]
+    assert wait_for(lambda: daemon.counts()["done"] == 1, 120), daemon.call("queue")
+    assert daemon.stop() == 0
+
+
+# ----------------------------------------------------------------------------- hand-off crash safety (in process)
+
+def _recording(root: Path, rec_id: str, seconds: float = 2.0) -> RecordingStore:
+    st = RecordingStore.create(root, rec_id, {"chunk_samples": 16000})
+    pcm = (np.sin(np.arange(int(seconds * 16000)) / 8.0) * 8000).astype("<i2").tobytes()
+    st.write_chunk(1, pcm)
+    st.release()
+    return st
+
+
+def test_interrupted_hand_offs_are_queued_exactly_once(home: Path) -> None:
+    base = make_cfg(home)
+    vals = {f"{sec}.{k}": v for sec, body in base.as_dict().items() for k, v in body.items()}
+    cfg = Config({**vals, "storage.encrypt_audio": False}, "(test)")  # plain chunks: this is about the queue
+    data = cfg.path("paths.data")
+    notes = cfg.path("paths.notes")
+    root = recordings_dir(data)
+    with Store(data / DB_NAME) as db:
+        db.set_paused(True)  # nothing is processed: this test is about the queue only
+        # A: killed while recording
+        _recording(root, "rec-20250101T100000Z-aaaaaa")
+        # B: killed after the job row was written, before the file was moved
+        b = _recording(root, "rec-20250101T110000Z-bbbbbb")
+        b.assemble()
+        b.update_meta(state="handing_off")
+        db.begin_ingest("recording", b.output, recording_name(b.rec_id), notes)
+        # C: killed after the file was moved into the store, before the row became queued
+        c = _recording(root, "rec-20250101T120000Z-cccccc")
+        c.assemble()
+        c.update_meta(state="handing_off")
+        job_c = db.begin_ingest("recording", c.output, recording_name(c.rec_id), notes)
+        os.replace(c.output, job_c.store_path)
+    for _ in range(2):  # a second start finds nothing more to do
+        with Service(cfg, ipc=False) as svc:
+            assert svc.store is not None
+            jobs = svc.store.jobs()
+            assert sorted(j.state for j in jobs) == ["queued"] * 3, [(j.state, j.last_error) for j in jobs]
+            assert all(j.kind == "recording" and Path(j.store_path).exists() for j in jobs)
+            assert {j.id for j in jobs} >= {job_c.id}
+            assert list(root.iterdir()) == []
+
+
+def test_recording_name() -> None:
+    assert recording_name("rec-20250102T140500Z-abcdef").startswith("Session 2025-01-0")
+    assert recording_name("rec-20250102T140500Z-abcdef").endswith(".flac")
+    assert recording_name("odd") == "odd.flac"

@@ -100,7 +100,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "idle_unload_s": Field(NUMBER, 300, "unload models after this many idle seconds (service)", _at_least(0)),
     },
     "worker": {
-        "count": Field(int, 1, "pipeline workers in the service", _at_least(1)),
+        "count": Field(int, 2, "recordings processed at once by the service (each in its own model process, "
+                       "with an equal share of the cores; 1 = less memory)", _at_least(1)),
     },
     "recording": {
         "device": Field((str, int), "", 'input device: "" = the system default, a number = device index, '

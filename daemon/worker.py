@@ -1,12 +1,14 @@
 """Pipeline workers: claim a job, run audio → transcript → note, put the outputs and the audio in place.
 
-One thread per ``worker.count`` (default 1). ``Workers`` is a context manager; each thread stops on a
-sentinel from its wake queue. Models load on the first job (inside ``pipeline.transcribe_file``), stay
-loaded while work remains, and are unloaded after ``models.idle_unload_s`` without work. In the service
-(``model_process``), each worker runs that model work in its own child process (``daemon.runner``), and
-"unloaded" means the child exits, so job work never leaves model memory in the service (live
-transcription while recording still runs in the service; ``_unload_models`` frees what it can). With
-several workers and ``threads = 0``, each model process gets an equal share of the cores.
+One thread per ``worker.count`` (default 2: on 2 cores, two files at once are ~2x faster than one at a time
+with both cores, because beam search gains little from a second thread; see docs/BENCHMARKS.md). ``Workers``
+is a context manager; each thread stops on a sentinel from its wake queue. Models load on the first job
+(inside ``pipeline.transcribe_file``), stay loaded while work remains, and are unloaded after
+``models.idle_unload_s`` without work. In the service (``model_process``), each worker runs that model work in
+its own child process (``daemon.runner``), and "unloaded" means the child exits, so job work never leaves
+model memory in the service (live transcription while recording still runs in the service; ``_unload_models``
+frees what it can). With several workers and ``threads = 0``, each model process gets an equal share of the
+cores.
 
 A job, step by step (each step safe to repeat after a crash)::
 

@@ -25,6 +25,7 @@ def make_cfg(tmp: Path, **sections: dict[str, Any]) -> Config:
         "paths": {"inbox": str(tmp / "Inbox"), "notes": str(tmp / "Notes"), "data": str(tmp / "data")},
         "transcription": {"model": "tiny.en"},
         "drafting": {"min_words": 5},
+        "worker": {"count": 1},  # one job at a time: these tests check order and attempts
     }
     for k, v in sections.items():
         data.setdefault(k, {}).update(v)

@@ -35,8 +35,8 @@ from tests.wer import wer
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture()
-def daemon(tmp_path: Path, home: Path, pulse: PulseServer) -> Iterator[Daemon]:
+@pytest.fixture(name="daemon")
+def daemon_fixture(tmp_path: Path, home: Path, pulse: PulseServer) -> Iterator[Daemon]:
     d = Daemon(tmp_path / "hn", home, recording={"chunk_s": 1.0, "live_window_s": 10.0})
     d.env["PULSE_SERVER"] = pulse.server
     yield d
@@ -128,13 +128,22 @@ def test_record_from_the_service_makes_a_note(daemon: Daemon, pulse: PulseServer
     assert daemon.stop() == 0
 
 
-def test_kill_9_while_recording_then_restart_makes_a_note(daemon: Daemon, pulse: PulseServer, eval_dir: Path,
-                                                          tmp_path: Path) -> None:
+def record_jfk(d: Daemon, pulse: PulseServer, eval_dir: Path, tmp_path: Path,
+               *, paused: bool = False) -> tuple[dict[str, Any], np.ndarray, str]:
+    """Start the daemon (paused if asked), start recording, play the 11 s JFK clip; still recording."""
     samples, ref = speech(eval_dir, ["jfk"])
     wav = write_wav(tmp_path / "jfk.wav", samples)
-    daemon.start()
-    st = daemon.call("record.start", consent_confirmed=True)
+    d.start()
+    if paused:
+        d.call("pause")
+    st = d.call("record.start", consent_confirmed=True)
     pulse.play_and_wait(wav)
+    return st, samples, ref
+
+
+def test_kill_9_while_recording_then_restart_makes_a_note(daemon: Daemon, pulse: PulseServer, eval_dir: Path,
+                                                          tmp_path: Path) -> None:
+    st, samples, ref = record_jfk(daemon, pulse, eval_dir, tmp_path)
     time.sleep(0.5)
     daemon.kill()
     rec_dir = recordings_dir(daemon.data) / st["id"]
@@ -155,12 +164,8 @@ def test_kill_9_while_recording_then_restart_makes_a_note(daemon: Daemon, pulse:
 
 def test_service_stopped_while_recording_saves_and_queues_it(daemon: Daemon, pulse: PulseServer, eval_dir: Path,
                                                              tmp_path: Path) -> None:
-    samples, _ = speech(eval_dir, ["jfk"])
-    wav = write_wav(tmp_path / "jfk.wav", samples)
-    daemon.start()
-    daemon.call("pause")  # the recording must survive the stop as a queued job, not be processed now
-    st = daemon.call("record.start", consent_confirmed=True)
-    pulse.play_and_wait(wav)
+    # paused: the recording must survive the stop as a queued job, not be processed now
+    st, _, _ = record_jfk(daemon, pulse, eval_dir, tmp_path, paused=True)
     assert daemon.stop() == 0  # SIGTERM mid-recording: a graceful stop
     assert not (recordings_dir(daemon.data) / st["id"]).exists(), "saved and handed over before the exit"
     assert "shutdown" in daemon.log.read_text()

@@ -7,7 +7,6 @@ state go to ``test-artifacts/tray/daemon-*.png``.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from tests.pulse import PulseServer, pulse_fixture, write_wav  # noqa: F401 - the `pulse` fixture
 from tests.test_daemon_e2e import Daemon, wait_for
 from tests.test_recorder import speech
+from tests.test_service_recording import daemon_fixture  # noqa: F401 - the `daemon` fixture (real daemon, pulse)
 from tests.test_tray_e2e import ARTIFACTS, amberish, colour_share, reddish, start_tray, stop_tray
 from tests.xdesktop import XDesktop, xdesktop
 
@@ -25,17 +25,6 @@ from tests.xdesktop import XDesktop, xdesktop
 def desk(tmp_path: Path) -> Iterator[XDesktop]:
     with xdesktop(tmp_path / "x") as d:
         yield d
-
-
-@pytest.fixture()
-def daemon(tmp_path: Path, home: Path, pulse: PulseServer) -> Iterator[Daemon]:
-    d = Daemon(tmp_path / "hn", home, recording={"chunk_s": 1.0, "live_window_s": 10.0})
-    d.env["PULSE_SERVER"] = pulse.server
-    yield d
-    if d.proc is not None:
-        d.proc.kill()
-        d.proc.wait(10)
-    shutil.rmtree(d.runtime, ignore_errors=True)
 
 
 def test_tray_records_through_the_real_daemon(desk: XDesktop, daemon: Daemon, pulse: PulseServer,

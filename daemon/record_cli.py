@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from daemon.config import Config
@@ -69,7 +71,8 @@ def devices_main(args: argparse.Namespace) -> int:
     """``hushnote devices``: the microphones this computer offers (the default marked with *)."""
     from daemon.devices import list_devices
 
-    devs = list_devices()
+    with _quiet_stderr():
+        devs = list_devices()
     if args.json:
         print(json.dumps([d.as_dict() for d in devs], indent=2))
         return 0
@@ -82,3 +85,22 @@ def devices_main(args: argparse.Namespace) -> int:
     print("\n* = the system default. Choose another with `device = NUMBER or part of the name` under [recording] "
           "in the settings file.")
     return 0
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """PortAudio and ALSA report their probing of every sound card on stderr: noise for a clinician."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -14,9 +14,12 @@ complete:
 
 Taking in (``Ingestor.ingest``): a job row ``ingesting`` with the target store path is committed first,
 then the file is moved with ``os.replace`` (same filesystem; otherwise copy + fsync + rename, then the
-inbox file is unlinked), then the row becomes ``queued``. ``Store.reconcile_ingesting`` repairs a crash at
-any point. Files that are not usable audio are moved to ``Inbox/failed/`` (never deleted) with an error
-report ``Notes/<stem>.error.txt``. Hidden/temporary names and subfolders are ignored.
+inbox file is unlinked), then the row becomes ``queued``. With encryption at rest (``storage.encrypt_audio``,
+the default) the file is instead encrypted into the store (a temp file renamed into place once complete), and
+only then is the plaintext original unlinked. ``Store.reconcile_ingesting`` repairs a crash at any point
+(it recognises a complete encrypted copy by its plaintext size). Files that are not usable audio are moved
+to ``Inbox/failed/`` (never deleted) with an error report ``Notes/<stem>.error.txt``. Hidden/temporary names
+and subfolders are ignored.
 
 Nothing here logs a file name: only job ids and counts.
 """

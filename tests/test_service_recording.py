@@ -6,8 +6,10 @@ Also the crash-safety of the hand-off from the recorder to the queue, in process
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,17 +37,24 @@ from tests.wer import wer
 REPO = Path(__file__).resolve().parent.parent
 
 
+@contextlib.contextmanager
+def pulse_daemon(root: Path, home: Path, pulse: PulseServer, **recording: Any) -> Iterator[Daemon]:
+    """A daemon setup recording from ``pulse``; its process (if still running) is killed at the end."""
+    d = Daemon(root, home, recording={"chunk_s": 1.0, "live_window_s": 10.0, **recording})
+    d.env["PULSE_SERVER"] = pulse.server
+    try:
+        yield d
+    finally:
+        if d.proc is not None:
+            d.proc.kill()
+            d.proc.wait(10)
+        shutil.rmtree(d.runtime, ignore_errors=True)
+
+
 @pytest.fixture(name="daemon")
 def daemon_fixture(tmp_path: Path, home: Path, pulse: PulseServer) -> Iterator[Daemon]:
-    d = Daemon(tmp_path / "hn", home, recording={"chunk_s": 1.0, "live_window_s": 10.0})
-    d.env["PULSE_SERVER"] = pulse.server
-    yield d
-    if d.proc is not None:
-        d.proc.kill()
-        d.proc.wait(10)
-    import shutil
-
-    shutil.rmtree(d.runtime, ignore_errors=True)
+    with pulse_daemon(tmp_path / "hn", home, pulse) as d:
+        yield d
 
 
 def events_until(sub: Subscription, name: str, timeout: float) -> dict[str, Any]:
@@ -247,6 +256,25 @@ def test_device_lost_through_the_service(daemon: Daemon, eval_dir: Path, tmp_pat
     assert daemon.ready() and not daemon.call("record.status")["recording"]
     assert wait_for(lambda: daemon.counts()["done"] == 1, 120), daemon.call("queue")
     assert daemon.stop() == 0
+
+
+def test_no_signal_warns_and_keeps_the_audio(tmp_path: Path, home: Path, pulse: PulseServer) -> None:
+    with pulse_daemon(tmp_path / "hn", home, pulse, no_signal_warning_s=5) as d:
+        d.start()
+        with IpcClient(d.sock, timeout=10).subscribe() as sub:
+            st = d.call("record.start", consent_confirmed=True)  # nothing is played: silence
+            warn = events_until(sub, "record.warning", 15)
+            assert warn["code"] == "no_signal" and "microphone" in warn["message"] and warn["id"] == st["id"]
+            assert d.call("record.status")["recording"], "a warning does not stop the recording"
+            d.call("record.stop")
+            ev = events_until(sub, "record.stopped", 15)
+            done = events_until(sub, "job.done", 120)
+        assert ev["reason"] == "user" and ev["seconds"] >= 5
+        assert done["state"] == "failed"  # no speech: no note, but the audio is kept with a report
+        kept = list((d.inbox / "failed").iterdir())
+        assert len(kept) == 1 and kept[0].stat().st_size > 0
+        assert len(list(d.notes.glob("*.error.txt"))) == 1 and not list(d.notes.glob("*.note.md"))
+        assert d.stop() == 0
 
 
 # ----------------------------------------------------------------------------- hand-off crash safety (in process)

@@ -35,9 +35,11 @@ from daemon.worker import Workers
 from tests.pulse import PulseServer, pulse_fixture, write_wav  # noqa: F401 - the `pulse` fixture
 from tests.test_crash import everything_accounted_for
 from tests.test_daemon_e2e import Daemon, speech, wait_for
+from tests.test_daemon_e2e import daemon as daemon_fixture  # noqa: F401 - a fixture
 from tests.test_privacy_service import FAST_INBOX, make_cfg, of
 from tests.test_queue import FakeClock
 from tests.test_recorder import speech as speech_clips
+from tests.test_service_recording import pulse_daemon
 
 REPO = Path(__file__).resolve().parent.parent
 JFK = "faster_whisper_tests/jfk.flac"
@@ -142,25 +144,19 @@ def test_service_encrypts_inbox_files_and_nothing_is_left_in_the_clear(home: Pat
     assert (home / "config" / "hushnote" / "master.key").stat().st_mode & 0o777 == 0o600
 
 
-def test_crash_between_encrypting_and_removing_the_original_gives_one_note(tmp_path: Path, home: Path,
-                                                                          eval_dir: Path) -> None:
-    d = Daemon(tmp_path / "hn", home)
-    try:
-        proc = d.start(HUSHNOTE_TEST_CRASH_AT="ingest.encrypted")
-        d.drop(speech(eval_dir, 0), "one.flac")
-        assert proc.wait(120) == 137
-        assert (d.inbox / "one.flac").exists() and len(list((d.data / "store").iterdir())) == 1
-        d.proc = None
-        d.start()
-        assert wait_for(lambda: d.counts()["done"] == 1, 120), d.call("queue")
-        everything_accounted_for(d, ["one.flac"])
-        assert vault_mod.is_encrypted(d.notes / "one.flac")
-        assert d.stop() == 0
-    finally:
-        if d.proc is not None:
-            d.proc.kill()
-            d.proc.wait(10)
-        shutil.rmtree(d.runtime, ignore_errors=True)
+def test_crash_between_encrypting_and_removing_the_original_gives_one_note(
+        daemon_fixture: Daemon, eval_dir: Path) -> None:  # noqa: F811 - the fixture imported above
+    d = daemon_fixture
+    proc = d.start(HUSHNOTE_TEST_CRASH_AT="ingest.encrypted")
+    d.drop(speech(eval_dir, 0), "one.flac")
+    assert proc.wait(120) == 137
+    assert (d.inbox / "one.flac").exists() and len(list((d.data / "store").iterdir())) == 1
+    d.proc = None
+    d.start()
+    assert wait_for(lambda: d.counts()["done"] == 1, 120), d.call("queue")
+    everything_accounted_for(d, ["one.flac"])
+    assert vault_mod.is_encrypted(d.notes / "one.flac")
+    assert d.stop() == 0
 
 
 # ----------------------------------------------------------------------------- damaged ciphertext
@@ -444,9 +440,7 @@ def test_recording_through_the_service_is_never_in_the_clear(tmp_path: Path, hom
                                                               eval_dir: Path) -> None:
     samples, _ = speech_clips(eval_dir, ["LJ001-0007", "LJ001-0008"])
     wav = write_wav(tmp_path / "speech.wav", samples)
-    d = Daemon(tmp_path / "hn", home, recording={"chunk_s": 1.0, "live_window_s": 10.0})
-    d.env["PULSE_SERVER"] = pulse.server
-    try:
+    with pulse_daemon(tmp_path / "hn", home, pulse) as d:
         d.start()
         st = d.call("record.start", consent_confirmed=True, source="cli")
         pulse.play_and_wait(wav)
@@ -463,11 +457,6 @@ def test_recording_through_the_service_is_never_in_the_clear(tmp_path: Path, hom
         assert vault_mod.is_encrypted(kept) and scan([kept], words) == {}
         assert d.audio_bytes(kept)[:4] == b"fLaC"  # the recording itself, decrypted in memory
         assert d.stop() == 0
-    finally:
-        if d.proc is not None:
-            d.proc.kill()
-            d.proc.wait(10)
-        shutil.rmtree(d.runtime, ignore_errors=True)
 
 
 def test_service_tampered_store_file_fails_only_its_job(home: Path, eval_dir: Path) -> None:

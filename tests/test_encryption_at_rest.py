@@ -483,3 +483,57 @@ def test_service_tampered_store_file_fails_only_its_job(home: Path, eval_dir: Pa
     assert "bad.flac failed its integrity check" in report and "hushnote retry" in report
     assert (notes / "fine.note.md").exists() and not (notes / "bad.note.md").exists()
     assert vault_mod.is_encrypted(inbox / "failed" / "bad.flac")
+
+
+DISK_FULL_RECORDING = textwrap.dedent("""
+    import errno, json, os, subprocess, sys
+    from pathlib import Path
+    import numpy as np
+    from daemon import at_rest, audio
+    from daemon.config import Config
+    from daemon.recording_store import RecordingStore, recordings_dir, recover
+    cfg = Config(json.loads(sys.argv[1]), "(test)")
+    pcm = np.load(sys.argv[2])
+    data = cfg.path("paths.data")
+    data.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(data)], check=True)
+    v = at_rest.open_vault(cfg)
+    filler = data / "filler"
+    filler.write_bytes(b"\\0" * 600_000)  # the clinician's other files, deleted later to make room
+    store = RecordingStore.create(recordings_dir(data), "rec-20260101T000000Z-00full", {}, vault=v)
+    piece, per_chunk, ok, err = 1600, 30, 0, None
+    try:
+        for i in range(0, pcm.shape[0], piece):
+            index = i // (piece * per_chunk) + 1
+            store.append_part(index, pcm[i:i + piece].tobytes())
+            ok = i + piece
+            if (i // piece + 1) % per_chunk == 0:
+                store.write_chunk(index, pcm[(index - 1) * piece * per_chunk:ok].tobytes())
+    except OSError as exc:
+        err = errno.errorcode.get(exc.errno or 0, "?")
+    store.release()
+    filler.unlink()
+    handed = []
+    recover(data, lambda p, rid: handed.append(p), vault=v)
+    got = audio.decode_all(handed[0], opener=at_rest.decrypting_opener(v)) if handed else np.zeros(0)
+    got = (got * 32768).round().astype("<i2")
+    print(json.dumps({"error": err, "ok": ok, "got": int(got.shape[0]), "total": int(pcm.shape[0]),
+                      "prefix": bool(np.array_equal(got, pcm[:got.shape[0]])),
+                      "encrypted": bool(handed) and handed[0].read_bytes()[:7] == b"HNVAULT"}))
+""")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root for a tmpfs mount")
+def test_disk_full_while_recording_keeps_what_was_captured(home: Path, tmp_path: Path, eval_dir: Path) -> None:
+    cfg = make_cfg(tmp_path, **{"paths__data": str(tmp_path / "data")})
+    pcm = (np.tile(audio.decode_all(eval_dir / "speech" / JFK), 4) * 32767).astype("<i2")  # 1.4 MB of speech
+    np.save(tmp_path / "pcm.npy", pcm)
+    vals = {f"{s}.{k}": v for s, body in cfg.as_dict().items() for k, v in body.items()}
+    r = subprocess.run(["unshare", "-m", "--", sys.executable, "-c", DISK_FULL_RECORDING, json.dumps(vals),
+                        str(tmp_path / "pcm.npy")], capture_output=True, text=True, timeout=120, cwd=REPO,
+                       check=False)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["error"] == "ENOSPC" and out["ok"] < out["total"]  # the disk really filled up
+    assert out["encrypted"] and out["prefix"], (out, r.stderr[-2000:])  # recovered, encrypted, in order
+    assert 0 < out["got"] and out["got"] >= out["ok"] - 16000 * 3, out  # at most the block being written when the disk filled is lost

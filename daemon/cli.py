@@ -333,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, parents=[common], help=hlp)
         sp.add_argument("--json", action="store_true")
         sp.set_defaults(func=cmd_control)
-    for name, hlp in [("retry", "queue a failed job again"), ("cancel", "cancel a queued job")]:
+    for name, hlp in [("retry", "queue a failed job again"), ("cancel", "cancel a queued job"),
+                      ("delete", "delete a job's audio now (crypto-shredded; its note stays)")]:
         sp = sub.add_parser(name, parents=[common], help=hlp)
         sp.add_argument("job_id", metavar="ID")
         sp.add_argument("--json", action="store_true")

@@ -18,7 +18,7 @@ from daemon.config import Config
 from ipc.client import ConnectionLost, DaemonNotRunning, IpcClient, IpcError, ServiceTimeout
 from ipc.paths import endpoint
 
-OPS = ("status", "queue", "pause", "resume", "retry", "cancel")
+OPS = ("status", "queue", "pause", "resume", "retry", "cancel", "delete")
 
 STAGES = {"decode": "reading the audio", "transcribe": "transcribing", "draft": "drafting the note",
           "write": "writing the files"}
@@ -32,7 +32,7 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     if op not in OPS:
         print(f"hushnote: unknown command {op!r}.", file=sys.stderr)
         return 2
-    params: dict[str, Any] = {"id": str(args.job_id)} if op in ("retry", "cancel") else {}
+    params: dict[str, Any] = {"id": str(args.job_id)} if op in ("retry", "cancel", "delete") else {}
     result = ask(IpcClient(endpoint(cfg)), op, **params)
     if isinstance(result, int):
         return result
@@ -169,5 +169,12 @@ def format_cancel(r: Mapping[str, Any]) -> str:
     return f"Job {r.get('id', '?')} is now {STATES.get(str(r.get('state')), r.get('state'))}."
 
 
+def format_delete(r: Mapping[str, Any]) -> str:
+    if r.get("deleted"):
+        return (f"The audio of job {r.get('id', '?')} is deleted: its key was destroyed, so it can never be "
+                "opened again. The note and transcript are kept.")
+    return f"The audio of job {r.get('id', '?')} was already gone. The note and transcript are kept."
+
+
 FORMATTERS = {"status": format_status, "queue": format_queue, "pause": format_pause, "resume": format_resume,
-              "retry": format_retry, "cancel": format_cancel}
+              "retry": format_retry, "cancel": format_cancel, "delete": format_delete}

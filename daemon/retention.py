@@ -36,7 +36,7 @@ from typing import Any
 
 from daemon.config import Config
 from daemon.inbox import FAILED_DIR
-from daemon.queue import Job, Receipt, Store, parse_iso
+from daemon.queue import Job, JobConflict, JobNotFound, Receipt, Store, parse_iso
 from daemon.types import Clock
 
 log = logging.getLogger("hushnote.retention")
@@ -110,6 +110,32 @@ class Retention:
         from daemon.at_rest import shred
 
         shred(path, vault=self.vault, data_dir=self.data_dir)
+
+    def delete_now(self, job_id: str, why: str = "deleted by the user") -> Receipt | None:
+        """The clinician deletes a finished, failed or cancelled job's audio now (``hushnote delete ID``),
+        crypto-shredded like a retention deletion. Returns the receipt (None: the file was already gone)."""
+        with self._sweep_lock:
+            job = self.store.get(job_id)
+            if job is None or job.state == "ingesting":
+                raise JobNotFound(f"There is no job with the id {job_id[:40]!r}.", "List the jobs with `hushnote queue`.")
+            if job.state in ("queued", "running"):
+                raise JobConflict(f"Job {job_id} is {job.state}: its audio is still needed.",
+                                  "Cancel it first (`hushnote cancel`), or wait until its note is written.")
+            if job.rejected:
+                raise JobConflict(f"Job {job_id} was not a recording; hushnote never deletes such files.",
+                                  "Delete it yourself from the inbox's failed folder if you do not need it.")
+            if job.audio_deleted:
+                raise JobConflict(f"The audio of job {job_id} was already deleted.")
+            path = self._path(job, "audio")
+            if path is None or not os.path.lexists(path):
+                self.store.record_deletion(job.id, "audio", why, deleted=False)
+                return None
+            if not self._allowed(path) or path.is_dir():
+                raise JobConflict(f"The audio of job {job_id} is not where hushnote keeps files, so it was left alone.")
+            self._delete(path)
+            receipt = self.store.record_deletion(job.id, "audio", why)
+            log.info("deleted audio of job %s at the user's request", job.id)
+            return receipt
 
     def sweep(self) -> list[Receipt]:
         """Delete everything due now. Idempotent; safe to call from any thread."""

@@ -105,7 +105,8 @@ class Service:
 
             self.router = Router()
             for op, fn in (("status", self.status), ("queue", self.queue), ("pause", self.pause),
-                           ("resume", self.resume), ("retry", self.retry), ("cancel", self.cancel)):
+                           ("resume", self.resume), ("retry", self.retry), ("cancel", self.cancel),
+                           ("delete", self.delete)):
                 self.router.register(op, fn)
             for op, fn, kw in self._extra_ops:
                 self.router.register(op, fn, **kw)
@@ -351,6 +352,24 @@ class Service:
         if self.recording is not None:
             self.recording.forget(job.id)
         return {"id": job.id, "state": job.state}
+
+    def delete(self, id: str) -> dict[str, Any]:  # noqa: A002
+        """``hushnote delete ID``: the job's audio, now; encrypted audio is crypto-shredded (key first)."""
+        from ipc.protocol import IpcError
+
+        if self.retention is None:
+            raise IpcError("internal", "The hushnote service is stopping.")
+        try:
+            receipt = self.retention.delete_now(id)
+        except JobNotFound as exc:
+            raise IpcError("not_found", exc.message) from None
+        except JobConflict as exc:
+            raise IpcError("conflict", f"{exc.message} {exc.hint}".strip()) from None
+        except OSError as exc:
+            raise IpcError("internal", f"The audio could not be deleted ({type(exc).__name__}).") from None
+        if receipt is not None:
+            self.audit_event("deletion.receipt", job_id=id, kind="audio", reason="user")
+        return {"id": id, "deleted": receipt is not None}
 
     @staticmethod
     def _call(fn: Callable[[str], Job], job_id: str) -> Job:

@@ -26,7 +26,7 @@ Operations (``OPS`` lists each op's arguments; the daemon registers a handler pe
     ``{"jobs": [{"id", "kind", "state", "priority", "attempts", "created", "updated", "error"}]}``
 ``pause`` / ``resume``
     ``{"state": "paused"|"running"}``
-``retry {"id": str}`` / ``cancel {"id": str}``
+``retry {"id": str}`` / ``cancel {"id": str}`` / ``delete {"id": str}`` (the job's audio, now)
     ``{"id": str, "state": str}``; unknown id -> ``not_found``; wrong state -> ``conflict``.
 ``subscribe`` (handled by the server itself)
     ``{"subscribed": true}``; afterwards the connection receives events:
@@ -78,6 +78,7 @@ OPS: Final[dict[str, tuple[dict[str, ArgSpec], dict[str, ArgSpec]]]] = {
     "resume": ({}, {}),
     "retry": ({"id": str}, {}),
     "cancel": ({"id": str}, {}),
+    "delete": ({"id": str}, {}),
     "record.start": ({}, {"consent_confirmed": bool, "source": str}),
     "record.stop": ({}, {}),
     "record.status": ({}, {}),

@@ -537,3 +537,40 @@ def test_disk_full_while_recording_keeps_what_was_captured(home: Path, tmp_path:
     assert out["error"] == "ENOSPC" and out["ok"] < out["total"]  # the disk really filled up
     assert out["encrypted"] and out["prefix"], (out, r.stderr[-2000:])  # recovered, encrypted, in order
     assert 0 < out["got"] and out["got"] >= out["ok"] - 16000 * 3, out  # at most the block being written when the disk filled is lost
+
+
+def test_user_deletes_audio_now_crypto_shredded(home: Path, eval_dir: Path) -> None:
+    from daemon import control
+    from ipc.protocol import IpcError
+
+    cfg = make_cfg(home)
+    inbox, notes = cfg.path("paths.inbox"), cfg.path("paths.notes")
+    inbox.mkdir(parents=True, exist_ok=True)
+    with Service(cfg, ipc=False, inbox_opts=FAST_INBOX) as svc:
+        assert svc.store is not None and svc.vault is not None and svc.workers is not None
+        store = svc.store
+        svc.workers.pause()
+        shutil.copy(eval_dir / "speech" / JFK, inbox / "s.flac")
+        assert wait_for(lambda: store.counts()["queued"] == 1, 30)
+        job = store.jobs()[0]
+        with pytest.raises(IpcError, match="still needed") as exc:
+            svc.delete(job.id)
+        assert exc.value.code == "conflict"
+        with pytest.raises(IpcError) as exc:
+            svc.delete("nosuchjob")
+        assert exc.value.code == "not_found"
+        svc.workers.resume()
+        assert wait_for(lambda: store.counts()["done"] == 1, 120)
+        kept = notes / "s.flac"
+        assert vault_mod.is_encrypted(kept)
+        reply = svc.delete(job.id)
+        assert reply == {"id": job.id, "deleted": True}
+        assert "key was destroyed" in control.format_delete(reply)
+        assert not kept.exists() and (notes / "s.note.md").exists() and (notes / "s.transcript.md").exists()
+        with pytest.raises(KeyDestroyed):
+            svc.vault.data_key(job.id)
+        with pytest.raises(IpcError, match="already deleted"):
+            svc.delete(job.id)
+        assert [r.why for r in store.deletions()] == ["deleted by the user"]
+    assert {"job_id": job.id, "kind": "audio", "reason": "user"} in of(cfg, "deletion.receipt")
+    assert {"file_id": job.id, "key_destroyed": True, "files": 1} in of(cfg, "key.destroyed")

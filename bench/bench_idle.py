@@ -2,6 +2,10 @@
 job once the models were unloaded (models.idle_unload_s = 5). Also the drop-to-note latency of a 1-minute
 file (cold: first job loads the model; warm: a second file right after), default model (base).
 
+The daemon runs its models in child processes (``daemon.runner``) that exit after ``models.idle_unload_s``:
+``rss_mb`` is the daemon process alone, ``tree_rss_mb`` the daemon plus its children (the model processes
+while they live), ``children`` how many there are. The load average is printed with the result.
+
     /opt/hn-venv/bin/python bench/bench_idle.py [--seconds 60] [--model base]
 """
 
@@ -35,14 +39,38 @@ def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 1e6
 
 
+def children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = rss_mb(pid)
+    for c in children(pid):
+        try:
+            total += tree_rss_mb(c)
+        except OSError:
+            continue
+    return total
+
+
 def measure(pid: int, seconds: float) -> dict[str, float]:
     c0, t0 = cpu_ticks(pid), time.monotonic()
     peak = 0.0
     while time.monotonic() - t0 < seconds:
-        peak = max(peak, rss_mb(pid))
+        peak = max(peak, tree_rss_mb(pid))
         time.sleep(1.0)
     cpu = (cpu_ticks(pid) - c0) / TICK / (time.monotonic() - t0) * 100
-    return {"cpu_percent": round(cpu, 3), "rss_mb": round(rss_mb(pid), 1), "rss_peak_mb": round(peak, 1)}
+    return {"cpu_percent": round(cpu, 3), "rss_mb": round(rss_mb(pid), 1), "tree_rss_mb": round(tree_rss_mb(pid), 1),
+            "tree_rss_peak_mb": round(peak, 1), "children": len(children(pid)),
+            "load": round(os.getloadavg()[0], 2)}
 
 
 def one_minute_wav(dst: Path) -> None:
@@ -75,7 +103,8 @@ def main() -> int:
     home = root / "home"
     for sub in ("config", "data"):
         (home / sub).mkdir(parents=True)
-    d = Daemon(root / "daemon", home, transcription={"model": a.model, "beam_size": 5}, models={"idle_unload_s": 5})
+    d = Daemon(root / "daemon", home, transcription={"model": a.model, "beam_size": 5}, models={"idle_unload_s": 5},
+               drafting={"min_words": 25})
     proc = d.start()
     time.sleep(3)
     out: dict[str, object] = {"model": a.model, "idle_fresh": measure(proc.pid, a.seconds)}
@@ -83,6 +112,7 @@ def main() -> int:
     one_minute_wav(clip)
     out["latency_1min_cold_s"] = latency(d, clip, "first.wav")
     out["rss_after_job_mb"] = round(rss_mb(proc.pid), 1)
+    out["tree_rss_after_job_mb"] = round(tree_rss_mb(proc.pid), 1)
     out["latency_1min_warm_s"] = latency(d, clip, "second.wav")
     time.sleep(10)  # past idle_unload_s: models unloaded
     out["idle_after_unload"] = measure(proc.pid, a.seconds)

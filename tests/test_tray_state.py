@@ -223,3 +223,19 @@ def test_icons_are_distinct_shapes_not_just_colours() -> None:
     assert icon_image(IconState.PROCESSING, 0.1).tobytes() != icon_image(IconState.PROCESSING, 0.8).tobytes()
     # other states ignore it
     assert icon_image(IconState.IDLE, 0.1).tobytes() == icon_image(IconState.IDLE, 0.8).tobytes()
+
+
+def test_privacy_line_shows_the_guard_and_what_it_stopped() -> None:
+    def guarded(**g: Any) -> TrayModel:
+        return TrayModel().with_status({**status(), "guard": g}).with_record_status(IDLE_REC, now=0.0)
+
+    assert not view(connected(), now=0.0).entry(Action.PRIVACY).visible, "an older service reports no guard"
+    on = view(guarded(installed=True, blocked=0, allow_network=False), now=0.0).entry(Action.PRIVACY)
+    assert on.visible and not on.enabled and on.label == "Offline: nothing leaves this computer"
+    two = view(guarded(installed=True, blocked=2, allow_network=False), now=0.0).entry(Action.PRIVACY)
+    assert two.label == "Offline: nothing leaves this computer (2 attempts stopped)"
+    off = view(guarded(installed=True, blocked=1, allow_network=True), now=0.0).entry(Action.PRIVACY)
+    assert off.label == "Network guard off: counting only (1 attempt)"
+    assert not view(guarded(installed=False, blocked=0), now=0.0).entry(Action.PRIVACY).visible
+    lost, _ = TrayModel().with_status({**status(), "guard": {"installed": True, "blocked": 0}}).disconnected()
+    assert not view(lost, now=0.0).entry(Action.PRIVACY).visible, "nothing is claimed without a service"

@@ -36,6 +36,7 @@ class Action(enum.Enum):
     RECORD = "record"  # start or stop, by the model's recording state (the menu item: consent confirmed)
     CLICK = "click"  # the icon itself was clicked: stop; start only if the service does not require consent
     STATUS = "status"  # the informational line; does nothing
+    PRIVACY = "privacy"  # the network guard's line (offline, attempts refused); does nothing
     DISMISS = "dismiss"  # clear the warning shown in the status line
     OPEN_NOTES = "open_notes"
     OPEN_INBOX = "open_inbox"
@@ -214,6 +215,18 @@ def _waiting(queue: Mapping[str, Any]) -> int:
     return int(queue.get("queued") or 0) + int(queue.get("running") or 0)
 
 
+def privacy_line(status: Mapping[str, Any]) -> str | None:
+    """The service's network guard in a few words, or None when the service does not report one."""
+    g = status.get("guard")
+    if not isinstance(g, Mapping) or not g.get("installed"):
+        return None
+    n = g.get("blocked")
+    n = n if isinstance(n, int) and not isinstance(n, bool) else 0
+    if g.get("allow_network"):
+        return "Network guard off: counting only" + (f" ({_plural(n, 'attempt')})" if n else "")
+    return "Offline: nothing leaves this computer" + (f" ({_plural(n, 'attempt')} stopped)" if n else "")
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -232,6 +245,7 @@ def view(model: TrayModel, now: float) -> TrayView:
         fraction = max(0.0, min(1.0, fraction))
     elapsed = model.elapsed_s + max(0.0, now - model.elapsed_at) if model.recording else 0.0
     last_note = f"last note ready at {_clock(model.last_note_at)}" if model.last_note_at else ""
+    privacy = privacy_line(status)
 
     # icon and title, most urgent first
     if not model.connected:
@@ -295,6 +309,7 @@ def view(model: TrayModel, now: float) -> TrayView:
     menu = (
         rec,
         MenuEntry(Action.STATUS, line, enabled=False, separator_before=True),
+        MenuEntry(Action.PRIVACY, privacy or "", enabled=False, visible=bool(privacy) and model.connected),
         MenuEntry(Action.DISMISS, "Dismiss this warning", visible=bool(model.error) and model.connected),
         MenuEntry(Action.OPEN_NOTES, "Open notes folder", separator_before=True),
         MenuEntry(Action.OPEN_INBOX, "Open inbox"),

@@ -1,6 +1,6 @@
 """Speed and accuracy of the transcription options on real speech: beam size, batched inference, threads.
 
-    python bench/bench_asr_options.py [--model base] [--minutes 3.6] [--variants b5,b1,b1x8,...]
+    python bench/bench_asr_options.py [--model base] [--minutes 3.6] [--variants b5,b1,b1x8,...] [--speech dialogue]
                                       [--parallel 2]
 
 The recording is the eval clips (real read speech with reference text) joined with short pauses, as in
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,14 +51,22 @@ def child(path: Path, ref_file: Path, model: str, variant: str, threads_default:
     key = TranscriberKey(str(models.whisper_dir(cfg)), "cpu", "int8", threads or threads_default, beam, "en", batch)
     t = Transcriber(key, model)
     t.model()
+    c0 = _cpu()
     t0 = time.time()
     tr = t.transcribe_path(path)
     t1 = time.time()
+    cpu = _cpu() - c0
     wall = t1 - t0
     err, n = errors(ref_file.read_text(), tr.text if hasattr(tr, "text") else " ".join(s.text for s in tr.segments))
     print(json.dumps({"variant": variant, "wall_s": round(wall, 2), "audio_s": tr.duration,
-                      "x_realtime": round(tr.duration / wall, 2), "wer_percent": round(100 * err / n, 2),
+                      "x_realtime": round(tr.duration / wall, 2), "cpu_s_per_audio_s": round(cpu / tr.duration, 4),
+                      "wer_percent": round(100 * err / n, 2),
                       "segments": len(tr.segments), "t0": t0, "t1": t1}))
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)  # this process: every thread of the transcription
+    return r.ru_utime + r.ru_stime
 
 
 def run(args: list[str]) -> subprocess.Popen[str]:
@@ -70,19 +79,22 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=3.6)
     ap.add_argument("--variants", default="b5,b1,b5x8,b1x4,b1x8,b1x16")
     ap.add_argument("--parallel", type=int, default=0)
+    ap.add_argument("--speech", choices=("eval", "dialogue"), default="eval",
+                    help="eval: the real read-speech clips; dialogue: ACI-BENCH visits read by two espeak-ng voices")
     ap.add_argument("--child", nargs=4)
     a = ap.parse_args()
     if a.child:
         path, ref, variant, threads = a.child
         child(Path(path), Path(ref), a.model, variant, int(threads))
         return 0
-    from bench_long_audio import build_speech_file
+    from bench_long_audio import build_dialogue_file, build_speech_file
 
     root = Path(tempfile.mkdtemp(prefix="hn-asr-"))
     speech, ref = root / "speech.flac", root / "ref.txt"
-    secs, text = build_speech_file(a.minutes, speech)
+    build = build_dialogue_file if a.speech == "dialogue" else build_speech_file
+    secs, text = build(a.minutes, speech)
     ref.write_text(text)
-    print(json.dumps({"model": a.model, "audio_s": round(secs, 1), "load": os.getloadavg()}), flush=True)
+    print(json.dumps({"model": a.model, "speech": a.speech, "audio_s": round(secs, 1), "load": os.getloadavg()}), flush=True)
     for v in a.variants.split(","):
         p = run([str(speech), str(ref), v, "0"])
         out = p.communicate()[0].strip()

@@ -19,6 +19,7 @@ from daemon import audio, config, transcribe
 from daemon.config import Config
 from daemon.errors import ModelError
 from daemon.types import Transcript
+from tests.flac import write_flac
 from tests.wer import errors, load_manifest, wer
 
 # Upper bounds (pooled WER over the 30 clips): measured value + margin.
@@ -146,22 +147,6 @@ def test_logs_carry_no_file_names_or_words(tmp_path: Path, eval_dir: Path, data_
 
 # ----------------------------------------------------------------------------- long audio
 
-def _write_flac(path: Path, samples: np.ndarray) -> None:
-    import av
-
-    with av.open(str(path), "w", format="flac") as container:
-        stream = container.add_stream("flac", rate=audio.SAMPLE_RATE, layout="mono")
-        step = audio.SAMPLE_RATE * 60
-        for i in range(0, samples.shape[0], step):
-            pcm = np.clip(samples[i:i + step] * 32768.0, -32768, 32767).astype(np.int16).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-            frame.sample_rate = audio.SAMPLE_RATE
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
 @pytest.fixture(scope="session")
 def long_recording(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> tuple[Path, str, float]:
     """≥ 20 minutes of real speech: the eval clips looped, with pauses of 0.4–1.6 s between them."""
@@ -178,7 +163,7 @@ def long_recording(tmp_path_factory: pytest.TempPathFactory, eval_dir: Path) -> 
             refs.append(text)
             n += samples.shape[0] + pause.shape[0]
     path = tmp_path_factory.mktemp("long") / "long-session.flac"
-    _write_flac(path, np.concatenate(parts))
+    write_flac(path, np.concatenate(parts))
     return path, " ".join(refs), n / audio.SAMPLE_RATE
 
 

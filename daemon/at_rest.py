@@ -47,6 +47,7 @@ from daemon.keys import (
     VaultError,
     shred_file,
 )
+from daemon.queue import crashpoint
 from daemon.vault import Vault, is_encrypted, read_header
 
 log = logging.getLogger("hushnote.at_rest")
@@ -218,6 +219,7 @@ def encrypt_into(src: Path, dst: Path, vault: Vault, file_id: str) -> tuple[int,
             h.update(block)
             size += len(block)
             w.write(block)
+            crashpoint("ingest.encrypting")  # tests: the key exists, the encrypted copy is half written
     return size, h.hexdigest()
 
 

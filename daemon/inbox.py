@@ -235,6 +235,22 @@ def write_error_report(notes_dir: Path, job: Job, what: str, hint: str, kept_at:
 
 # ----------------------------------------------------------------------------- ingest
 
+def reconcile_ingests(store: Store, vault: Any) -> dict[str, str]:
+    """Finish or undo the ingests a crash interrupted (``Store.reconcile_ingesting``): {job id: outcome}.
+
+    An inbox file whose encrypted copy was not finished is still in the inbox and is taken in again under a
+    new job, so the key made for the unfinished copy (its id is the old job's) is destroyed. A recording's
+    row is only dropped while its file stays in the recordings folder under its own key: that key is kept."""
+    kinds = {job.id: job.kind for job in store.ingesting()}
+    outcomes = store.reconcile_ingesting()
+    for job_id, outcome in outcomes.items():
+        log.info("job %s: interrupted ingest %s", job_id, outcome)
+        if outcome == "dropped" and vault is not None and kinds.get(job_id) == "inbox":
+            with contextlib.suppress(OSError, ValueError):
+                vault.keys.destroy(job_id)
+    return outcomes
+
+
 class Ingestor:
     """Takes one inbox file into the store (or rejects it to ``Inbox/failed/``). Call from one thread."""
 
@@ -253,8 +269,7 @@ class Ingestor:
     def recover(self) -> None:
         """At startup, before the first scan: finish or undo what a crash interrupted."""
         self._remove_stale_temps()
-        for job_id, outcome in self.store.reconcile_ingesting().items():
-            log.info("job %s: interrupted ingest %s", job_id, outcome)
+        for job_id, outcome in reconcile_ingests(self.store, self.vault).items():
             job = self.store.get(job_id)
             if outcome == "queued" and job is not None:
                 self.on_queued(job)

@@ -23,7 +23,7 @@ from typing import Any
 
 from daemon import __version__
 from daemon.config import Config
-from daemon.inbox import InboxWatcher, Ingestor
+from daemon.inbox import InboxWatcher, Ingestor, reconcile_ingests
 from daemon.lock import InstanceLock
 from daemon.queue import Job, JobConflict, JobNotFound, Store, iso
 from daemon.retention import Retention
@@ -169,8 +169,7 @@ class Service:
             model_done=self._live_model_done,
             is_paused=lambda: bool(self.workers is not None and self.workers.paused), recorder_kw=self.recorder_opts)
         self.recorder = self.recording.recorder
-        for job_id, outcome in store.reconcile_ingesting().items():
-            log.info("job %s: interrupted ingest %s", job_id, outcome)
+        reconcile_ingests(store, self.vault)
         self.recording.recover()
         for op, fn in (("record.start", self.recording.start), ("record.stop", self.recording.stop),
                        ("record.status", self.recording.status)):

@@ -159,6 +159,25 @@ def test_crash_between_encrypting_and_removing_the_original_gives_one_note(
     assert d.stop() == 0
 
 
+def test_crash_while_encrypting_leaves_the_original_and_no_unused_key(
+        daemon_fixture: Daemon, eval_dir: Path) -> None:  # noqa: F811 - the fixture imported above
+    d = daemon_fixture
+    proc = d.start(HUSHNOTE_TEST_CRASH_AT="ingest.encrypting")
+    d.drop(speech(eval_dir, 0), "one.flac")
+    assert proc.wait(120) == 137
+    keys = d.data / at_rest.KEYS_DIR
+    half = {p.stem for p in keys.glob("*.key")}
+    assert len(half) == 1, "the crash came after the file's key was made"
+    assert (d.inbox / "one.flac").exists(), "the original stays in the inbox until its copy is complete"
+    d.proc = None
+    d.start()
+    assert wait_for(lambda: d.counts()["done"] == 1, 120), d.call("queue")
+    everything_accounted_for(d, ["one.flac"])
+    assert not [p for p in keys.glob("*.key") if p.stem in half], "the unused key of the half copy is destroyed"
+    assert {p.stem for p in keys.glob("*.destroyed")} >= half
+    assert d.stop() == 0
+
+
 # ----------------------------------------------------------------------------- damaged ciphertext
 
 @pytest.fixture()

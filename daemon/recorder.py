@@ -573,6 +573,7 @@ class Recorder:
         complete = False
         consumer = s.consumer
         on_window = consumer.on_window if hasattr(consumer, "on_window") else consumer
+        finder = getattr(consumer, "speech_chunks", None)  # the consumer's VAD (e.g. in a model process)
         try:
             while True:
                 with s.cond:
@@ -591,7 +592,7 @@ class Recorder:
                 nxt += 1
                 buf = np.concatenate([buf, data])
                 while buf.shape[0] >= hi and not s.abort_windows.is_set():
-                    cut = _pick_cut(buf[:hi], lo, hi)
+                    cut = _pick_cut(buf[:hi], lo, hi, finder)
                     self._deliver(on_window, buf[:cut], offset, s)
                     buf, offset = buf[cut:], offset + cut
             if complete and buf.shape[0]:
@@ -615,14 +616,17 @@ class Recorder:
                         exc.__class__.__name__)
 
 
-def _pick_cut(pcm: np.ndarray, lo: int, hi: int) -> int:
-    """Where to end a live window: the middle of the widest pause (Silero VAD, as the pipeline uses) whose
-    middle lies in [lo, hi]; failing that, the quietest 100 ms in [lo, hi]."""
+def _pick_cut(pcm: np.ndarray, lo: int, hi: int,
+              finder: Callable[[np.ndarray], list[dict[str, int]]] | None = None) -> int:
+    """Where to end a live window: the middle of the widest pause (Silero VAD, as the pipeline uses, or
+    ``finder``) whose middle lies in [lo, hi]; failing that, the quietest 100 ms in [lo, hi]."""
     audio = pcm.astype(np.float32) / 32768.0
     try:
-        from daemon.audio import speech_chunks
+        if finder is None:
+            from daemon.audio import speech_chunks
 
-        chunks = speech_chunks(audio)
+            finder = speech_chunks
+        chunks = finder(audio)
     except Exception as exc:  # noqa: BLE001 - no VAD (e.g. a broken install): fall back to energy
         log.debug("VAD unavailable (%s)", exc.__class__.__name__)
         chunks = None
@@ -691,6 +695,15 @@ class LiveTranscriber:
         done = time.monotonic()
         self.windows.append({"offset_s": offset_s, "seconds": samples.shape[0] / SAMPLE_RATE,
                              "done_at": done, "took_s": done - t0})
+
+    def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
+        """Silero VAD's speech chunks, where the transcriber runs (in a model process if it is one)."""
+        finder = getattr(self._transcriber, "speech_chunks", None)
+        if finder is None:
+            from daemon.audio import speech_chunks
+
+            return speech_chunks(samples)
+        return list(finder(samples))
 
     def on_end(self, duration_s: float, complete: bool) -> None:
         self.duration = duration_s

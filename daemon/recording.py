@@ -14,7 +14,9 @@ Live transcription: with ``recording.live_transcription`` each recording gets a 
 transcribes completed windows while the session goes on. It is kept by recording id, then by job id once
 the recording is queued; the worker asks ``transcript_for(job, progress)`` and uses the live transcript
 when it is complete and covers the whole file, else (a failed window, a restart of the service, a
-transcript that does not cover the recording) it transcribes the file as usual.
+transcript that does not cover the recording) it transcribes the file as usual. In the service the windows
+are transcribed in a model process of their own (``daemon.runner``), started at the first window and
+stopped when the live transcription ends: the service process itself never loads a speech model.
 
 Logs and events carry recording ids, job ids, numbers and reasons only (no paths, no names, no text).
 """
@@ -36,6 +38,7 @@ from daemon.inbox import move_file
 from daemon.queue import Job, Store
 from daemon.recorder import LiveTranscriber, Recorder, RecorderError
 from daemon.recording_store import RecordingStore
+from daemon.runner import ModelRunner
 from daemon.types import Progress, Transcript
 
 log = logging.getLogger("hushnote.recording")
@@ -77,8 +80,29 @@ class _Live:
             self.ended.set()
             self.on_ended()
 
+    def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
+        """Where the recorder may end a window (see ``recorder._pick_cut``)."""
+        return self.live.speech_chunks(samples)
+
     def done_s(self) -> float:
         return max((w["offset_s"] + w["seconds"] for w in self.live.windows), default=0.0)
+
+
+class _InModelProcess:
+    """``LiveTranscriber``'s transcriber, in a model process of its own (``daemon.runner``): the service
+    process never loads a speech model, so it is as small after a recording as before one."""
+
+    def __init__(self, runner: ModelRunner, cfg: Config) -> None:
+        self.runner = runner
+        self.cfg = cfg
+
+    def transcribe_audio(self, samples: np.ndarray, source: str) -> Transcript:
+        with self.runner.lock:
+            return self.runner.transcribe_audio(samples, self.cfg, source=source)
+
+    def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
+        with self.runner.lock:
+            return self.runner.speech_chunks(samples)
 
 
 class RecordingControl:
@@ -87,7 +111,7 @@ class RecordingControl:
     def __init__(self, cfg: Config, store: Store, notes_dir: Path, *, publish: EventSink,
                  audit: Callable[..., None], queued: Callable[[Job], None], model_used: Callable[[], None],
                  model_done: Callable[[], None], is_paused: Callable[[], bool],
-                 recorder_kw: dict[str, Any] | None = None) -> None:
+                 recorder_kw: dict[str, Any] | None = None, model_process: bool = False) -> None:
         self.cfg = cfg
         self.store = store
         self.notes_dir = notes_dir
@@ -98,6 +122,8 @@ class RecordingControl:
         self.model_done = model_done
         self.is_paused = is_paused
         self._lock = threading.Lock()
+        self.model_process = model_process  # live transcription in a model process (the service's choice)
+        self._runner: ModelRunner | None = None
         self._live: dict[str, _Live] = {}  # recording id, then job id -> live transcription
         self._job_of: dict[str, str] = {}  # recording id -> job id (until record.stopped is published)
         self._source = "cli"
@@ -119,6 +145,35 @@ class RecordingControl:
         self.recorder.close()
         with self._lock:
             self._live.clear()
+        self._stop_runner(kill_busy=True)
+
+    def _live_transcriber(self) -> _InModelProcess | None:
+        """None: ``LiveTranscriber`` loads the model in this process (the CLI, tests); else a model process."""
+        if not self.model_process:
+            return None
+        with self._lock:
+            if self._runner is None:
+                from daemon.audit import FILENAME as AUDIT_LOG
+
+                self._runner = ModelRunner(guard=bool(self.cfg["guard.enabled"]),
+                                           audit_log=self.cfg.path("paths.data") / AUDIT_LOG)
+            return _InModelProcess(self._runner, self.cfg)
+
+    def _stop_runner(self, kill_busy: bool = False) -> None:
+        """End the live model process (all its memory goes back); one in the middle of a window is left to
+        finish, or killed with ``kill_busy`` (the service is closing)."""
+        runner = self._runner
+        if runner is None:
+            return
+        if runner.lock.acquire(blocking=False):
+            try:
+                if runner.running:
+                    runner.stop()
+                    log.info("live transcription ended; its model process was stopped")
+            finally:
+                runner.lock.release()
+        elif kill_busy:
+            runner.kill()
 
     # ------------------------------------------------------------------ IPC ops
 
@@ -129,7 +184,8 @@ class RecordingControl:
             raise IpcError("bad_request", f"'record.start': source must be one of {', '.join(SOURCES)}.")
         live = None
         if bool(self.cfg["recording.live_transcription"]):
-            live = _Live(LiveTranscriber(self.cfg), self.model_used, self._live_ended)
+            live = _Live(LiveTranscriber(self.cfg, transcriber=self._live_transcriber()), self.model_used,
+                         self._live_ended)
         with self._lock:
             self._source, self._pending = source, live
         try:
@@ -163,6 +219,7 @@ class RecordingControl:
     def _live_ended(self) -> None:
         """A live transcription has its last window: release the model unless a new recording uses it."""
         if self.recorder.status()["state"] in ("idle", "finalising"):
+            self._stop_runner()
             self.model_done()
 
     def _consent(self, rec_id: str, confirmed: bool) -> None:

@@ -12,9 +12,11 @@ Protocol: two private pipes (the child's stdin, and a copy of its original stdou
 message is a 4-byte big-endian length and a UTF-8 JSON object:
 
     parent → child  {"op": "job", "config": {...}, "audio": path, "source": name, "data_key": hex|None}
+                    {"op": "transcribe", "config": {...}, "samples": base64 float32 16 kHz, "source": name}
+                    {"op": "vad", "samples": ...}  (speech chunks, where a live window may end)
                     {"op": "status"}   {"op": "exit"}
     child → parent  {"op": "ready"}   {"op": "progress", "stage", "fraction"}
-                    {"op": "result", "transcript": {...}, "note": {...}}
+                    {"op": "result", "transcript": {...}, "note": {...}|None}   {"op": "result", "chunks": [...]}
                     {"op": "error", "kind", "message", "hint", "path"}
                     {"op": "status", "pid", "guard", "modules"}
 
@@ -30,6 +32,7 @@ no file names or transcript text, in the child as in the service.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import json
@@ -43,6 +46,8 @@ import threading
 import traceback
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from daemon import errors
 from daemon.config import Config, validate
@@ -212,12 +217,28 @@ class ModelRunner:
         """Transcribe ``audio`` and draft its note in the child (or, given a ``transcript``, only draft).
         ``source`` is the name recorded in the transcript; ``data_key`` opens an encrypted (vault) file.
         Raises what the pipeline raises."""
+        reply = self._call({"op": "job", "config": cfg.as_dict(), "source_file": cfg.source,
+                            "audio": str(audio) if audio is not None else None, "source": source,
+                            "data_key": data_key.hex() if data_key is not None else None,
+                            "transcript": transcript_to_dict(transcript) if transcript is not None else None},
+                           progress)
+        return transcript_from_dict(reply["transcript"]), note_from_dict(reply["note"])
+
+    def transcribe_audio(self, samples: np.ndarray, cfg: Config, *, source: str = "") -> Transcript:
+        """Transcribe 16 kHz mono samples (a live recording's window) in the child."""
+        reply = self._call({"op": "transcribe", "config": cfg.as_dict(), "source_file": cfg.source,
+                            "samples": _b64(samples), "source": source}, no_progress)
+        return transcript_from_dict(reply["transcript"])
+
+    def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
+        """Silero VAD's speech chunks (sample offsets) of 16 kHz mono samples, computed in the child."""
+        reply = self._call({"op": "vad", "samples": _b64(samples)}, no_progress)
+        return [{"start": int(c["start"]), "end": int(c["end"])} for c in reply["chunks"]]
+
+    def _call(self, msg: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        """Send one request (starting the child if needed); relay its progress; return its result."""
         self.start()
         assert self._to is not None  # noqa: S101
-        msg: dict[str, Any] = {"op": "job", "config": cfg.as_dict(), "source_file": cfg.source,
-                               "audio": str(audio) if audio is not None else None, "source": source,
-                               "data_key": data_key.hex() if data_key is not None else None,
-                               "transcript": transcript_to_dict(transcript) if transcript is not None else None}
         try:
             send(self._to, msg)
         except OSError:
@@ -233,7 +254,7 @@ class ModelRunner:
                     self.kill()  # e.g. the service is stopping: the job is released, the child ends now
                     raise
             elif op == "result":
-                return transcript_from_dict(reply["transcript"]), note_from_dict(reply["note"])
+                return reply
             elif op == "error":
                 raise error_from_dict(reply)
             else:
@@ -336,6 +357,28 @@ def run_job(msg: dict[str, Any], out: IO[bytes]) -> dict[str, Any]:
     return {"op": "result", "transcript": transcript_to_dict(transcript), "note": note_to_dict(note)}
 
 
+def _b64(samples: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(samples, dtype="<f4").reshape(-1).tobytes()).decode("ascii")
+
+
+def _samples(msg: dict[str, Any]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(msg["samples"]), dtype="<f4").astype(np.float32)  # a writable copy
+
+
+def run_transcribe(msg: dict[str, Any]) -> dict[str, Any]:
+    from daemon.transcribe import transcriber_for
+
+    cfg = validate(msg["config"], str(msg.get("source_file", "(service)")))
+    transcript = transcriber_for(cfg).transcribe_audio(_samples(msg), str(msg.get("source") or ""))
+    return {"op": "result", "transcript": transcript_to_dict(transcript), "note": None}
+
+
+def run_vad(msg: dict[str, Any]) -> dict[str, Any]:
+    from daemon.audio import speech_chunks
+
+    return {"op": "result", "chunks": speech_chunks(_samples(msg))}
+
+
 def child_main(argv: list[str]) -> int:
     guard_on = "--guard" not in argv or argv[argv.index("--guard") + 1] != "off"
     if guard_on:
@@ -370,10 +413,11 @@ def child_main(argv: list[str]) -> int:
             send(out, {"op": "status", "pid": os.getpid(), "guard": bool(g["installed"] and not g["allow_network"]),
                        "modules": [m for m in heavy if m in sys.modules]})
             continue
-        if msg.get("op") != "job":
+        handler = {"transcribe": run_transcribe, "vad": run_vad}.get(str(msg.get("op")))
+        if handler is None and msg.get("op") != "job":
             continue
         try:
-            reply = run_job(msg, out)
+            reply = run_job(msg, out) if handler is None else handler(msg)
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the service by class
             reply = error_to_dict(exc)
             if "remote" in reply:  # where, by code file and line only (the message could quote a transcript)

@@ -167,7 +167,8 @@ class Service:
             self.cfg, store, self.notes_dir, publish=self._event, audit=self.audit_event, queued=self._queued,
             model_used=lambda: self.workers.note_model_use() if self.workers is not None else None,
             model_done=self._live_model_done,
-            is_paused=lambda: bool(self.workers is not None and self.workers.paused), recorder_kw=self.recorder_opts)
+            is_paused=lambda: bool(self.workers is not None and self.workers.paused), recorder_kw=self.recorder_opts,
+            model_process=True)  # live transcription in a model process too: this process never loads a model
         self.recorder = self.recording.recorder
         reconcile_ingests(store, self.vault)
         self.recording.recover()
@@ -176,20 +177,10 @@ class Service:
             self.register(op, fn)
 
     def _live_model_done(self) -> None:
-        """Live transcription ended. With models in child processes nothing else in this process uses its
-        speech model: unload it now (an idle service stays small). Otherwise the workers share it and
-        unload it after ``models.idle_unload_s``."""
+        """Live transcription ended (its model process has been stopped by ``RecordingControl``)."""
         w = self.workers
         if w is not None and not getattr(w, "model_process", False):
-            w.note_model_use()
-            return
-        from daemon.worker import _unload_models
-
-        vad = sys.modules.get("faster_whisper.vad")  # the live windows' pause finder (an ONNX session, cached)
-        if vad is not None and hasattr(vad.get_vad_model, "cache_clear"):
-            vad.get_vad_model.cache_clear()
-        _unload_models()
-        log.info("live transcription ended; its speech model was unloaded")
+            w.note_model_use()  # the workers share this process's model and unload it when idle
 
     def audit_event(self, event: str, /, **data: Any) -> None:
         """Append to the audit log (audit.py keeps only allow-listed ids, codes and numbers: no PHI).

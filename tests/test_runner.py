@@ -58,6 +58,23 @@ def test_job_in_the_child_matches_the_pipeline_in_process(cfg: Config, eval_dir:
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
+def test_live_window_in_the_child_matches_in_process(cfg: Config, eval_dir: Path) -> None:
+    """A recording's window (samples in memory) transcribed in the child: same segments, input untouched."""
+    from daemon import audio
+    from daemon.transcribe import transcriber_for
+
+    samples = audio.decode_all(eval_dir / "speech" / JFK)
+    before = samples.copy()
+    with ModelRunner() as r:
+        got = r.transcribe_audio(samples, cfg, source="live")
+        chunks = r.speech_chunks(samples)  # where the recorder may end a window
+        assert "ctranslate2" in r.status()["modules"]
+    assert (samples == before).all()
+    assert chunks == audio.speech_chunks(samples.copy()) and chunks
+    direct = transcriber_for(cfg).transcribe_audio(samples.copy(), "live")
+    assert got.segments == direct.segments and got.source == "live" and "ask not" in got.text.lower()
+
+
 def test_errors_come_back_as_the_same_classes_and_the_child_carries_on(cfg: Config, tmp_path: Path,
                                                                          eval_dir: Path) -> None:
     empty = tmp_path / "empty.wav"

@@ -121,7 +121,10 @@ def test_record_from_the_service_makes_a_note(daemon: Daemon, pulse: PulseServer
     assert wait_for(lambda: list(rec_root.iterdir()) == [], 5), list(rec_root.rglob("*"))  # chunks cleaned up
     log = daemon.log.read_text(errors="replace")
     assert "using the transcript made while recording" in log, log  # live transcription was used
-    assert "its speech model was unloaded" in log, log  # the idle service does not keep the live model
+    assert "its model process was stopped" in log, log  # the idle service does not keep the live model
+    assert daemon.proc is not None
+    maps = Path(f"/proc/{daemon.proc.pid}/maps").read_text()
+    assert "ctranslate2" not in maps and "onnxruntime" not in maps, "the service itself never loads a model"
     assert not daemon.call("record.status")["recording"]
     audit = [json.loads(line) for line in (daemon.data / "audit.jsonl").read_text().splitlines()]
     mine = [(e["event"], e["data"]) for e in audit if e["data"].get("recording_id") == st["id"]]

@@ -7,8 +7,9 @@ then ``record.stop`` and measures:
 
 * Stop → ``record.stopped`` (saved and queued), Stop → ``job.done`` (the note is on disk by then);
 * whether the live transcript was used (the daemon's log says so; otherwise the file was transcribed);
-* the daemon's resident memory (VmRSS) before recording, at the end of the session and 5 s after the note
-  (the live model is released when live transcription ends; job models run in child processes);
+* the daemon's resident memory (VmRSS) before recording, at the end of the session, 5 s after the note and
+  once idle (``models.idle_unload_s`` = 20 s here), its idle CPU over 10 s, and whether model processes are
+  left (live transcription and jobs run in model processes that end when their work is done);
 * with ``--compare``, the same session with ``recording.live_transcription = false`` (transcribe after Stop).
 
     python bench/bench_service_recording.py --minutes 7 [--model base] [--compare] [--json out.json]
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -34,12 +36,23 @@ from tests.pulse import PulseServer, pulse_server, write_wav  # noqa: E402
 from tests.test_daemon_e2e import Daemon  # noqa: E402
 from tests.wer import wer  # noqa: E402
 
+IDLE_UNLOAD_S = 20.0  # models.idle_unload_s for this run (default 300): the idle service is measured after it
+
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def child_pids(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def until(sub: Subscription, name: str, timeout: float) -> tuple[float, dict[str, Any]]:
@@ -55,7 +68,7 @@ def run(pulse: PulseServer, wav: Path, ref: str, root: Path, model: str, live: b
     home = root / "home"
     home.mkdir(parents=True)
     d = Daemon(root / "hn", home, transcription={"model": model, "beam_size": 5},
-               recording={"live_transcription": live})
+               recording={"live_transcription": live}, models={"idle_unload_s": IDLE_UNLOAD_S})
     d.env["PULSE_SERVER"] = pulse.server
     d.start()
     assert d.proc is not None
@@ -77,6 +90,11 @@ def run(pulse: PulseServer, wav: Path, ref: str, root: Path, model: str, live: b
         text = notefile.read_transcript(transcript).text
         time.sleep(5.0)
         rss_after = rss_mb(pid)
+        time.sleep(max(0.0, t_done + IDLE_UNLOAD_S + 5.0 - time.monotonic()))  # the idle service: models unloaded
+        cpu0, t0 = cpu_s(pid), time.monotonic()
+        time.sleep(10.0)
+        idle_cpu = 100 * (cpu_s(pid) - cpu0) / (time.monotonic() - t0)
+        rss_unloaded, children = rss_mb(pid), child_pids(pid)
         log = d.log.read_text(errors="replace")
         return {
             "model": model, "live_transcription": live, "audio_s": stopped.get("seconds"),
@@ -86,6 +104,8 @@ def run(pulse: PulseServer, wav: Path, ref: str, root: Path, model: str, live: b
             "live_transcript_used": "using the transcript made while recording" in log,
             "wer": round(wer(ref, text), 4),
             "rss_idle_mb": rss_idle, "rss_end_of_session_mb": rss_session, "rss_5s_after_note_mb": rss_after,
+            "rss_idle_after_unload_mb": rss_unloaded, "idle_cpu_percent": round(idle_cpu, 2),
+            "model_processes_left": len(children),
         }
     finally:
         d.stop()

@@ -14,8 +14,8 @@ Live transcription: with ``recording.live_transcription`` each recording gets a 
 transcribes completed windows while the session goes on. It is kept by recording id, then by job id once
 the recording is queued; the worker asks ``transcript_for(job, progress)`` and uses the live transcript
 when it is complete and covers the whole file, else (a failed window, a restart of the service, a
-transcript that does not cover the recording) it transcribes the file as usual. In the service the windows
-are transcribed in a model process of their own (``daemon.runner``), started at the first window and
+transcript that does not cover the recording) it transcribes the file as usual. The windows are
+transcribed in a model process of their own (``daemon.runner``), started at the first window and
 stopped when the live transcription ends: the service process itself never loads a speech model.
 
 Logs and events carry recording ids, job ids, numbers and reasons only (no paths, no names, no text).
@@ -58,20 +58,16 @@ def recording_name(rec_id: str) -> str:
 
 
 class _Live:
-    """A ``LiveTranscriber`` as the recorder's window consumer; tells the workers a model was used."""
+    """A ``LiveTranscriber`` as the recorder's window consumer; ``ended`` is called after its last window."""
 
-    def __init__(self, live: LiveTranscriber, used: Callable[[], None], ended: Callable[[], None]) -> None:
+    def __init__(self, live: LiveTranscriber, ended: Callable[[], None]) -> None:
         self.live = live
-        self.used = used
         self.on_ended = ended
         self.seconds: float | None = None  # the saved recording's length (set at the hand-off)
         self.ended = threading.Event()  # the last window was handled, or live transcription was interrupted
 
     def on_window(self, samples: np.ndarray, offset_s: float) -> None:
-        try:
-            self.live.on_window(samples, offset_s)
-        finally:
-            self.used()
+        self.live.on_window(samples, offset_s)
 
     def on_end(self, duration_s: float, complete: bool) -> None:
         try:
@@ -109,21 +105,17 @@ class RecordingControl:
     """Owns the service's ``Recorder``; its methods are the ``record.*`` ops (quick: listener thread)."""
 
     def __init__(self, cfg: Config, store: Store, notes_dir: Path, *, publish: EventSink,
-                 audit: Callable[..., None], queued: Callable[[Job], None], model_used: Callable[[], None],
-                 model_done: Callable[[], None], is_paused: Callable[[], bool],
-                 recorder_kw: dict[str, Any] | None = None, model_process: bool = False) -> None:
+                 audit: Callable[..., None], queued: Callable[[Job], None], is_paused: Callable[[], bool],
+                 recorder_kw: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.notes_dir = notes_dir
         self.publish = publish
         self.audit = audit
         self.queued = queued
-        self.model_used = model_used
-        self.model_done = model_done
         self.is_paused = is_paused
         self._lock = threading.Lock()
-        self.model_process = model_process  # live transcription in a model process (the service's choice)
-        self._runner: ModelRunner | None = None
+        self._runner: ModelRunner | None = None  # live transcription's model process, made on first use
         self._live: dict[str, _Live] = {}  # recording id, then job id -> live transcription
         self._job_of: dict[str, str] = {}  # recording id -> job id (until record.stopped is published)
         self._source = "cli"
@@ -147,10 +139,7 @@ class RecordingControl:
             self._live.clear()
         self._stop_runner(kill_busy=True)
 
-    def _live_transcriber(self) -> _InModelProcess | None:
-        """None: ``LiveTranscriber`` loads the model in this process (the CLI, tests); else a model process."""
-        if not self.model_process:
-            return None
+    def _live_transcriber(self) -> _InModelProcess:
         with self._lock:
             if self._runner is None:
                 from daemon.audit import FILENAME as AUDIT_LOG
@@ -162,18 +151,8 @@ class RecordingControl:
     def _stop_runner(self, kill_busy: bool = False) -> None:
         """End the live model process (all its memory goes back); one in the middle of a window is left to
         finish, or killed with ``kill_busy`` (the service is closing)."""
-        runner = self._runner
-        if runner is None:
-            return
-        if runner.lock.acquire(blocking=False):
-            try:
-                if runner.running:
-                    runner.stop()
-                    log.info("live transcription ended; its model process was stopped")
-            finally:
-                runner.lock.release()
-        elif kill_busy:
-            runner.kill()
+        if self._runner is not None and self._runner.stop_if_idle(kill_busy):
+            log.info("live transcription ended; its model process was stopped")
 
     # ------------------------------------------------------------------ IPC ops
 
@@ -184,8 +163,7 @@ class RecordingControl:
             raise IpcError("bad_request", f"'record.start': source must be one of {', '.join(SOURCES)}.")
         live = None
         if bool(self.cfg["recording.live_transcription"]):
-            live = _Live(LiveTranscriber(self.cfg, transcriber=self._live_transcriber()), self.model_used,
-                         self._live_ended)
+            live = _Live(LiveTranscriber(self.cfg, transcriber=self._live_transcriber()), self._live_ended)
         with self._lock:
             self._source, self._pending = source, live
         try:
@@ -217,10 +195,9 @@ class RecordingControl:
     # ------------------------------------------------------------------ recorder callbacks
 
     def _live_ended(self) -> None:
-        """A live transcription has its last window: release the model unless a new recording uses it."""
+        """A live transcription has its last window: end its model process unless a new recording uses it."""
         if self.recorder.status()["state"] in ("idle", "finalising"):
             self._stop_runner()
-            self.model_done()
 
     def _consent(self, rec_id: str, confirmed: bool) -> None:
         """Called by ``Recorder.start`` with the new id before any audio is captured."""

@@ -283,6 +283,24 @@ class ModelRunner:
             log.info("model process stopped")
         self._cleanup()
 
+    def stop_if_idle(self, kill_busy: bool = False) -> bool:
+        """Stop the child unless a request is in flight (``lock`` held): returns whether it was running and
+        is now stopped. A busy one is left to finish, or with ``kill_busy`` sent SIGKILL only (its user is
+        inside a call: it sees the end of the pipe and cleans up itself)."""
+        if self.lock.acquire(blocking=False):
+            try:
+                was = self.running
+                self.stop()
+                return was
+            finally:
+                self.lock.release()
+        if kill_busy:
+            pid = self.pid
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        return False
+
     def kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()

@@ -165,22 +165,13 @@ class Service:
 
         self.recording = RecordingControl(
             self.cfg, store, self.notes_dir, publish=self._event, audit=self.audit_event, queued=self._queued,
-            model_used=lambda: self.workers.note_model_use() if self.workers is not None else None,
-            model_done=self._live_model_done,
-            is_paused=lambda: bool(self.workers is not None and self.workers.paused), recorder_kw=self.recorder_opts,
-            model_process=True)  # live transcription in a model process too: this process never loads a model
+            is_paused=lambda: bool(self.workers is not None and self.workers.paused), recorder_kw=self.recorder_opts)
         self.recorder = self.recording.recorder
         reconcile_ingests(store, self.vault)
         self.recording.recover()
         for op, fn in (("record.start", self.recording.start), ("record.stop", self.recording.stop),
                        ("record.status", self.recording.status)):
             self.register(op, fn)
-
-    def _live_model_done(self) -> None:
-        """Live transcription ended (its model process has been stopped by ``RecordingControl``)."""
-        w = self.workers
-        if w is not None and not getattr(w, "model_process", False):
-            w.note_model_use()  # the workers share this process's model and unload it when idle
 
     def audit_event(self, event: str, /, **data: Any) -> None:
         """Append to the audit log (audit.py keeps only allow-listed ids, codes and numbers: no PHI).

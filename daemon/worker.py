@@ -33,7 +33,6 @@ import gc
 import logging
 import os
 import queue
-import signal
 import sys
 import threading
 import time
@@ -228,12 +227,6 @@ class Workers:
         with self._lock:
             return not self._current
 
-    def note_model_use(self) -> None:
-        """A model was used outside a job (live transcription): unload it after the idle time as well."""
-        self._loaded = True
-        self._last_work = time.monotonic()
-        self._wake.put(_WAKE)
-
     @property
     def models_loaded(self) -> bool:
         return self._loaded
@@ -347,15 +340,7 @@ class Workers:
         """Stop the idle model processes: they exit and give all their memory back. One still working is
         left alone, or killed with ``kill_busy`` (at close, a worker that did not stop in time)."""
         for runner in list(self._runners.values()):
-            if runner.lock.acquire(blocking=False):
-                try:
-                    runner.stop()
-                finally:
-                    runner.lock.release()
-            elif kill_busy:
-                with contextlib.suppress(Exception):
-                    if runner.pid is not None:
-                        os.kill(runner.pid, signal.SIGKILL)  # its worker then sees the end and lets go
+            runner.stop_if_idle(kill_busy)  # a killed one: its worker then sees the end and lets go
 
     def _fail(self, job: Job, code: str, exc: HushnoteError) -> str:
         audio = locate_audio(job, self.notes)

@@ -165,7 +165,9 @@ def test_kill_9_mid_recording_is_recovered_once(pulse: PulseServer, home: Path, 
     played = samples.shape[0] / 16000
     assert played - 0.5 < got < played + 3.0, (played, got)
     tr = transcriber_for(make_cfg(home))
-    assert wer(ref, tr.transcribe_path(paths[0]).text) <= wer(ref, tr.transcribe_audio(samples, "src").text) + 0.05
+    # Within 2 of the 22 words: tiny.en hears "Americans"/"ask" as "American"/"asked" on some
+    # captures of the same clip (2 words in 1 of 15 perturbed copies); a lost 2-3 s chunk costs 5+ words.
+    assert wer(ref, tr.transcribe_path(paths[0]).text) <= wer(ref, tr.transcribe_audio(samples, "src").text) + 0.1
 
 
 def test_recover_power_loss_leftovers(home: Path) -> None:
@@ -368,6 +370,11 @@ def test_slow_window_consumer_drops_nothing(pulse: PulseServer, home: Path, eval
 
 def test_live_transcription_matches_whole_file(pulse: PulseServer, home: Path, eval_dir: Path,
                                                tmp_path: Path) -> None:
+    """Cutting the recording into windows at pauses loses no words: the live transcript scores within 4 points
+    of the same recorded file transcribed whole. With the base model (the default): on this minute of speech
+    the live-minus-whole WER moved between -1.4 and +1.4 points over 12 perturbed copies, while tiny.en
+    moved between -3.4 and +2.7 (and +4.1 once in CI), too noisy to tell a lost word from a coin flip.
+    """
     clips = ["1089-134686-0000", "1089-134686-0001", "1089-134691-0000", "1089-134691-0001",
              "sense_and_sensibility_01_austen_64kb-0870", "sense_and_sensibility_01_austen_64kb-0880",
              "sense_and_sensibility_01_austen_64kb-0890", "sense_and_sensibility_01_austen_64kb-0920",
@@ -375,7 +382,7 @@ def test_live_transcription_matches_whole_file(pulse: PulseServer, home: Path, e
     samples, ref = speech(eval_dir, clips)
     assert 55 < samples.shape[0] / 16000 < 65
     wav = write_wav(tmp_path / "s.wav", samples)
-    cfg = make_cfg(home)
+    cfg = make_cfg(home, model="base")
     live = LiveTranscriber(cfg, source="live")
     with Recorder(cfg) as rec:
         rec.start(consent_confirmed=True, window_consumer=live)

@@ -167,7 +167,9 @@ def test_kill_9_while_recording_then_restart_makes_a_note(daemon: Daemon, pulse:
     assert not rec_dir.exists()
     got = transcript_of(daemon, jobs[0]["id"])
     direct = transcriber_for(make_cfg(daemon.root)).transcribe_audio(samples, "direct").text
-    assert wer(ref, got) <= wer(ref, direct) + 0.05, (got, direct)
+    # Within 2 of the 22 words: tiny.en hears "Americans"/"ask" as "American"/"asked" on some
+    # captures of the same clip (2 words in 1 of 15 perturbed copies); a lost 2-3 s chunk costs 5+ words.
+    assert wer(ref, got) <= wer(ref, direct) + 0.1, (got, direct)
     assert daemon.stop() == 0
     daemon.start()  # a second restart finds nothing more to recover
     assert len(daemon.call("queue")["jobs"]) == 1

@@ -28,6 +28,10 @@ from tests.wer import load_manifest, wer
 
 REPO = Path(__file__).resolve().parent.parent
 GAP_S = 0.6
+# How much worse the 22-word JFK clip may score when recorded than when transcribed directly: 2 words.
+# tiny.en hears "Americans"/"ask" as "American"/"asked" on some captures of the same clip (2 words in
+# 1 of 15 perturbed copies); a lost 2-3 s chunk costs 5+ words.
+JFK_SLACK = 0.1
 
 
 def make_cfg(home: Path, model: str = "tiny.en", **recording: Any) -> Config:
@@ -165,9 +169,7 @@ def test_kill_9_mid_recording_is_recovered_once(pulse: PulseServer, home: Path, 
     played = samples.shape[0] / 16000
     assert played - 0.5 < got < played + 3.0, (played, got)
     tr = transcriber_for(make_cfg(home))
-    # Within 2 of the 22 words: tiny.en hears "Americans"/"ask" as "American"/"asked" on some
-    # captures of the same clip (2 words in 1 of 15 perturbed copies); a lost 2-3 s chunk costs 5+ words.
-    assert wer(ref, tr.transcribe_path(paths[0]).text) <= wer(ref, tr.transcribe_audio(samples, "src").text) + 0.1
+    assert wer(ref, tr.transcribe_path(paths[0]).text) <= wer(ref, tr.transcribe_audio(samples, "src").text) + JFK_SLACK
 
 
 def test_recover_power_loss_leftovers(home: Path) -> None:

@@ -40,11 +40,10 @@ def parse(variant: str) -> tuple[int, int, int]:
 
 
 def child(path: Path, ref_file: Path, model: str, variant: str, threads_default: int) -> None:
+    from hushnote.daemon.core.config import defaults
+    from hushnote.daemon.models import registry as models
+    from hushnote.daemon.speech.transcribe import Transcriber, TranscriberKey
     from wer import errors
-
-    from daemon import models
-    from daemon.config import defaults
-    from daemon.transcribe import Transcriber, TranscriberKey
 
     beam, batch, threads = parse(variant)
     cfg = defaults().with_overrides(transcription__model=model)

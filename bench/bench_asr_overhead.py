@@ -3,7 +3,7 @@
     python bench/bench_asr_overhead.py [--minutes 5.5] [--model base] [--runs 3]
 
 Both sides get the same ≥5-minute file of real speech (eval clips with short pauses), the same loaded
-model settings (CPU int8, all cores) and the same decoding options (``daemon.transcribe.decode_options``,
+model settings (CPU int8, all cores) and the same decoding options (``hushnote.daemon.speech.transcribe.decode_options``,
 with faster-whisper's own VAD filter on the direct side). Runs alternate; the medians are compared.
 Goal: ratio ≤ 1.05.
 """
@@ -36,10 +36,11 @@ def main() -> int:
     args = ap.parse_args()
 
     from faster_whisper import WhisperModel
+    from hushnote.daemon.core import config
+    from hushnote.daemon.models import registry as models
+    from hushnote.daemon.speech import audio
+    from hushnote.daemon.speech.transcribe import decode_options, transcriber_for
     from wer import wer
-
-    from daemon import audio, config, models
-    from daemon.transcribe import decode_options, transcriber_for
 
     with tempfile.TemporaryDirectory(prefix="hn-bench-") as tmp:
         path = Path(tmp) / "speech.flac"

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from hushnote.daemon.privacy import at_rest
+from hushnote.daemon.privacy.vault import Vault
+from hushnote.daemon.speech import audio
 
-from daemon import at_rest, audio
-from daemon.vault import Vault
-
-EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "speech"
+EVAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "eval" / "speech"
 CLIPS = ["faster_whisper_tests/jfk.flac", "ljspeech/LJ001-0001.flac", "librispeech_testclean/1089-134686-0001.flac"]
 
 

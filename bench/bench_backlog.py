@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--beam", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
     a = ap.parse_args()
-    from daemon.config import defaults
+    from hushnote.daemon.core.config import defaults
 
     dflt = defaults()
     workers = a.workers or int(dflt["worker.count"])
@@ -84,7 +84,7 @@ def main() -> int:
         cli_out = root / "cli-out"
         t0 = time.monotonic()
         for _ in range(a.files):  # the same recording each time (the daemon's copies may be encrypted now)
-            subprocess.run([sys.executable, "-m", "daemon.cli", "process", str(SAMPLE), "--out", str(cli_out), "--quiet",
+            subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", "process", str(SAMPLE), "--out", str(cli_out), "--quiet",
                             "--config", str(d.config)], env=env, check=True, capture_output=True)
         cwall = time.monotonic() - t0
         out.update({"cli_wall_s": round(cwall, 1), "cli_x_realtime": round(audio_s / cwall, 2)})

@@ -20,13 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from daemon.config import defaults  # noqa: E402
-from daemon.drafting import llm  # noqa: E402
-from daemon.drafting.engine import draft  # noqa: E402
-from daemon.types import Transcript  # noqa: E402
+from hushnote.daemon.core.config import defaults  # noqa: E402
+from hushnote.daemon.core.datatypes import Transcript  # noqa: E402
+from hushnote.daemon.drafting import llm  # noqa: E402
+from hushnote.daemon.drafting.engine import draft  # noqa: E402
+
 from tests.test_drafting_data import long_session  # noqa: E402
 
-EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO.parent / "shared" / "eval"))
+EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 
 
 def smollm() -> Path:

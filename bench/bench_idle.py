@@ -2,7 +2,7 @@
 job once the models were unloaded (models.idle_unload_s = 5). Also the drop-to-note latency of a 1-minute
 file (cold: first job loads the model; warm: a second file right after), default model (base).
 
-The daemon runs its models in child processes (``daemon.runner``) that exit after ``models.idle_unload_s``:
+The daemon runs its models in child processes (``hushnote.daemon.runner.process``) that exit after ``models.idle_unload_s``:
 ``rss_mb`` is the daemon process alone, ``tree_rss_mb`` the daemon plus its children (the model processes
 while they live), ``children`` how many there are. The load average is printed with the result.
 

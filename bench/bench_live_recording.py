@@ -39,9 +39,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from daemon import audio, config  # noqa: E402
-from daemon.recorder import LiveTranscriber, Recorder  # noqa: E402
-from daemon.transcribe import transcriber_for  # noqa: E402
+from hushnote.daemon.core import config  # noqa: E402
+from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder  # noqa: E402
+from hushnote.daemon.speech import audio  # noqa: E402
+from hushnote.daemon.speech.transcribe import transcriber_for  # noqa: E402
+
 from tests.pulse import pulse_server, write_wav  # noqa: E402
 from tests.wer import load_manifest, wer  # noqa: E402
 
@@ -114,7 +116,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=7.0)
     ap.add_argument("--models", nargs="+", default=["base", "tiny.en"])
-    ap.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "eval")
+    ap.add_argument("--eval-dir", type=Path, default=REPO / "tests" / "data" / "eval")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     samples, ref = speech(args.eval_dir, args.minutes)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO.parent / "shared" / "eval"))
+EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,9 +38,8 @@ def build_speech_file(minutes: float, out: Path, pause_s: float = PAUSE_S) -> tu
     Returns (seconds, reference text of everything in the file).
     """
     from flac import write_flac
+    from hushnote.daemon.speech import audio
     from wer import load_manifest
-
-    from daemon import audio
 
     rows = load_manifest(EVAL)
     clips = [(audio.decode_all(r["path"]), r["transcript"]) for r in rows]
@@ -71,8 +70,7 @@ def build_dialogue_file(minutes: float, out: Path, pause_s: float = 0.5) -> tupl
     import csv
 
     from flac import write_flac
-
-    from daemon import audio
+    from hushnote.daemon.speech import audio
 
     pause = np.zeros(int(pause_s * audio.SAMPLE_RATE), dtype=np.float32)
     target = int(minutes * 60 * audio.SAMPLE_RATE)
@@ -103,8 +101,8 @@ def build_dialogue_file(minutes: float, out: Path, pause_s: float = 0.5) -> tupl
 
 def _child(variant: str, model: str, path: Path, data_dir: str) -> None:
     """Run one variant in this (fresh) process and print a JSON line with its numbers."""
-    from daemon import config
-    from daemon.transcribe import transcriber_for
+    from hushnote.daemon.core import config
+    from hushnote.daemon.speech.transcribe import transcriber_for
 
     cfg = config.defaults().with_overrides(paths__data=data_dir, transcription__model=model,
                                            transcription__language="en")
@@ -116,9 +114,9 @@ def _child(variant: str, model: str, path: Path, data_dir: str) -> None:
         text = tr.transcribe_path(path).text
     else:
         from faster_whisper import WhisperModel
-
-        from daemon import audio, models
-        from daemon.transcribe import decode_options
+        from hushnote.daemon.models import registry as models
+        from hushnote.daemon.speech import audio
+        from hushnote.daemon.speech.transcribe import decode_options
 
         m = WhisperModel(str(models.whisper_dir(cfg)), device="cpu", compute_type="int8", cpu_threads=cfg.threads,
                          local_files_only=True)

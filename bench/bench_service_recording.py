@@ -30,8 +30,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from hushnote.ipc.client import IpcClient, Subscription  # noqa: E402
+
 from bench.bench_live_recording import speech  # noqa: E402
-from ipc.client import IpcClient, Subscription  # noqa: E402
 from tests.pulse import PulseServer, pulse_server, write_wav  # noqa: E402
 from tests.test_daemon_e2e import Daemon  # noqa: E402
 from tests.wer import wer  # noqa: E402
@@ -85,7 +86,7 @@ def run(pulse: PulseServer, wav: Path, ref: str, root: Path, model: str, live: b
             t_done, done = until(sub, "job.done", 3600)
         assert list(d.notes.glob("*.note.md")), "no note on disk"  # written before the job is marked done
         transcript = next(d.notes.glob("*.transcript.md"))
-        from daemon import notefile
+        from hushnote.daemon.notes import notefile
 
         text = notefile.read_transcript(transcript).text
         time.sleep(5.0)
@@ -117,7 +118,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=7.0)
     ap.add_argument("--model", default="base")
     ap.add_argument("--compare", action="store_true", help="also run without live transcription")
-    ap.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "eval")
+    ap.add_argument("--eval-dir", type=Path, default=REPO / "tests" / "data" / "eval")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     samples, ref = speech(args.eval_dir, args.minutes)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon.vault import DecryptedFile, EncryptedWriter, open_decrypted
+from hushnote.daemon.privacy.vault import DecryptedFile, EncryptedWriter, open_decrypted
 
 
 def _best(fn: Callable[[], None], repeat: int) -> float:

@@ -1,3 +1,5 @@
 """hushnote: session audio to a draft progress note, entirely on this computer."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("hushnote")  # from pyproject.toml, the one place it is written

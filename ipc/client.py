@@ -20,10 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from daemon.errors import HushnoteError
-from ipc import protocol
-from ipc.protocol import MAX_REPLY, Event, IpcError, Reply, Request
-from ipc.transport import DaemonNotRunning, EndpointError, Transport, as_transport
+from hushnote.daemon.core.errors import HushnoteError
+from hushnote.ipc import protocol
+from hushnote.ipc.protocol import MAX_REPLY, Event, IpcError, Reply, Request
+from hushnote.ipc.transport import DaemonNotRunning, EndpointError, Transport, as_transport
 
 __all__ = ["ConnectionLost", "DaemonNotRunning", "Event", "IpcClient", "IpcError", "ServiceTimeout",
            "Subscription"]

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from daemon.config import Config
-from ipc.transport import MAX_UNIX_PATH, EndpointError
+from hushnote.daemon.core.config import Config
+from hushnote.ipc.transport import MAX_UNIX_PATH, EndpointError
 
 SOCKET_NAME = "ipc.sock"
 TOKEN_NAME = "ipc.token"  # noqa: S105 - a file name, not a secret

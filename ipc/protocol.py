@@ -57,7 +57,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from daemon.errors import HushnoteError
+from hushnote.daemon.core.errors import HushnoteError
 
 PROTOCOL_VERSION: Final = 1
 MAX_MESSAGE: Final = 64 * 1024  # bytes per request line, newline excluded

@@ -28,9 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ipc import protocol
-from ipc.protocol import MAX_MESSAGE, OPS, SERVER_OPS, IpcError, RequestId, check_args
-from ipc.transport import Transport, as_transport
+from hushnote.ipc import protocol
+from hushnote.ipc.protocol import MAX_MESSAGE, OPS, SERVER_OPS, IpcError, RequestId, check_args
+from hushnote.ipc.transport import Transport, as_transport
 
 log = logging.getLogger("hushnote.ipc")
 

@@ -17,7 +17,7 @@ import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from daemon.errors import HushnoteError
+from hushnote.daemon.core.errors import HushnoteError
 
 NOT_RUNNING = ("The hushnote service is not running. Start it with `hushnote daemon` or "
                "`hushnote service install`.")

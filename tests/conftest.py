@@ -15,8 +15,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
-# ../shared/eval beside the clone (CI lays a copy there); HUSHNOTE_EVAL_DIR overrides.
-EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO.parent / "shared" / "eval"))
+# The evaluation material shipped in the repository (tests/data/README.md); HUSHNOTE_EVAL_DIR overrides.
+EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 SAMPLES = REPO / "samples"
 
 
@@ -60,7 +60,7 @@ def _child_pids() -> list[int]:
 @pytest.fixture(scope="session")
 def eval_dir() -> Path:
     if not (EVAL / "speech" / "manifest.jsonl").exists():
-        pytest.fail(f"evaluation material not found at {EVAL} (set HUSHNOTE_EVAL_DIR)")
+        pytest.fail(f"evaluation material not found at {EVAL} (tests/data/eval, or set HUSHNOTE_EVAL_DIR)")
     return EVAL
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from daemon import audio, cli
-from daemon.errors import InputError
+from hushnote.daemon.cli import main as cli
+from hushnote.daemon.core.errors import InputError
+from hushnote.daemon.speech import audio
 
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg (the command) is needed to make test files")

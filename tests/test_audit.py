@@ -11,9 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from daemon import audit
-from daemon.audit import GENESIS, AuditLog, show, verify
+from hushnote.daemon.privacy import audit
+from hushnote.daemon.privacy.audit import GENESIS, AuditLog, show, verify
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -181,7 +180,7 @@ def test_several_processes_append_safely(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     script = textwrap.dedent(f"""
         import sys
-        from daemon.audit import AuditLog
+        from hushnote.daemon.privacy.audit import AuditLog
         log = AuditLog({str(path)!r})
         for i in range(40):
             log.append("ingest", job_id=f"p{{sys.argv[1]}}-{{i}}", size_bytes=i)

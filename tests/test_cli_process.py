@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hushnote.daemon.notes import notefile
 
-from daemon import notefile
 from tests.conftest import SAMPLES
 from tests.wer import wer
 
@@ -35,7 +35,7 @@ def run(home: Path, *args: str, config: Path | None = None) -> subprocess.Comple
                 "HF_HUB_OFFLINE": "1"})
     env.pop("HUSHNOTE_CONFIG", None)
     extra = ["--config", str(config)] if config else []
-    cmd = [sys.executable, "-m", "daemon.cli", args[0], *extra, *args[1:]]
+    cmd = [sys.executable, "-m", "hushnote.daemon.cli", args[0], *extra, *args[1:]]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
 
 

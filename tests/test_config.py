@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from daemon import config
-from daemon.errors import ConfigError
+from hushnote.daemon.core import config
+from hushnote.daemon.core.errors import ConfigError
 
 
 def test_no_file_means_defaults(home: Path) -> None:
@@ -83,7 +82,7 @@ def test_fractional_retention_and_keep(tmp_path: Path) -> None:
 def _hushnote(*args: str, env_home: Path) -> subprocess.CompletedProcess[str]:
     env = {"HOME": str(env_home), "XDG_CONFIG_HOME": str(env_home / "config"), "PATH": "/usr/bin:/bin",
            "XDG_DATA_HOME": str(env_home / "data")}
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", *args], capture_output=True, text=True,
                           env=env, timeout=60, check=False)
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from daemon import cli, config, control
-from ipc import paths
-from ipc.protocol import IpcError
-from ipc.server import IpcServer, Router
-from ipc.transport import NOT_RUNNING
+from hushnote.daemon.cli import control
+from hushnote.daemon.cli import main as cli
+from hushnote.daemon.core import config
+from hushnote.ipc import paths
+from hushnote.ipc.protocol import IpcError
+from hushnote.ipc.server import IpcServer, Router
+from hushnote.ipc.transport import NOT_RUNNING
 
 
 class FakeDaemon:

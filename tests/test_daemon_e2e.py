@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from daemon import notefile, vault
-from daemon.keys import MasterKeyStore
-from ipc.client import IpcClient
-from ipc.protocol import IpcError
+from hushnote.daemon.notes import notefile
+from hushnote.daemon.privacy import vault
+from hushnote.daemon.privacy.keys import MasterKeyStore
+from hushnote.ipc.client import IpcClient
+from hushnote.ipc.protocol import IpcError
 
 CLIPS = [  # (path under eval/speech, words) -- short real speech with at least 8 words
     ("faster_whisper_tests/jfk.flac", 22),
@@ -75,7 +75,7 @@ class Daemon:
     def start(self, wait: bool = True, **env: str) -> subprocess.Popen[bytes]:
         e = dict(self.env, **env)
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "daemon", "--config", str(self.config)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "hushnote.daemon.cli", "daemon", "--config", str(self.config)],
                                          env=e, stdout=log, stderr=subprocess.STDOUT)
         if wait:
             assert wait_for(self.ready, 30), self.log.read_text(errors="replace")
@@ -175,7 +175,7 @@ def test_five_files_five_notes(daemon: Daemon, eval_dir: Path) -> None:
 
 def test_second_instance_refuses(daemon: Daemon) -> None:
     daemon.start()
-    r = subprocess.run([sys.executable, "-m", "daemon.cli", "daemon", "--config", str(daemon.config)],
+    r = subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", "daemon", "--config", str(daemon.config)],
                        env=daemon.env, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 3 and "already running" in r.stderr and "Traceback" not in r.stderr
     assert daemon.ready()

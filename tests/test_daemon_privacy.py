@@ -40,7 +40,7 @@ class NetlessDaemon(Daemon):
             pytest.fail("cannot create a network namespace (unshare -n): run the tests as scripts/test.sh does")
         e = dict(self.env, **env)
         cmd = ["unshare", "-n", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-               sys.executable, "-m", "daemon.cli", "daemon", "--config", str(self.config)]
+               sys.executable, "-m", "hushnote.daemon.cli", "daemon", "--config", str(self.config)]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, env=e, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         if wait:
@@ -59,7 +59,7 @@ def daemon(tmp_path: Path, home: Path) -> Iterator[NetlessDaemon]:
 
 
 def hushnote(d: Daemon, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args, "--config", str(d.config)], env=d.env,
+    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", *args, "--config", str(d.config)], env=d.env,
                           capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO)
 
 

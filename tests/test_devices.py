@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from daemon.devices import (
+from hushnote.daemon.recording.devices import (
     RecorderError,
     StreamResampler,
     level_db,
@@ -13,6 +12,7 @@ from daemon.devices import (
     pyaudio_session,
     resolve_device,
 )
+
 from tests.pulse import PulseServer, pulse_fixture  # noqa: F401 - the `pulse` fixture
 
 

@@ -1,6 +1,6 @@
 """Helpers shared by the drafting tests and bench: ACI-BENCH dialogues as hushnote transcripts.
 
-The dialogues go through ``daemon.notefile.read_transcript`` (the same reader ``hushnote draft`` uses),
+The dialogues go through ``hushnote.daemon.notes.notefile.read_transcript`` (the same reader ``hushnote draft`` uses),
 so line numbers and ``[doctor]``/``[patient]`` labels come from the real parser.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from daemon.notefile import read_transcript
-from daemon.types import Segment, Transcript
+from hushnote.daemon.core.datatypes import Segment, Transcript
+from hushnote.daemon.notes.notefile import read_transcript
 
 CSV = Path("dialogues") / "aci_bench_train_sample.csv"
 WORDS_PER_MINUTE = 150

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core.config import defaults
+from hushnote.daemon.core.datatypes import Note, Transcript, stamp
+from hushnote.daemon.drafting.engine import draft
+from hushnote.daemon.drafting.template import available_templates, load_template
+from hushnote.daemon.notes.notefile import render_note
 
-from daemon.config import defaults
-from daemon.drafting.engine import draft
-from daemon.drafting.templates import available_templates, load_template
-from daemon.notefile import render_note
-from daemon.types import Note, Transcript, stamp
 from tests.test_drafting_data import aci_rows, aci_transcript, as_audio
 
 QUOTE_RE = re.compile(r'^(?:(?P<who>[A-Z][a-z]+) stated|Stated in session): "(?P<q>.*)" (?P<stamp>\[[^\]]+\])$')
@@ -126,7 +126,7 @@ def test_planted_risk_is_quoted_for_review_and_kept_out_of_sections(eval_dir: Pa
 
 
 def test_dialogue_without_risk_has_no_review_block(eval_dir: Path, tmp_path: Path) -> None:
-    from daemon.drafting.risk import is_risk
+    from hushnote.daemon.drafting.risk import is_risk
 
     rows = aci_rows(eval_dir)
     clean = [i for i in range(len(rows)) if not any(is_risk(line) for line in rows[i]["dialogue"].splitlines())]
@@ -138,7 +138,7 @@ def test_dialogue_without_risk_has_no_review_block(eval_dir: Path, tmp_path: Pat
 
 
 def test_speech_without_punctuation_still_gives_bounded_verbatim_quotes() -> None:
-    from daemon.types import Segment
+    from hushnote.daemon.core.datatypes import Segment
 
     words = ("i have been feeling anxious at work every day and my sleep has been bad and i feel tired "
              "and stressed and worried about my family and money ") * 6

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core.config import defaults
+from hushnote.daemon.core.datatypes import Note, NoteSentence, Segment, Transcript
+from hushnote.daemon.drafting import llm
+from hushnote.daemon.drafting.engine import finish
+from hushnote.daemon.drafting.grounding import claim_text, ground, hard_flags, index_transcript, is_medication
+from hushnote.daemon.drafting.template import load_template
+from hushnote.daemon.notes.notefile import render_note
 
-from daemon.config import defaults
-from daemon.drafting import llm
-from daemon.drafting.engine import finish
-from daemon.drafting.grounding import claim_text, ground, hard_flags, index_transcript, is_medication
-from daemon.drafting.templates import load_template
-from daemon.notefile import render_note
-from daemon.types import Note, NoteSentence, Segment, Transcript
 from tests.test_drafting_data import aci_transcript
 
 SUPPORTED = [

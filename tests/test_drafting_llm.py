@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hushnote.daemon.core.config import Config, defaults
+from hushnote.daemon.core.datatypes import Note, Transcript
+from hushnote.daemon.core.errors import ModelError
+from hushnote.daemon.drafting import llm
+from hushnote.daemon.drafting.engine import draft
+from hushnote.daemon.drafting.gguf_meta import read_header
+from hushnote.daemon.drafting.template import Template, load_template
+from hushnote.daemon.notes.notefile import render_note
 
-from daemon.config import Config, defaults
-from daemon.drafting import llm
-from daemon.drafting.engine import draft
-from daemon.drafting.gguf_meta import read_header
-from daemon.drafting.templates import Template, load_template
-from daemon.errors import ModelError
-from daemon.notefile import render_note
-from daemon.types import Note, Transcript
 from tests.test_drafting_data import aci_transcript, long_session
 
 SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"

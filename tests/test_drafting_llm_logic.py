@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hushnote.daemon.core.config import defaults
+from hushnote.daemon.core.datatypes import no_progress
+from hushnote.daemon.drafting import llm
+from hushnote.daemon.drafting.engine import finish
+from hushnote.daemon.drafting.template import load_template
 
-from daemon.config import defaults
-from daemon.drafting import llm
-from daemon.drafting.engine import finish
-from daemon.drafting.templates import load_template
-from daemon.types import no_progress
 from tests.test_drafting_data import long_session
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from daemon.drafting.risk import find_risk, is_risk, load_phrases
-from daemon.types import Segment, Transcript
+from hushnote.daemon.core.datatypes import Segment, Transcript
+from hushnote.daemon.drafting.risk import find_risk, is_risk, load_phrases
 
 SAID = [
     "sometimes i think about killing myself",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core.config import config_dir, defaults
+from hushnote.daemon.core.errors import InputError, ModelError
+from hushnote.daemon.drafting.engine import draft, resolve_engine
+from hushnote.daemon.drafting.template import BUILTIN_DIR, available_templates, load_template
+from hushnote.daemon.notes.notefile import render_note
 
-from daemon.config import config_dir, defaults
-from daemon.drafting.engine import draft, resolve_engine
-from daemon.drafting.templates import BUILTIN_DIR, available_templates, load_template
-from daemon.errors import InputError, ModelError
-from daemon.notefile import render_note
 from tests.test_drafting_data import aci_transcript
 
 CUSTOM = '''

@@ -20,18 +20,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.jobs.inbox import Ingestor
+from hushnote.daemon.jobs.retention import Retention
+from hushnote.daemon.jobs.store import Store
+from hushnote.daemon.privacy import at_rest, keys
+from hushnote.daemon.privacy import vault as vault_mod
+from hushnote.daemon.privacy.keys import KeyDestroyed, MasterKeyStore, VaultError
+from hushnote.daemon.recording.chunks import RecordingStore, recordings_dir, recover
+from hushnote.daemon.recording.controller import recording_name
+from hushnote.daemon.service.service import Service
+from hushnote.daemon.service.workers import Workers
+from hushnote.daemon.speech import audio
 
-from daemon import at_rest, audio, keys
-from daemon import vault as vault_mod
-from daemon.config import Config
-from daemon.inbox import Ingestor
-from daemon.keys import KeyDestroyed, MasterKeyStore, VaultError
-from daemon.queue import Store
-from daemon.recording import recording_name
-from daemon.recording_store import RecordingStore, recordings_dir, recover
-from daemon.retention import Retention
-from daemon.service import Service
-from daemon.worker import Workers
 from tests.pulse import PulseServer, pulse_fixture, write_wav  # noqa: F401 - the `pulse` fixture
 from tests.test_crash import everything_accounted_for
 from tests.test_daemon_e2e import Daemon, speech, wait_for
@@ -99,7 +100,7 @@ def write_toml(cfg: Config, path: Path) -> Path:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=120, env=env, cwd=REPO, check=False)
 
 
@@ -291,8 +292,8 @@ DISK_FULL = textwrap.dedent("""
     data, cfg_args = Path(sys.argv[1]), json.loads(sys.argv[2])
     data.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(data)], check=True)
-    from daemon.config import Config
-    from daemon.service import Service
+    from hushnote.daemon.core.config import Config
+    from hushnote.daemon.service.service import Service
     records = []
     class H(logging.Handler):
         def emit(self, r): records.append(r.getMessage())
@@ -388,9 +389,9 @@ RECORD_AND_DIE = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     import numpy as np
-    from daemon import at_rest
-    from daemon.config import Config
-    from daemon.recording_store import RecordingStore, recordings_dir
+    from hushnote.daemon.privacy import at_rest
+    from hushnote.daemon.core.config import Config
+    from hushnote.daemon.recording.chunks import RecordingStore, recordings_dir
     cfg = Config(json.loads(sys.argv[1]), "(test)")
     pcm = np.load(sys.argv[2])
     v = at_rest.open_vault(cfg)
@@ -501,9 +502,10 @@ DISK_FULL_RECORDING = textwrap.dedent("""
     import errno, json, os, subprocess, sys
     from pathlib import Path
     import numpy as np
-    from daemon import at_rest, audio
-    from daemon.config import Config
-    from daemon.recording_store import RecordingStore, recordings_dir, recover
+    from hushnote.daemon.privacy import at_rest
+    from hushnote.daemon.speech import audio
+    from hushnote.daemon.core.config import Config
+    from hushnote.daemon.recording.chunks import RecordingStore, recordings_dir, recover
     cfg = Config(json.loads(sys.argv[1]), "(test)")
     pcm = np.load(sys.argv[2])
     data = cfg.path("paths.data")
@@ -552,8 +554,8 @@ def test_disk_full_while_recording_keeps_what_was_captured(home: Path, tmp_path:
 
 
 def test_user_deletes_audio_now_crypto_shredded(home: Path, eval_dir: Path) -> None:
-    from daemon import control
-    from ipc.protocol import IpcError
+    from hushnote.daemon.cli import control
+    from hushnote.ipc.protocol import IpcError
 
     cfg = make_cfg(home)
     inbox, notes = cfg.path("paths.inbox"), cfg.path("paths.notes")

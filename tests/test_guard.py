@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from daemon import guard
+from hushnote.daemon.privacy import guard
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,7 +43,7 @@ PRELUDE = textwrap.dedent("""
     if _default_routes():
         print("REFUSING: this process can reach a network (default route present)", file=sys.stderr)
         sys.exit(97)
-    from daemon import guard
+    from hushnote.daemon.privacy import guard
 """)
 
 
@@ -320,10 +319,11 @@ def test_importing_every_module_makes_no_network_attempt() -> None:
         imported, failed, skipped = [], {}, {}
         DISPLAY_MARKERS = ("DISPLAY", "display", "Xlib", "Gtk", "gi.repository", "cannot open display")
         names = []
-        for pkg in ("daemon", "daemon.drafting", "ipc", "tray"):
+        for pkg in ("hushnote.daemon", "hushnote.ipc", "hushnote.tray"):
             mod = importlib.import_module(pkg)
             names.append(pkg)
-            names += [m.name for m in pkgutil.iter_modules(mod.__path__, pkg + ".") if not m.ispkg]
+            names += [m.name for m in pkgutil.walk_packages(mod.__path__, pkg + ".")
+                      if not m.ispkg and not m.name.endswith("__main__")]
         names.append("pystray")  # and its (dummy) backend, as `hushnote tray` loads it
         for name in names:
             try:
@@ -340,19 +340,19 @@ def test_importing_every_module_makes_no_network_attempt() -> None:
     print("imported:", len(out["imported"]), "skipped (display):", out["skipped"], "failed:", out["failed"])
     assert out["attempts"] == [] and out["status"]["blocked"] == 0
     assert "EGRESS" not in out["failed"].values()
-    assert {"daemon.guard", "daemon.vault", "daemon.cli", "daemon.config", "daemon.service", "daemon.doctor",
-            "ipc.server", "ipc.client", "tray.app", "tray.state", "pystray"} <= set(out["imported"])
+    assert {"hushnote.daemon.privacy.guard", "hushnote.daemon.privacy.vault", "hushnote.daemon.cli", "hushnote.daemon.core.config", "hushnote.daemon.service.service", "hushnote.daemon.cli.doctor",
+            "hushnote.ipc.server", "hushnote.ipc.client", "hushnote.tray.app", "hushnote.tray.state", "pystray"} <= set(out["imported"])
     # Modules still being written by others may fail to import for their own reasons; they are reported
     # above but only an egress attempt fails this test. Most of the code base must have been exercised:
     assert len(out["imported"]) >= 0.8 * (len(out["imported"]) + len(out["failed"]) + len(out["skipped"]))
 
 
 def test_the_hushnote_entry_point_installs_the_guard_first() -> None:
-    """``daemon.cli.main`` (the ``hushnote`` console script) with a command that tries to reach the internet:
+    """``hushnote.daemon.cli.main.main`` (the ``hushnote`` console script) with a command that tries to reach the internet:
     an address and a host name are both refused and counted, and the clinician sees one plain sentence."""
     out = run_isolated("""
         import contextlib, io
-        from daemon import cli
+        from hushnote.daemon.cli import main as cli
         assert not guard.status()["installed"]
         seen = {}
         def reach_out(args):
@@ -388,7 +388,7 @@ def test_guard_enabled_false_is_record_only_and_a_broken_file_keeps_it_on(tmp_pa
     broken = tmp_path / "broken.toml"
     broken.write_text("[guard\nenabled = false\n")
     out = run_isolated(f"""
-        from daemon import cli
+        from hushnote.daemon.cli import main as cli
         res = {{}}
         def reach_out(args):
             try:
@@ -418,8 +418,8 @@ def test_the_service_writes_blocked_attempts_to_its_audit_log(tmp_path: Path) ->
     root = tmp_path / "svc"
     out = run_isolated(f"""
         from pathlib import Path
-        from daemon.config import defaults, Config
-        from daemon.service import Service
+        from hushnote.daemon.core.config import defaults, Config
+        from hushnote.daemon.service.service import Service
         root = Path({str(root)!r})
         vals = {{f"{{s}}.{{k}}": v for s, body in defaults().as_dict().items() for k, v in body.items()}}
         vals.update({{"paths.data": str(root / "data"), "paths.notes": str(root / "Notes"),
@@ -453,7 +453,7 @@ def test_models_fetch_is_the_named_exception_and_says_what_it_contacts(tmp_path:
     cfg.write_text(f'[paths]\ndata = "{tmp_path / "data"}"\n')
     out = run_isolated(f"""
         import contextlib, io
-        from daemon import cli
+        from hushnote.daemon.cli import main as cli
         os.environ["HF_ENDPOINT"] = "http://models.example.org"
         err, outp = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(outp):

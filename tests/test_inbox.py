@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from daemon.inbox import InboxWatcher, Ingestor, check_inbox_file, ignored_name
-from daemon.queue import Store
+from hushnote.daemon.jobs.inbox import InboxWatcher, Ingestor, check_inbox_file, ignored_name
+from hushnote.daemon.jobs.store import Store
 
 
 def wav(path: Path, seconds: float = 1.0, rate: int = 16000) -> Path:

@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from hushnote.ipc import protocol
+from hushnote.ipc.protocol import Event, IpcError, Reply, Request, check_args, decode_message, decode_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from ipc import protocol
-from ipc.protocol import Event, IpcError, Reply, Request, check_args, decode_message, decode_request
 
 
 def test_request_round_trip() -> None:

@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hushnote.daemon.core import config
+from hushnote.ipc import paths
+from hushnote.ipc.client import ConnectionLost, IpcClient, ServiceTimeout
+from hushnote.ipc.protocol import IpcError
+from hushnote.ipc.server import IpcServer, Router
+from hushnote.ipc.transport import NOT_RUNNING, AlreadyRunning, DaemonNotRunning, EndpointError, TcpTransport
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from daemon import config
-from ipc import paths
-from ipc.client import ConnectionLost, IpcClient, ServiceTimeout
-from ipc.protocol import IpcError
-from ipc.server import IpcServer, Router
-from ipc.transport import NOT_RUNNING, AlreadyRunning, DaemonNotRunning, EndpointError, TcpTransport
 
 STATUS: dict[str, Any] = {
     "state": "running", "pid": 4242, "version": "0.1.0",

@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from daemon import config, models, transcribe
-from daemon.config import Config
-from daemon.errors import ModelError
+from hushnote.daemon.core import config
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.errors import ModelError
+from hushnote.daemon.models import registry as models
+from hushnote.daemon.speech import transcribe
 
 
 def cfg_for(home: Path, **over: object) -> Config:
@@ -178,7 +179,7 @@ def test_failed_gpu_init_falls_back_to_cpu(home: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 1)
     cfg = cfg_for(home, transcription__model="tiny.en", transcription__beam_size=2)
     tr = transcribe.transcriber_for(cfg)
-    with caplog.at_level(logging.WARNING, logger="daemon.transcribe"):
+    with caplog.at_level(logging.WARNING, logger="hushnote.daemon.speech.transcribe"):
         t = tr.transcribe_path(eval_dir / "speech" / "faster_whisper_tests" / "jfk.flac")
     assert (tr.device, tr.compute_type) == ("cpu", "int8")
     assert any("GPU initialisation failed" in r.getMessage() for r in caplog.records)
@@ -229,7 +230,7 @@ def test_list_models_with_gguf(home: Path, tmp_path: Path) -> None:
 
 
 def test_cli_models_lists_them(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from daemon import cli
+    from hushnote.daemon.cli import main as cli
 
     cfg_file = home / "config" / "hushnote.toml"
     cfg_file.write_text(f'[paths]\ndata = "{home / "data"}"\n')

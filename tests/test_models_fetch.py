@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from daemon import catalogue, cli, config
-from daemon.catalogue import CatalogueEntry, ModelFile
+from hushnote.daemon.cli import main as cli
+from hushnote.daemon.core import config
+from hushnote.daemon.models import catalogue
+from hushnote.daemon.models.catalogue import CatalogueEntry, ModelFile
 
 GGUF = bytes(range(256)) * 1500  # 384 000 bytes
 WHISPER = {
@@ -306,7 +307,7 @@ def test_catalogue_entries_are_well_formed() -> None:
     ("[worker]\ncount = 2", '[worker]\ncount = 2\n\n[drafting]\nmodel_path = "/m/x.gguf"\n'),
 ])
 def test_toml_edit_is_minimal(before: str, after: str) -> None:
-    from daemon.models_fetch import set_toml_string
+    from hushnote.daemon.models.fetch import set_toml_string
 
     assert set_toml_string(before, "drafting", "model_path", "/m/x.gguf") == after
 
@@ -337,7 +338,7 @@ def test_not_enough_disk_space_is_a_plain_error_before_downloading(home: Path, h
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
 
-    from daemon import models_fetch
+    from hushnote.daemon.models import fetch as models_fetch
 
     real = shutil.disk_usage
     monkeypatch.setattr(models_fetch.shutil, "disk_usage",

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from daemon import peercred
-from daemon.peercred import PeerCredError, check_socket_dir, check_socket_path, peer_uid, same_user
+from hushnote.ipc import peercred
+from hushnote.ipc.peercred import PeerCredError, check_socket_dir, check_socket_path, peer_uid, same_user
 
 NOBODY = 65534
 

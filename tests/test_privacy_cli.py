@@ -10,16 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from daemon import audit, consent
-from daemon.config import defaults
+from hushnote.daemon.core.config import defaults
+from hushnote.daemon.privacy import audit, consent
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def hushnote(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HUSHNOTE_CONFIG"}
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args, "--config", str(cfg)], env=env, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", *args, "--config", str(cfg)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -141,7 +140,7 @@ def test_readme_consent_paragraph_is_what_the_command_prints_with_the_defaults()
 
 
 def test_speed_verdicts_in_plain_words() -> None:
-    from daemon.doctor import OK, WARN, verdict
+    from hushnote.daemon.cli.doctor import OK, WARN, verdict
 
     assert verdict(0.05) == (OK, "fast enough for sessions of any usual length (a 50-minute session takes "
                                  "about 2 minute(s) to transcribe here).")

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hushnote.daemon.core.config import Config, defaults
+from hushnote.daemon.models import registry as models
+from hushnote.daemon.privacy import audit
+from hushnote.daemon.service.service import Service
+from hushnote.ipc.peercred import PeerCredError
 
-from daemon import audit, models
-from daemon.config import Config, defaults
-from daemon.peercred import PeerCredError
-from daemon.service import Service
 from tests.test_daemon_e2e import wait_for
 
 NOBODY = 65534
@@ -140,14 +141,14 @@ def test_socket_folder_or_socket_of_another_user_is_refused(home: Path) -> None:
 
 
 def test_a_model_process_records_its_refusals_in_the_audit_log(tmp_path: Path) -> None:
-    """``python -m daemon.runner --audit PATH`` (the service's model child): its guard writes each refusal
+    """``python -m hushnote.daemon.runner.process --audit PATH`` (the service's model child): its guard writes each refusal
     to the service's audit log. Run in a thread of a network-less subprocess, talking to it over its pipes."""
     from tests.test_guard import run_isolated
 
     log_path = tmp_path / "audit.jsonl"
     out = run_isolated(f"""
         import io, threading
-        from daemon import runner
+        from hushnote.daemon.runner import process as runner
         saved = os.dup(1)  # child_main points fd 1 at stderr; the JSON result goes to the real stdout
         in_r, in_w = os.pipe()
         os.dup2(in_r, 0)

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from daemon.queue import MAX_ATTEMPTS, JobConflict, JobNotFound, Store, iso
+from hushnote.daemon.jobs.store import MAX_ATTEMPTS, JobConflict, JobNotFound, Store, iso
 
 
 class FakeClock:

@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hushnote.daemon.core import config
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.recording.chunks import RecordingStore, recordings_dir
+from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder, RecorderError, recover
+from hushnote.daemon.speech import audio
+from hushnote.daemon.speech.transcribe import transcriber_for
 
-from daemon import audio, config
-from daemon.config import Config
-from daemon.recorder import LiveTranscriber, Recorder, RecorderError, recover
-from daemon.recording_store import RecordingStore, recordings_dir
-from daemon.transcribe import transcriber_for
 from tests.pulse import PulseServer, pulse_fixture, pulse_server, write_wav  # noqa: F401 - the `pulse` fixture
 from tests.wer import load_manifest, wer
 
@@ -134,7 +135,7 @@ def test_kill_9_mid_recording_is_recovered_once(pulse: PulseServer, home: Path, 
     wav = write_wav(tmp_path / "jfk.wav", samples)
     data = home / "data" / "hushnote"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "daemon.recorder", str(data), "--chunk-s", "2"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "hushnote.daemon.recording.recorder", str(data), "--chunk-s", "2"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None

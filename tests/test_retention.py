@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core.config import Config, validate
+from hushnote.daemon.jobs.retention import Retention
+from hushnote.daemon.jobs.store import Store
 
-from daemon.config import Config, validate
-from daemon.queue import Store
-from daemon.retention import Retention
 from tests.test_queue import FakeClock
 
 

@@ -1,4 +1,4 @@
-"""The model process (``daemon.runner``): real tiny.en on real speech in a real child process."""
+"""The model process (``hushnote.daemon.runner.process``): real tiny.en on real speech in a real child process."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core.config import Config, defaults
+from hushnote.daemon.core.errors import InputError, ModelError, TooLittleSpeech
+from hushnote.daemon.notes import notefile, pipeline
+from hushnote.daemon.runner import process as runner
+from hushnote.daemon.runner.process import ModelRunner, RemoteError, RunnerCrashed
+from hushnote.daemon.service.workers import Workers
 
-from daemon import notefile, pipeline, runner
-from daemon.config import Config, defaults
-from daemon.errors import InputError, ModelError, TooLittleSpeech
-from daemon.runner import ModelRunner, RemoteError, RunnerCrashed
-from daemon.worker import Workers
 from tests.test_inbox import wait_for, wav
 
 JFK = "faster_whisper_tests/jfk.flac"
@@ -60,8 +61,8 @@ def test_job_in_the_child_matches_the_pipeline_in_process(cfg: Config, eval_dir:
 
 def test_live_window_in_the_child_matches_in_process(cfg: Config, eval_dir: Path) -> None:
     """A recording's window (samples in memory) transcribed in the child: same segments, input untouched."""
-    from daemon import audio
-    from daemon.transcribe import transcriber_for
+    from hushnote.daemon.speech import audio
+    from hushnote.daemon.speech.transcribe import transcriber_for
 
     samples = audio.decode_all(eval_dir / "speech" / JFK)
     before = samples.copy()
@@ -128,7 +129,7 @@ def test_a_child_killed_mid_job_is_reported_as_a_crash(cfg: Config, eval_dir: Pa
 
 
 def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
-    script = ("import sys, time\nfrom daemon.runner import ModelRunner\nr = ModelRunner()\nr.start()\n"
+    script = ("import sys, time\nfrom hushnote.daemon.runner.process import ModelRunner\nr = ModelRunner()\nr.start()\n"
               "print(r.pid, flush=True)\ntime.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
@@ -143,7 +144,7 @@ def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
 
 def test_child_exits_on_end_of_its_input_without_the_deathsig(tmp_path: Path) -> None:
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "daemon.runner", "--fd", str(write_fd), "--guard", "on"],
+    proc = subprocess.Popen([sys.executable, "-m", "hushnote.daemon.runner.process", "--fd", str(write_fd), "--guard", "on"],
                             stdin=subprocess.PIPE, pass_fds=(write_fd,))
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as fh:
@@ -165,7 +166,7 @@ def test_error_mapping_keeps_hushnote_errors_and_hides_other_messages() -> None:
 
 
 def test_values_survive_the_pipe(cfg: Config) -> None:
-    from daemon.types import Evidence, Note, NoteSection, NoteSentence, Segment, Transcript
+    from hushnote.daemon.core.datatypes import Evidence, Note, NoteSection, NoteSentence, Segment, Transcript
 
     t = Transcript((Segment(0.0, 1.5, "hello", "A"),), "en", 1.5, "tiny.en", "x.wav", True)
     n = Note("soap", [NoteSection("s", "S", [NoteSentence("Hi.", 0.4, True, ["why"])])], "llm", "m.gguf", "ab",
@@ -176,7 +177,7 @@ def test_values_survive_the_pipe(cfg: Config) -> None:
 
 def test_an_encrypted_store_file_is_decrypted_in_the_child_with_its_key(cfg: Config, tmp_path: Path,
                                                                          eval_dir: Path) -> None:
-    from daemon.vault import Vault
+    from hushnote.daemon.privacy.vault import Vault
 
     vault = Vault(tmp_path / "vault", os.urandom(32))
     sealed = vault.encrypt_file(eval_dir / "speech" / JFK, tmp_path / "job.flac.hnv", "job1")
@@ -193,7 +194,7 @@ def test_an_encrypted_store_file_is_decrypted_in_the_child_with_its_key(cfg: Con
 
 
 def test_a_live_transcript_is_only_drafted_in_the_child(cfg: Config) -> None:
-    from daemon.types import Segment, Transcript
+    from hushnote.daemon.core.datatypes import Segment, Transcript
 
     words = "the client said she has been sleeping better and walking every morning with her sister"
     live = Transcript((Segment(0.0, 5.0, words),), "en", 5.0, "tiny.en")
@@ -267,10 +268,10 @@ def test_workers_share_the_cores_between_model_processes(tmp_path: Path) -> None
 _SERVICE_SCRIPT = """
 import json, sys, time, shutil
 from pathlib import Path
-from daemon import guard
+from hushnote.daemon.privacy import guard
 guard.install()
-from daemon.config import validate
-from daemon.service import Service
+from hushnote.daemon.core.config import validate
+from hushnote.daemon.service.service import Service
 root, sample = Path(sys.argv[1]), sys.argv[2]
 cfg = validate({"paths": {"inbox": str(root / "Inbox"), "notes": str(root / "Notes"), "data": str(root / "data")},
                 "transcription": {"model": "tiny.en", "beam_size": 1}, "drafting": {"min_words": 5},
@@ -284,7 +285,7 @@ with Service(cfg, ipc=False) as svc:
         time.sleep(0.1)
     print(json.dumps({"counts": svc.store.counts(), "loaded": svc.workers.models_loaded,
                       "modules": [m for m in ("ctranslate2", "onnxruntime", "faster_whisper", "av", "tokenizers",
-                                              "daemon.catalogue", "daemon.models_fetch")
+                                              "hushnote.daemon.models.catalogue", "hushnote.daemon.models.fetch")
                                   if m in sys.modules]}))
 """
 

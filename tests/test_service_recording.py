@@ -19,16 +19,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.jobs.store import Store
+from hushnote.daemon.notes import notefile
+from hushnote.daemon.recording.chunks import RecordingStore, recordings_dir
+from hushnote.daemon.recording.controller import recording_name
+from hushnote.daemon.service.service import DB_NAME, Service
+from hushnote.daemon.speech.transcribe import transcriber_for
+from hushnote.ipc.client import IpcClient, Subscription
+from hushnote.ipc.protocol import IpcError
 
-from daemon import notefile
-from daemon.config import Config
-from daemon.queue import Store
-from daemon.recording import recording_name
-from daemon.recording_store import RecordingStore, recordings_dir
-from daemon.service import DB_NAME, Service
-from daemon.transcribe import transcriber_for
-from ipc.client import IpcClient, Subscription
-from ipc.protocol import IpcError
 from tests.pulse import PulseServer, pulse_fixture, pulse_server, write_wav  # noqa: F401 - the `pulse` fixture
 from tests.test_daemon_e2e import Daemon, wait_for
 from tests.test_recorder import JFK_SLACK, make_cfg, speech
@@ -78,7 +78,7 @@ def conflict(d: Daemon, op: str, **args: Any) -> str:
 
 
 def hushnote(d: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args, "--config", str(d.config)], env=d.env,
+    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", *args, "--config", str(d.config)], env=d.env,
                           capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
 
 

@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from daemon import cli, service_install
-from daemon.service_install import (
+from hushnote.daemon.cli import main as cli
+from hushnote.daemon.service import install as service_install
+from hushnote.daemon.service.install import (
     command_words,
     plan,
     render_desktop,
@@ -72,7 +72,7 @@ def test_systemd_unit_verifies_with_the_real_executable(tmp_path: Path) -> None:
 @needs_systemd
 def test_systemd_unit_verifies_with_python_fallback_and_awkward_path(tmp_path: Path) -> None:
     unit = tmp_path / "hushnote.service"
-    unit.write_text(render_systemd([sys.executable, "-m", "daemon.cli"]), encoding="utf-8")
+    unit.write_text(render_systemd([sys.executable, "-m", "hushnote.daemon.cli"]), encoding="utf-8")
     assert_verifies(unit)
 
     odd = tmp_path / "my tools 100% $HOME"  # a space, a specifier and a variable sign
@@ -127,7 +127,7 @@ def test_desktop_exec_quoting() -> None:
                                             ("com.hushnote.tray.plist", "tray")])
 def test_launchd_plists(name: str, last: str) -> None:
     home = Path("/Users/Dr <Smith> & co")
-    words = ["/Users/Dr <Smith> & co/.venv/bin/python", "-m", "daemon.cli"]
+    words = ["/Users/Dr <Smith> & co/.venv/bin/python", "-m", "hushnote.daemon.cli"]
     data = plistlib.loads(render_plist(name, words, home).encode())
     assert data["Label"] == name.removesuffix(".plist")
     args = data["ProgramArguments"]
@@ -143,7 +143,7 @@ def test_launchd_plists(name: str, last: str) -> None:
 
 @pytest.mark.parametrize(("name", "last"), [("hushnote-task.xml", "daemon"), ("hushnote-tray-task.xml", "tray")])
 def test_task_scheduler_xml(name: str, last: str) -> None:
-    words = [r"C:\Program Files\hushnote & co\python.exe", "-m", "daemon.cli"]
+    words = [r"C:\Program Files\hushnote & co\python.exe", "-m", "hushnote.daemon.cli"]
     root = ET.fromstring(render_task(name, words, Path(r"C:\Users\dr"), r"CLINIC\dr").encode())  # noqa: S314 - our own output
     assert root.tag == f"{TASK_NS}Task"
     trigger = root.find(f"{TASK_NS}Triggers/{TASK_NS}LogonTrigger")
@@ -155,7 +155,7 @@ def test_task_scheduler_xml(name: str, last: str) -> None:
     ex = root.find(f"{TASK_NS}Actions/{TASK_NS}Exec")
     assert ex is not None
     assert ex.findtext(f"{TASK_NS}Command") == words[0]
-    assert ex.findtext(f"{TASK_NS}Arguments") == f"-m daemon.cli {last}"
+    assert ex.findtext(f"{TASK_NS}Arguments") == f"-m hushnote.daemon.cli {last}"
     principal = root.find(f"{TASK_NS}Principals/{TASK_NS}Principal")
     assert principal is not None and principal.findtext(f"{TASK_NS}LogonType") == "InteractiveToken"
 
@@ -261,10 +261,10 @@ def test_windows_round_trip(home: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 def test_command_words_prefers_this_installation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "argv", ["/somewhere/pytest"])
     words = command_words()
-    assert words == [str(Path(sys.executable).parent / "hushnote")] or words[1:] == ["-m", "daemon.cli"]
+    assert words == [str(Path(sys.executable).parent / "hushnote")] or words[1:] == ["-m", "hushnote.daemon.cli"]
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert command_words() == [str(tmp_path / "python"), "-m", "daemon.cli"]
+    assert command_words() == [str(tmp_path / "python"), "-m", "hushnote.daemon.cli"]
 
 
 def test_nothing_is_ever_started(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:

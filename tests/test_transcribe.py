@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hushnote.daemon.core import config
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.datatypes import Transcript
+from hushnote.daemon.core.errors import ModelError
+from hushnote.daemon.speech import audio, transcribe
 
-from daemon import audio, config, transcribe
-from daemon.config import Config
-from daemon.errors import ModelError
-from daemon.types import Transcript
 from tests.flac import write_flac
 from tests.wer import errors, load_manifest, wer
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core import config
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.speech import transcribe
 
-from daemon import config, transcribe
-from daemon.config import Config
 from tests.conftest import SAMPLES
 from tests.wer import wer
 

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ipc.protocol import IpcError
-from ipc.server import IpcServer
-from tray.app import PystrayUI, TrayController, choose_backend, open_command, service_command
-from tray.state import NOTE_READY, START_LABEL, Action, IconState, Notice, TrayView
+from hushnote.ipc.protocol import IpcError
+from hushnote.ipc.server import IpcServer
+from hushnote.tray.app import PystrayUI, TrayController, choose_backend, open_command, service_command
+from hushnote.tray.state import NOTE_READY, START_LABEL, Action, IconState, Notice, TrayView
 
 
 class FakeService:
@@ -438,4 +437,4 @@ def test_open_command_and_service_command() -> None:
     assert open_command(Path("/n"), "linux") == ["xdg-open", "/n"]
     assert open_command(Path("/n"), "darwin") == ["open", "/n"]
     assert open_command(Path("/n"), "win32") is None
-    assert service_command(None)[1:] == ["-m", "daemon.cli", "daemon"]
+    assert service_command(None)[1:] == ["-m", "hushnote.daemon.cli", "daemon"]

@@ -1,6 +1,6 @@
 """End to end: the real tray process, a real X server with a system tray, real clicks, a real IPC server.
 
-Xvfb + a session bus + trayer come from ``tests/xdesktop.py``. The tray runs as ``python -m tray.app``
+Xvfb + a session bus + trayer come from ``tests/xdesktop.py``. The tray runs as ``python -m hushnote.tray.app``
 against an in-test ``IpcServer``; ``xdotool`` clicks the embedded icon and its menu, and the service side
 checks which ops arrived. Screenshots of each state go to ``test-artifacts/tray/``.
 """
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hushnote.ipc.server import IpcServer
 
-from ipc.server import IpcServer
 from tests.test_tray_app import FakeService, wait_until
 from tests.xdesktop import XDesktop, xdesktop
 
@@ -47,7 +47,7 @@ def start_tray(desk: XDesktop, runtime: Path, backend: str, log: Path) -> subpro
            "HOME": str(runtime), "PYTHONPATH": str(REPO)}
     env.pop("HUSHNOTE_CONFIG", None)
     with log.open("wb") as f:
-        return subprocess.Popen([sys.executable, "-m", "tray.app"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+        return subprocess.Popen([sys.executable, "-m", "hushnote.tray.app"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
                                 stdout=f, stderr=subprocess.STDOUT)
 
 

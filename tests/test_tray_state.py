@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from tray.icons import SIZE, icon_image
-from tray.state import (
+from hushnote.tray.icons import SIZE, icon_image
+from hushnote.tray.state import (
     JOB_FAILED,
     NOTE_READY,
     SERVICE_LOST_WHILE_RECORDING,

@@ -17,12 +17,15 @@ import av
 import keyring
 import keyring.backend
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from daemon import keys as keys_mod
-from daemon.keys import KeyDestroyed, KeyMissing, MasterKeyStore, PassphraseRequired, VaultError
-from daemon.vault import (
+from hushnote.daemon.privacy import keys as keys_mod
+from hushnote.daemon.privacy.keys import (
+    KeyDestroyed,
+    KeyMissing,
+    MasterKeyStore,
+    PassphraseRequired,
+    VaultError,
+)
+from hushnote.daemon.privacy.vault import (
     DecryptedFile,
     EncryptedWriter,
     Vault,
@@ -31,6 +34,8 @@ from daemon.vault import (
     read_header,
     write_text_maybe_encrypted,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "sample-session.flac"
@@ -247,7 +252,7 @@ def test_durable_recording_survives_a_killed_process(tmp_path: Path) -> None:
     path = tmp_path / "rec.hnv"
     script = textwrap.dedent(f"""
         import os, sys
-        from daemon.vault import EncryptedWriter
+        from hushnote.daemon.privacy.vault import EncryptedWriter
         w = EncryptedWriter({str(path)!r}, bytes.fromhex({key.hex()!r}), file_id="rec-1", chunk_size=4096,
                             durable=True)
         for i in range(10):

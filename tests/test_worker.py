@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hushnote.daemon.core.config import Config, validate
+from hushnote.daemon.jobs.store import Store
+from hushnote.daemon.notes import notefile, pipeline
+from hushnote.daemon.service.workers import Workers
 
-from daemon import notefile, pipeline
-from daemon.config import Config, validate
-from daemon.queue import Store
-from daemon.worker import Workers
 from tests.test_inbox import wait_for, wav
 
 JFK = "faster_whisper_tests/jfk.flac"
@@ -85,7 +85,7 @@ def test_job_done_outputs_and_audio_beside(rig: Rig, eval_dir: Path) -> None:
     assert not list((rig.cfg.path("paths.data") / "store").iterdir())
     names = [e for e, _ in rig.events]
     assert "job.progress" in names and ("job.done", {"id": jid, "state": "done"}) in rig.events
-    tr = sys.modules.get("daemon.transcribe")
+    tr = sys.modules.get("hushnote.daemon.speech.transcribe")
     assert tr is not None and not any(t.loaded for t in tr._cache.values())
 
 
@@ -154,7 +154,7 @@ def test_unexpected_errors_count_attempts_then_fail(rig: Rig, tmp_path: Path, mo
 
 
 def _fake_transcribe(path: Path, cfg: Config, progress: Any) -> Any:
-    from daemon.types import Segment, Transcript
+    from hushnote.daemon.core.datatypes import Segment, Transcript
 
     words = "the client said she has been sleeping better and walking every morning with her sister"
     return Transcript((Segment(0.0, 5.0, words),), "en", 5.0, "fake", source=path.name)

@@ -39,10 +39,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tray.state import Action, Notice, TrayModel, TrayView, view
+from hushnote.tray.state import Action, Notice, TrayModel, TrayView, view
 
 if TYPE_CHECKING:
-    from daemon.config import Config
+    from hushnote.daemon.core.config import Config
 
 log = logging.getLogger("hushnote.tray")
 
@@ -84,7 +84,7 @@ def open_folder(path: Path) -> None:
 
 def service_command(cfg: Config | None) -> list[str]:
     """``hushnote daemon`` with this tray's settings file, run by this Python."""
-    cmd = [sys.executable, "-m", "daemon.cli", "daemon"]
+    cmd = [sys.executable, "-m", "hushnote.daemon.cli", "daemon"]
     if cfg is not None and cfg.source != "(defaults)":
         cmd += ["--config", cfg.source]
     return cmd
@@ -125,7 +125,7 @@ class TrayController:
                  opener: Opener = open_folder, spawner: Spawner | None = None,
                  on_quit: Callable[[], None] | None = None, poll_interval: float = POLL_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        from ipc.client import IpcClient
+        from hushnote.ipc.client import IpcClient
 
         self._client = IpcClient(endpoint, timeout=CALL_TIMEOUT)
         self._render = render
@@ -213,8 +213,8 @@ class TrayController:
 
     def _poll(self) -> bool:
         """Ask for status and recorder status; True if the service answered."""
-        from ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
-        from ipc.transport import EndpointError
+        from hushnote.ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
+        from hushnote.ipc.transport import EndpointError
 
         try:
             status = self._client.call("status")
@@ -262,8 +262,8 @@ class TrayController:
                               "`hushnote daemon` to see why.")])
 
     def _ipc_loop(self) -> None:
-        from ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
-        from ipc.transport import EndpointError
+        from hushnote.ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
+        from hushnote.ipc.transport import EndpointError
 
         backoff = BACKOFF_START
         while not self._stop.is_set():
@@ -292,7 +292,7 @@ class TrayController:
 
     def _follow(self, sub: Any) -> None:
         """Read events until the stream ends; poll status every ``poll_interval`` (and right after actions)."""
-        from ipc.client import ConnectionLost
+        from hushnote.ipc.client import ConnectionLost
 
         next_poll = self._clock() + self._poll_interval
         while not self._stop.is_set():
@@ -361,7 +361,7 @@ class TrayController:
         self._publish([Notice(title, message)])
 
     def _run_action(self, action: Action) -> None:
-        from ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
+        from hushnote.ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
 
         entry = self.current_view.entry(Action.RECORD if action is Action.CLICK else action)
         if not entry.enabled or not entry.visible:
@@ -479,7 +479,7 @@ class PystrayUI:
         return bool(getattr(self._Icon, "HAS_MENU", True))
 
     def create(self, first: TrayView) -> Any:
-        from tray.icons import icon_image
+        from hushnote.tray.icons import icon_image
 
         self.icon = self._Icon("hushnote", icon_image(first.icon, first.fraction), first.title,
                                menu=self._menu(first))
@@ -521,7 +521,7 @@ class PystrayUI:
         handle.popup(None, None, Gtk.StatusIcon.position_menu, status_icon, 0, Gtk.get_current_event_time())
 
     def render(self, v: TrayView, notices: list[Notice]) -> None:
-        from tray.icons import icon_image
+        from hushnote.tray.icons import icon_image
 
         icon = self.icon
         if icon is None:
@@ -619,16 +619,16 @@ def _quit_on_sigterm(backend: str | None, icon: Any) -> None:
 
 def main(cfg: Config) -> int:
     """``hushnote tray``: the tray icon for the service configured by ``cfg``."""
-    from ipc.paths import endpoint
+    from hushnote.ipc.paths import endpoint
 
     return run(endpoint(cfg), cfg)
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tray.app", description="the hushnote tray icon")
+    p = argparse.ArgumentParser(prog="python -m hushnote.tray.app", description="the hushnote tray icon")
     p.add_argument("--config", metavar="FILE")
     args = p.parse_args(argv)
-    from daemon import config
+    from hushnote.daemon.core import config
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return main(config.load(args.config))

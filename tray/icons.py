@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from hushnote.tray.state import IconState
 from PIL import Image, ImageDraw
-
-from tray.state import IconState
 
 SIZE = 64
 _SS = 4  # supersampling factor

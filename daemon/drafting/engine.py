@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from daemon.config import Config
-from daemon.drafting import extractive
-from daemon.drafting.grounding import ground, index_transcript
-from daemon.drafting.risk import find_risk, is_risk
-from daemon.drafting.templates import Template, load_template
-from daemon.errors import InputError, ModelError
-from daemon.types import Note, NoteSection, Progress, Transcript, no_progress
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.datatypes import Note, NoteSection, Progress, Transcript, no_progress
+from hushnote.daemon.core.errors import InputError, ModelError
+from hushnote.daemon.drafting import extractive
+from hushnote.daemon.drafting.grounding import ground, index_transcript
+from hushnote.daemon.drafting.risk import find_risk, is_risk
+from hushnote.daemon.drafting.template import Template, load_template
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def draft(transcript: Transcript, cfg: Config, *, template: str, engine: str,
     if chosen == "extractive":
         sections = extractive.draft_sections(transcript, tpl)
     else:
-        from daemon.drafting import llm  # imports llama.cpp only now
+        from hushnote.daemon.drafting import llm  # imports llama.cpp only now
 
         result = llm.draft_sections(transcript, tpl, cfg, progress)
         sections, model, sha, strategy = result.sections, result.model, result.model_sha256, result.strategy

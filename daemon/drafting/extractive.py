@@ -18,10 +18,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from daemon.drafting.risk import is_risk
-from daemon.drafting.templates import Section, Template
-from daemon.drafting.text import Unit, content_stems, content_tokens, is_filler, jaccard, normalise, units
-from daemon.types import NoteSection, NoteSentence, Transcript, stamp
+from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript, stamp
+from hushnote.daemon.drafting.risk import is_risk
+from hushnote.daemon.drafting.template import Section, Template
+from hushnote.daemon.drafting.text import (
+    Unit,
+    content_stems,
+    content_tokens,
+    is_filler,
+    jaccard,
+    normalise,
+    units,
+)
 
 MIN_SCORE = 1.0  # a sentence needs at least one real cue to be considered for a section
 REDUNDANT = 0.6  # Jaccard at or above this with an already chosen sentence: skip

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from daemon.drafting.text import STOPWORDS, content_stems, normalise, numbers, tokens
-from daemon.types import NoteSentence, Transcript
+from hushnote.daemon.core.datatypes import NoteSentence, Transcript
+from hushnote.daemon.drafting.text import STOPWORDS, content_stems, normalise, numbers, tokens
 
 MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
 WINDOW = 3  # segments per local support window (the segment and its neighbours)

@@ -24,12 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.config import Config
-from daemon.drafting.gguf_meta import GgufFormatError, read_header
-from daemon.drafting.templates import Template
-from daemon.drafting.text import content_stems, jaccard
-from daemon.errors import ModelError
-from daemon.types import NoteSection, NoteSentence, Progress, Segment, Transcript, no_progress, stamp
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.datatypes import (
+    NoteSection,
+    NoteSentence,
+    Progress,
+    Segment,
+    Transcript,
+    no_progress,
+    stamp,
+)
+from hushnote.daemon.core.errors import ModelError
+from hushnote.daemon.drafting.gguf_meta import GgufFormatError, read_header
+from hushnote.daemon.drafting.template import Template
+from hushnote.daemon.drafting.text import content_stems, jaccard
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from daemon.drafting.text import normalise, units
-from daemon.types import Evidence, Transcript
+from hushnote.daemon.core.datatypes import Evidence, Transcript
+from hushnote.daemon.drafting.text import normalise, units
 
 PHRASES_FILE = Path(__file__).resolve().parent / "data" / "risk_phrases.txt"
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from daemon.types import Segment, Transcript
+from hushnote.daemon.core.datatypes import Segment, Transcript
 
 # A sentence ends at . ? ! (possibly repeated, possibly followed by a closing quote) and whitespace.
 _END_RE = re.compile(r"[.?!…]+[\"')\]]*(?=\s|$)")

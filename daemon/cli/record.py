@@ -1,0 +1,106 @@
+"""``hushnote record start|stop|status`` (ask the running service over IPC) and ``hushnote devices``.
+
+Plain sentences for a clinician; ``--json`` prints the raw result. Exit codes as ``hushnote.daemon.cli.control``:
+0 done, 1 the service refused (e.g. no consent, already recording, nothing to stop), 3 the service is
+not running / did not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from hushnote.daemon.core.config import Config
+from hushnote.tray.state import format_elapsed
+
+CONSENT_NEEDED = ("Recording needs the client's consent. Ask the client first; once they have agreed, run "
+                  "`hushnote record start --consent-confirmed`.")
+
+
+def main(args: argparse.Namespace, cfg: Config) -> int:
+    from hushnote.daemon.cli.control import ask
+    from hushnote.ipc.client import IpcClient
+    from hushnote.ipc.paths import endpoint
+
+    action = str(args.record_cmd)
+    client = IpcClient(endpoint(cfg), timeout=20.0)  # start waits until the microphone delivers audio
+    if action == "start":
+        confirmed = bool(args.consent_confirmed)
+        if not confirmed:
+            st = ask(client, "record.status")
+            if isinstance(st, int):
+                return st
+            if st.get("require_consent", True):
+                print(CONSENT_NEEDED, file=sys.stderr)
+                return 1
+        result = ask(client, "record.start", consent_confirmed=confirmed, source="cli")
+    else:
+        result = ask(client, "record.stop" if action == "stop" else "record.status")
+    if isinstance(result, int):
+        return result
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(format_record(action, result))
+    return 0
+
+
+def format_record(action: str, r: Mapping[str, Any]) -> str:
+    device = f" from {r['device']}" if r.get("device") else ""
+    if action == "start":
+        text = f"Recording{device}. Stop it with `hushnote record stop` (or from the tray)."
+        if r.get("paused"):
+            text += (" Processing is paused: the note will be made after you run `hushnote resume`.")
+        return text
+    if action == "stop":
+        return ("Recording stopped. It is being saved and queued; the draft note will appear in your notes "
+                "folder (see `hushnote status`).")
+    if r.get("recording"):
+        return f"Recording for {format_elapsed(r.get('elapsed_s'))}{device}."
+    if r.get("state") == "finalising":
+        return "The recording is being saved."
+    return "Not recording."
+
+
+def devices_main(args: argparse.Namespace) -> int:
+    """``hushnote devices``: the microphones this computer offers (the default marked with *)."""
+    from hushnote.daemon.recording.devices import list_devices
+
+    with _quiet_stderr():
+        devs = list_devices()
+    if args.json:
+        print(json.dumps([d.as_dict() for d in devs], indent=2))
+        return 0
+    if not devs:
+        print("No microphone found. Connect one (or check the sound settings) and try again.")
+        return 1
+    print("    #  NAME")
+    for d in devs:
+        print(d.describe())
+    print("\n* = the system default. Choose another with `device = NUMBER or part of the name` under [recording] "
+          "in the settings file.")
+    return 0
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """PortAudio and ALSA report their probing of every sound card on stderr: noise for a clinician."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

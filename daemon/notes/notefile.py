@@ -1,0 +1,154 @@
+"""The two files a user sees: ``<stem>.transcript.md`` and ``<stem>.note.md`` (YAML front matter + Markdown).
+
+Front matter values are written as JSON scalars, which YAML reads as the same values.
+``read_transcript`` reads our transcript files back, and also a plain-text dialogue
+(one utterance per line, optionally ``[speaker] text`` as in ACI-BENCH).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from hushnote.daemon import __version__
+from hushnote.daemon.core.datatypes import Note, Segment, Transcript, stamp, utc_now
+from hushnote.daemon.core.errors import InputError
+
+DRAFT_BANNER = "DRAFT — review before signing"
+RISK_TITLE = "For clinician review"
+
+_LINE_RE = re.compile(r"^\[(\d{1,3}):(\d{2}):(\d{2})(?:\.\d+)?\]\s*(?:\*\*(?P<spk>[^*]+):\*\*\s*)?(?P<text>.*)$")
+_SPEAKER_RE = re.compile(r"^\[(?P<spk>[A-Za-z][A-Za-z _-]{0,30})\]\s*(?P<text>.*)$")
+
+
+def front_matter(fields: dict[str, Any]) -> str:
+    body = "\n".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+    return f"---\n{body}\n---\n"
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return {}, text
+    fields: dict[str, Any] = {}
+    for line in text[4:end].splitlines():
+        key, sep, raw = line.partition(":")
+        if not sep:
+            continue
+        raw = raw.strip()
+        try:
+            fields[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            fields[key.strip()] = raw
+    return fields, text[end + 5:]
+
+
+def render_transcript(t: Transcript) -> str:
+    head = front_matter({
+        "source": t.source,
+        "duration": round(t.duration, 2),
+        "language": t.language,
+        "model": t.model,
+        "hushnote_version": __version__,
+    })
+    lines = ["# Transcript", ""]
+    for seg in t.segments:
+        text = seg.text.strip()
+        if not text:
+            continue
+        who = f"**{seg.speaker}:** " if seg.speaker else ""
+        lines.append(f"{stamp(seg.start, t.timed)} {who}{text}")
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) -> str:
+    when = (now or utc_now()).astimezone()
+    head = front_matter({
+        "source": t.source,
+        "date": when.date().isoformat(),
+        "duration": round(t.duration, 2),
+        "template": note.template,
+        "engine": note.engine,
+        "model": note.model,
+        "model_sha256": note.model_sha256[:12],
+        "drafting": note.strategy,
+        "unverified_sentences": note.unverified_count,
+        "risk_flags": len(note.risk),
+        "status": "draft",
+        "hushnote_version": __version__,
+    })
+    out = [f"# {DRAFT_BANNER}", ""]
+    if note.unverified_count:
+        out += [f"> {note.unverified_count} sentence(s) below are marked [unverified]: the transcript does not "
+                "clearly support them. Check or delete them before signing.", ""]
+    for sec in note.sections:
+        out += [f"## {sec.title}", ""]
+        if not sec.sentences:
+            out += ["_Nothing in the session transcript was found for this section._", ""]
+            continue
+        for s in sec.sentences:
+            mark = "[unverified] " if s.unverified else ""
+            out.append(f"- {mark}{s.text}")
+        out.append("")
+    if note.risk:
+        out += [f"## {RISK_TITLE}", "",
+                "The session contains language about risk. Quoted here for your review; "
+                "it is not part of the clinical sections above.", ""]
+        out += [f"- {ev}" for ev in note.risk]
+        out.append("")
+    return head + "\n" + "\n".join(out)
+
+
+def read_transcript(path: Path, vault: Any = None) -> Transcript:
+    """Read a ``.transcript.md`` written by hushnote, or a plain-text dialogue. An encrypted one
+    (``notes.encrypt``) is decrypted in memory with ``vault`` (``hushnote.daemon.privacy.vault.Vault``)."""
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a transcript file.", "Give the path of a .transcript.md or .txt file.",
+                         path=str(path))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions.", path=str(path)) from None
+    if raw.startswith(b"HNVAULT"):  # hushnote.daemon.privacy.vault's magic
+        if vault is None:
+            raise InputError(f"{path} is encrypted.", "Read it with `hushnote open`.", path=str(path))
+        raw = b"".join(vault.iter_plaintext(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file.",
+                         "Give a .transcript.md written by hushnote or a plain-text dialogue.", path=str(path)) from None
+    fields, body = parse_front_matter(text)
+    timed: list[Segment] = []
+    for line in body.splitlines():
+        m = _LINE_RE.match(line.strip())
+        if m:
+            h, mi, s = (int(m.group(i)) for i in (1, 2, 3))
+            timed.append(Segment(float(h * 3600 + mi * 60 + s), 0.0, m.group("text").strip(),
+                                 (m.group("spk") or None)))
+    if timed:
+        segs = tuple(
+            Segment(seg.start, timed[i + 1].start if i + 1 < len(timed) else float(fields.get("duration") or seg.start),
+                    seg.text, seg.speaker)
+            for i, seg in enumerate(timed))
+        return Transcript(segs, str(fields.get("language", "en")), float(fields.get("duration") or segs[-1].end),
+                          str(fields.get("model", "")), str(fields.get("source") or path.name), True)
+    # plain-text dialogue: one utterance per non-empty line; Segment.start is the line number
+    segs_l: list[Segment] = []
+    for n, line in enumerate(body.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m2 = _SPEAKER_RE.match(line)
+        spk, txt = (m2.group("spk").strip(), m2.group("text").strip()) if m2 else (None, line)
+        if txt:
+            segs_l.append(Segment(float(n), float(n), txt, spk))
+    return Transcript(tuple(segs_l), "en", 0.0, "text", path.name, False)

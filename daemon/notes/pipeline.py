@@ -1,0 +1,113 @@
+"""Audio → Transcript → Note. The one function the CLI's ``process``, the daemon's worker and the
+recorder all call. I/O stays at the edges: ``transcribe_file`` reads audio, ``write_outputs`` writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.datatypes import Note, Progress, Transcript, no_progress
+from hushnote.daemon.core.errors import InputError, TooLittleSpeech
+from hushnote.daemon.core.fileio import atomic_write_text, unique_stem
+from hushnote.daemon.notes import notefile
+
+log = logging.getLogger(__name__)
+
+NOTE_SUFFIX = ".note.md"
+TRANSCRIPT_SUFFIX = ".transcript.md"
+
+
+@dataclass(frozen=True)
+class Result:
+    transcript_path: Path
+    note_path: Path
+    note: Note
+    transcript: Transcript
+
+
+def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Any = None) -> Transcript:
+    """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory.
+
+    An encrypted (vault) file is decrypted in memory with ``vault`` (anything with ``open(path)``
+    returning a seekable file object, e.g. ``hushnote.daemon.privacy.vault.Vault``); no plaintext is written anywhere."""
+    from hushnote.daemon.privacy.vault import is_encrypted
+    from hushnote.daemon.speech.transcribe import transcriber_for  # heavy import, only when needed
+
+    opener = None
+    if is_encrypted(path):
+        if vault is None:
+            raise InputError(f"{path.name} is encrypted by hushnote, and no key was given to open it.",
+                             "Let the hushnote service process it, or use `hushnote open` to get a copy.",
+                             path=str(path))
+        from hushnote.daemon.privacy.at_rest import decrypting_opener
+
+        opener = decrypting_opener(vault)
+    return transcriber_for(cfg).transcribe_path(path, progress=progress, opener=opener)
+
+
+def check_enough_speech(transcript: Transcript, cfg: Config) -> None:
+    words = transcript.word_count
+    minimum = int(cfg["drafting.min_words"])
+    if words < minimum:
+        what = "no speech" if words == 0 else f"only {words} word(s) of speech"
+        raise TooLittleSpeech(
+            f"No note was written: the recording {transcript.source or ''} has {what} "
+            f"(at least {minimum} are needed).".replace("  ", " "),
+            "Check that the microphone was on and the right file was chosen.",
+            path=transcript.source or None,
+        )
+
+
+def draft_note(transcript: Transcript, cfg: Config, *, template: str | None = None,
+               engine: str | None = None, progress: Progress = no_progress) -> Note:
+    """Draft a grounded note from ``transcript``. Raises ``TooLittleSpeech`` instead of drafting from nothing."""
+    from hushnote.daemon.drafting.engine import draft  # imports llama.cpp only when the llm engine is chosen
+
+    check_enough_speech(transcript, cfg)
+    return draft(transcript, cfg, template=template or str(cfg["drafting.template"]),
+                 engine=engine or str(cfg["drafting.engine"]), progress=progress)
+
+
+def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, *,
+                  unique: bool = True, vault: Any = None) -> tuple[Path, Path]:
+    """Write transcript then note, each atomically.
+
+    ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note (the CLI). The daemon
+    passes ``unique=False`` with a stem it reserved when the job was created, so a job retried after a
+    crash replaces its own earlier output and never makes a second note. With ``vault`` (``notes.encrypt``)
+    both files are written encrypted.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if unique:
+        stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
+    t_path = out_dir / f"{stem}{TRANSCRIPT_SUFFIX}"
+    n_path = out_dir / f"{stem}{NOTE_SUFFIX}"
+    if vault is not None:  # notes.encrypt: both kept encrypted (read with `hushnote open`)
+        from hushnote.daemon.privacy.at_rest import write_text
+
+        write_text(t_path, notefile.render_transcript(transcript), vault, "transcript")
+        write_text(n_path, notefile.render_note(note, transcript), vault, "note")
+        return t_path, n_path
+    atomic_write_text(t_path, notefile.render_transcript(transcript))
+    atomic_write_text(n_path, notefile.render_note(note, transcript))
+    return t_path, n_path
+
+
+def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,
+            engine: str | None = None, progress: Progress = no_progress, stem: str | None = None,
+            vault: Any = None) -> Result:
+    """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``.
+
+    Nothing is written unless a note can be drafted (too little speech raises ``TooLittleSpeech``).
+    ``vault`` (``notes.encrypt``): the outputs are written encrypted.
+    """
+    out = out_dir if out_dir is not None else cfg.path("paths.notes")
+    transcript = transcribe_file(path, cfg, progress, vault=vault)
+    note = draft_note(transcript, cfg, template=template, engine=engine, progress=progress)
+    progress("write", 1.0, "")
+    t_path, n_path = write_outputs(transcript, note, out, stem or path.stem, vault=vault)
+    return Result(t_path, n_path, note, transcript)

@@ -1,0 +1,779 @@
+"""Recording from the microphone in the daemon: chunks on disk as they are captured, a level meter,
+device-loss handling, the hand-off of the finished file, and windows for transcription while recording.
+
+Threads of one recording (all joined; each ends on a sentinel or an event):
+
+* the *session* thread opens the device, polls it without ever blocking indefinitely (so a dead or
+  hung sound server is noticed within ``stall_s``), resamples to 16 kHz mono when needed, publishes
+  ``record.level`` / ``record.warning`` events, and hands blocks to the writer; when capture ends
+  (Stop, device lost, error) it finalises: last chunk, FLAC assembly, ``on_finished``, ``record.stopped``;
+* the *writer* thread appends blocks to the current chunk's ``.part`` file and writes each complete
+  chunk durably (fsync) — the capture thread never waits on the disk;
+* the optional *window* thread (live transcription) reads completed chunks back from disk, cuts windows
+  at pauses (the pipeline's Silero VAD), and calls the consumer. It may fall behind: its backlog is the
+  chunk files already on disk, so memory stays bounded and nothing is dropped; it catches up after Stop.
+
+Nothing here logs anything but recording ids, device names and durations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.datatypes import Segment, Transcript, utc_now
+from hushnote.daemon.core.errors import HushnoteError
+from hushnote.daemon.recording.chunks import RecordingStore, hand_off_and_clean, recordings_dir
+from hushnote.daemon.recording.chunks import recover as _recover
+from hushnote.daemon.recording.devices import (
+    SAMPLE_RATE,
+    DeviceInfo,
+    RecorderError,
+    StreamResampler,
+    _pa_lock,
+    _pyaudio,
+    level_db,
+    list_devices,
+    resolve_device,
+    supports,
+    to_int16,
+)
+
+__all__ = ["Recorder", "RecorderError", "LiveTranscriber", "StopResult", "DeviceInfo", "list_devices", "recover",
+           "DEFAULTS"]
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[str, dict[str, Any]], None]
+FinishedSink = Callable[[Path, str], None]
+ConsentHook = Callable[[str, bool], None]  # (rec_id, consent_confirmed): the privacy issue's audit entry
+
+# Settings (config keys "recording.<name>"; these defaults apply while config.py has no [recording]).
+DEFAULTS: dict[str, Any] = {
+    "device": "",  # "" = system default input; a number = device index; text = part of the device name
+    "no_signal_warning_s": 60.0,  # warn after this long without any input signal
+    "chunk_s": 3.0,  # seconds of audio per chunk file
+    "require_consent": True,  # refuse to start unless the client's consent is confirmed
+    "live_window_s": 25.0,  # longest live-transcription window (cut at a pause between 0.6x and this)
+}
+LEVEL_INTERVAL_S = 0.5
+SILENCE_DB = -65.0  # below this a 0.5 s block counts as "no signal"
+
+
+def _setting(cfg: Config, name: str) -> Any:
+    try:
+        return cfg[f"recording.{name}"]
+    except KeyError:
+        return DEFAULTS[name]
+
+
+def recover(data_dir: Path, hand_off: Callable[[Path, str], None] | None = None) -> list[Path]:
+    """Assemble recordings a crash left unfinished; see ``hushnote.daemon.recording.chunks.recover``."""
+    return _recover(data_dir, hand_off)
+
+
+class WindowConsumer(Protocol):
+    def on_window(self, samples: np.ndarray, offset_s: float) -> None: ...
+
+
+@dataclass
+class StopResult:
+    id: str
+    reason: str  # "user" | "device_lost" | "error" | "shutdown"
+    path: Path | None  # the assembled recording (None only if nothing could be saved)
+    seconds: float
+    message: str = ""
+
+    def as_event(self) -> dict[str, Any]:
+        return {"id": self.id, "reason": self.reason, "path": str(self.path) if self.path else None,
+                "seconds": round(self.seconds, 2), "message": self.message}
+
+
+class _DeviceLost(Exception):
+    pass
+
+
+@dataclass
+class _Session:
+    rec_id: str
+    store: RecordingStore
+    consumer: Any = None
+    device: DeviceInfo | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    ready: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    abort_windows: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+    message: str = ""
+    start_error: BaseException | None = None
+    samples: int = 0
+    level_db: float = -120.0
+    result: StopResult | None = None
+    # chunk bookkeeping shared by the writer and window threads
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    chunks_done: int = 0
+    writer_finished: bool = False
+    users: int = 1  # holders of the store (the session thread, plus the window thread if any)
+    handed_off: bool = False
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+class Recorder:
+    """The daemon's microphone. Thread-safe; one recording at a time.
+
+    ``on_event(event, data)``: ``record.started``, ``record.level`` (~every 0.5 s), ``record.warning``,
+    ``record.stopped``. ``on_finished(path, rec_id)``: the assembled recording, to be queued. If it raises,
+    the recording stays on disk as "assembled" and ``recover()`` hands it over at the next start.
+    """
+
+    def __init__(self, cfg: Config, *, on_event: EventSink | None = None, on_finished: FinishedSink | None = None,
+                 consent_hook: ConsentHook | None = None, data_dir: Path | None = None,
+                 capture_rate: int | None = None, stall_s: float = 5.0, start_timeout_s: float = 10.0,
+                 vault: Any = None) -> None:
+        self.cfg = cfg
+        self.vault = vault  # hushnote.daemon.privacy.vault.Vault: chunks encrypted as they are written (storage.encrypt_audio)
+        self.on_event = on_event
+        self.on_finished = on_finished
+        self.consent_hook = consent_hook
+        self.root = recordings_dir(data_dir if data_dir is not None else cfg.path("paths.data"))
+        self.capture_rate = capture_rate  # force the device rate (tests of the resampling path)
+        self.stall_s = stall_s
+        self.start_timeout_s = start_timeout_s
+        self.chunk_s = float(_setting(cfg, "chunk_s"))
+        self.no_signal_s = float(_setting(cfg, "no_signal_warning_s"))
+        self.window_s = float(_setting(cfg, "live_window_s"))
+        self._lock = threading.Lock()
+        self._state = "idle"  # idle | starting | recording | finalising
+        self._session: _Session | None = None
+        self._window_threads: list[tuple[threading.Thread, _Session]] = []
+
+    # ------------------------------------------------------------------ public API
+
+    def start(self, consent_confirmed: bool = False, *, window_consumer: Any = None) -> dict[str, Any]:
+        """Open the microphone and start recording. Returns ``status()`` once audio is arriving."""
+        with self._lock:
+            if self._state in ("starting", "recording"):
+                sid = self._session.rec_id if self._session else ""
+                raise RecorderError(f"A recording is already running ({sid}).",
+                                    "Stop it before starting another one.")
+            if self._state == "finalising":
+                raise RecorderError("The previous recording is still being saved.",
+                                    "Try again in a moment.")
+            if bool(_setting(self.cfg, "require_consent")) and not consent_confirmed:
+                raise RecorderError("Recording needs the client's consent, and it was not confirmed.",
+                                    "Confirm that the client agreed to be recorded, then start again.")
+            self._state = "starting"
+        try:
+            self._reap_window_threads()
+            rec_id = f"rec-{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+            if self.consent_hook is not None:
+                try:
+                    self.consent_hook(rec_id, consent_confirmed)
+                except HushnoteError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - no recording without its consent record
+                    raise RecorderError(f"Recording did not start: the consent could not be recorded "
+                                        f"({exc.__class__.__name__}).", "Try again; if it keeps failing, "
+                                        "check the service's log.") from None
+            store = RecordingStore.create(self.root, rec_id, {
+                "created_utc": utc_now().isoformat(timespec="seconds"),
+                "chunk_samples": self._chunk_samples(), "consent_confirmed": bool(consent_confirmed)},
+                vault=self.vault)
+            s = _Session(rec_id, store, consumer=window_consumer)
+            with self._lock:
+                self._session = s
+            t = threading.Thread(target=self._run_session, args=(s,), name=f"recorder-{rec_id}")
+            s.threads.append(t)
+            t.start()
+            if not s.ready.wait(self.start_timeout_s + 5.0):  # the session thread times out first
+                s.stop.set()
+            if s.start_error is not None or not s.ready.is_set():
+                t.join()
+                err = s.start_error
+                if isinstance(err, RecorderError):
+                    raise err
+                raise RecorderError("Recording could not start: the microphone did not respond.",
+                                    "Check the microphone (hushnote devices) and try again.")
+            if window_consumer is not None:
+                with s.cond:
+                    s.users += 1
+                w = threading.Thread(target=self._window_loop, args=(s,), name=f"recorder-windows-{rec_id}")
+                self._window_threads.append((w, s))
+                w.start()
+            with self._lock:
+                if self._state == "starting":
+                    self._state = "recording"
+        except BaseException:
+            with self._lock:
+                self._state = "idle"
+            raise
+        self._emit("record.started", {"id": rec_id, "device": s.device.name if s.device else ""})
+        return self.status()
+
+    def stop(self, *, wait: bool = True, timeout: float | None = None) -> StopResult | None:
+        """Stop recording and save it. With ``wait`` returns the result once saved (else ``None`` at once;
+        the ``record.stopped`` event follows)."""
+        with self._lock:
+            if self._state == "idle" or self._session is None:
+                raise RecorderError("No recording is running, so there is nothing to stop.")
+            if self._state == "starting":
+                raise RecorderError("The recording is still starting.", "Try again in a moment.")
+            s = self._session
+            if self._state == "finalising":
+                if not wait:
+                    raise RecorderError("The recording is already stopping; it is being saved.")
+            else:
+                self._state = "finalising"
+                s.reason = s.reason or "user"
+                s.stop.set()
+        if not wait:
+            return None
+        if not s.done.wait(timeout):
+            raise RecorderError("The recording is taking long to save.", "It will finish in the background.")
+        return s.result
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            s, state = self._session, self._state
+        active = s is not None and state in ("recording", "finalising")
+        return {"recording": state == "recording", "state": state,
+                "id": s.rec_id if active and s else None,
+                "elapsed_s": round(s.samples / SAMPLE_RATE, 1) if active and s else 0.0,
+                "level_db": s.level_db if active and s else None,
+                "device": s.device.name if active and s and s.device else None}
+
+    def recover(self) -> list[Path]:
+        """``recover()`` for this recorder's folder, handing each file to ``on_finished``."""
+        return _recover(self.root.parent, self.on_finished, vault=self.vault)
+
+    def close(self, *, wait_live: bool = False) -> None:
+        """Stop any recording (reason "shutdown"), then end the live-transcription threads.
+
+        ``wait_live=False`` interrupts a live transcription that is still catching up (its consumer is told
+        the windows are incomplete); the recording itself was already saved and handed over.
+        """
+        with self._lock:
+            s = self._session
+            if s is not None and self._state == "recording":
+                self._state = "finalising"
+                s.reason = s.reason or "shutdown"
+                s.stop.set()
+        if s is not None:
+            s.done.wait()
+            for t in s.threads:
+                t.join()
+        if not wait_live:
+            for _, ws in self._window_threads:
+                ws.abort_windows.set()
+                with ws.cond:
+                    ws.cond.notify_all()
+        self._reap_window_threads(join=True)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _chunk_samples(self) -> int:
+        return max(SAMPLE_RATE // 2, int(self.chunk_s * SAMPLE_RATE))
+
+    def _emit(self, event: str, data: dict[str, Any]) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event, data)
+        except Exception as exc:  # noqa: BLE001 - a listener's bug must not stop the recording
+            log.warning("recorder event listener failed (%s)", exc.__class__.__name__)
+
+    def _reap_window_threads(self, join: bool = False) -> None:
+        alive = []
+        for t, ws in self._window_threads:
+            if join or not t.is_alive():
+                t.join()
+            else:
+                alive.append((t, ws))
+        self._window_threads = alive
+
+    # ------------------------------------------------------------------ the session thread
+
+    def _run_session(self, s: _Session) -> None:
+        writer_q: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
+        writer = threading.Thread(target=self._write_loop, args=(s, writer_q), name=f"recorder-writer-{s.rec_id}")
+        writer.start()
+        s.threads.append(writer)
+        try:
+            self._capture(s, writer_q)
+        except RecorderError as exc:
+            if not s.ready.is_set():
+                s.start_error = exc
+            else:  # pragma: no cover - _capture turns errors after the start into reasons
+                s.reason, s.message = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - whatever happens, what was captured is saved below
+            log.error("recording %s: capture failed (%s)", s.rec_id, exc.__class__.__name__)
+            if not s.ready.is_set():
+                s.start_error = RecorderError(f"Recording could not start ({exc.__class__.__name__}).",
+                                              "Check the microphone (hushnote devices) and try again.")
+            s.reason = s.reason or "error"
+            s.message = s.message or "Recording stopped because of an unexpected problem. What was recorded is saved."
+        finally:
+            writer_q.put(None)
+            writer.join()
+        if not s.ready.is_set():  # the start failed: nothing was recorded
+            s.ready.set()
+            s.store.discard()
+            s.done.set()
+            return
+        with self._lock:
+            self._state = "finalising"
+        try:
+            s.result = self._finalise(s)
+        finally:
+            with self._lock:
+                if self._session is s:
+                    self._state = "idle"
+            try:
+                self._emit("record.stopped", s.result.as_event() if s.result else {"id": s.rec_id, "reason": "error"})
+            finally:
+                s.done.set()
+
+    def _open_stream(self, s: _Session, pa: Any) -> tuple[Any, int, int]:
+        pyaudio = _pyaudio()
+        dev = resolve_device(pa, _setting(self.cfg, "device"))
+        s.device = dev
+        channels = 1 if supports(pa, dev, SAMPLE_RATE, 1) or dev.max_input_channels < 2 else 2
+        if self.capture_rate:
+            rate = int(self.capture_rate)
+        elif supports(pa, dev, SAMPLE_RATE, channels):
+            rate = SAMPLE_RATE
+        else:
+            rate = int(dev.default_sample_rate)
+        try:
+            stream = pa.open(format=pyaudio.paInt16, channels=channels, rate=rate, input=True,
+                             input_device_index=dev.index, frames_per_buffer=max(256, rate // 20))
+        except (OSError, ValueError) as exc:
+            raise RecorderError(f'The microphone "{dev.name}" could not be opened ({exc}).',
+                                "Check that it is connected and not used by another program, or choose another "
+                                "one with recording.device (hushnote devices lists them).") from None
+        return stream, rate, channels
+
+    def _capture(self, s: _Session, writer_q: queue.SimpleQueue[np.ndarray | None]) -> None:
+        pyaudio = _pyaudio()
+        if not _pa_lock.acquire(timeout=10):
+            raise RecorderError("The sound system is not responding.", "Restart the computer's sound system or "
+                                "the hushnote service, then try again.")
+        try:
+            pa = pyaudio.PyAudio()
+        finally:
+            _pa_lock.release()
+        stream = None
+        hung = False
+        try:
+            stream, rate, channels = self._open_stream(s, pa)
+            resampler = StreamResampler(rate, SAMPLE_RATE) if rate != SAMPLE_RATE else None
+            max_frames = rate // 2
+            meter: list[np.ndarray] = []
+            meter_n = 0
+            silent_s = 0.0
+            warned = False
+            last_data = time.monotonic()
+            opened = last_data
+            while True:
+                stopping = s.stop.is_set()
+                try:
+                    avail = stream.get_read_available()
+                    if avail < 0:
+                        raise _DeviceLost
+                    if avail == 0 and not stopping:
+                        waited = time.monotonic() - (last_data if s.ready.is_set() else opened)
+                        limit = self.stall_s if s.ready.is_set() else self.start_timeout_s
+                        if waited > limit:
+                            hung = True
+                            raise _DeviceLost
+                        s.stop.wait(0.01)
+                        continue
+                    data = stream.read(min(avail, max_frames), exception_on_overflow=False) if avail else b""
+                except (_DeviceLost, OSError, ValueError):
+                    if not s.ready.is_set():
+                        name = s.device.name if s.device else "the microphone"
+                        raise RecorderError(f'The microphone "{name}" is not sending any sound.',
+                                            "Check that it is connected and working (hushnote devices), "
+                                            "then try again.") from None
+                    s.reason = "device_lost"
+                    s.message = ("Recording stopped: the microphone stopped working (unplugged, or the sound "
+                                 "system stopped). What was recorded until then is saved.")
+                    log.warning("recording %s: input device lost", s.rec_id)
+                    break
+                block = np.frombuffer(data, dtype="<i2")
+                if channels > 1:
+                    block = block.reshape(-1, channels).mean(axis=1).astype(np.int16)
+                if resampler is not None:
+                    out = resampler.process(block.astype(np.float32))
+                    if stopping:
+                        out = np.concatenate([out, resampler.flush()])
+                    block = to_int16(out)
+                if block.shape[0]:
+                    last_data = time.monotonic()
+                    s.ready.set()
+                    writer_q.put(block)
+                    s.samples += block.shape[0]
+                    meter.append(block)
+                    meter_n += block.shape[0]
+                    if meter_n >= int(LEVEL_INTERVAL_S * SAMPLE_RATE):
+                        s.level_db = level_db(np.concatenate(meter))
+                        meter, meter_n = [], 0
+                        self._emit("record.level", {"id": s.rec_id, "elapsed_s": round(s.samples / SAMPLE_RATE, 2),
+                                                    "level_db": s.level_db})
+                        if s.level_db < SILENCE_DB:
+                            silent_s += LEVEL_INTERVAL_S
+                            if silent_s >= self.no_signal_s and not warned:
+                                warned = True
+                                self._emit("record.warning", {
+                                    "id": s.rec_id, "code": "no_signal",
+                                    "message": f"No sound has reached the microphone for {int(silent_s)} seconds. "
+                                               "Check that it is connected, switched on and not muted. "
+                                               "Recording continues."})
+                        else:
+                            silent_s, warned = 0.0, False
+                if stopping:
+                    break
+        finally:
+            self._close_audio(stream, pa, hung)
+
+    def _close_audio(self, stream: Any, pa: Any, hung: bool) -> None:
+        def close() -> None:
+            with _pa_lock:
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+                with contextlib.suppress(Exception):
+                    pa.terminate()
+
+        if not hung:
+            close()
+            return
+        # A hung sound server can block close() forever: do it aside and go on saving the recording.
+        t = threading.Thread(target=close, name="recorder-close", daemon=True)
+        t.start()
+        t.join(2.0)
+        if t.is_alive():
+            log.warning("the sound system did not release the microphone; continuing without waiting")
+
+    # ------------------------------------------------------------------ the writer thread
+
+    def _write_loop(self, s: _Session, q: queue.SimpleQueue[np.ndarray | None]) -> None:
+        chunk_bytes = self._chunk_samples() * 2
+        buf = bytearray()
+        index = 1
+        failed = False
+        while True:
+            block = q.get()
+            if block is None:
+                break
+            if failed:
+                continue
+            data = block.astype("<i2").tobytes()
+            try:
+                room = chunk_bytes - len(buf)
+                buf += data
+                s.store.append_part(index, data[:room])
+                while len(buf) >= chunk_bytes:
+                    s.store.write_chunk(index, bytes(buf[:chunk_bytes]))
+                    del buf[:chunk_bytes]
+                    with s.cond:
+                        s.chunks_done = index
+                        s.cond.notify_all()
+                    index += 1
+                    if buf:
+                        s.store.append_part(index, bytes(buf[: min(len(buf), chunk_bytes)]))
+            except OSError as exc:
+                failed = True
+                self._write_failed(s, exc)
+        try:
+            if buf and not failed:
+                s.store.write_chunk(index, bytes(buf))
+                with s.cond:
+                    s.chunks_done = index
+        except OSError as exc:
+            self._write_failed(s, exc)
+        finally:
+            s.store.close_part()
+            with s.cond:
+                s.writer_finished = True
+                s.cond.notify_all()
+
+    def _write_failed(self, s: _Session, exc: OSError) -> None:
+        log.error("recording %s: audio could not be written (%s)", s.rec_id, exc.__class__.__name__)
+        s.reason = "error"
+        s.message = ("Recording stopped: the audio could not be saved to disk "
+                     f"({exc.strerror or exc.__class__.__name__}; is the disk full?). What was saved before is kept.")
+        s.stop.set()
+
+    # ------------------------------------------------------------------ finalising
+
+    def _finalise(self, s: _Session) -> StopResult:
+        reason = s.reason or "user"
+        seconds = s.samples / SAMPLE_RATE
+        message = s.message or ("Recording saved." if reason in ("user", "shutdown") else "")
+        path: Path | None = None
+        try:
+            path, seconds = s.store.assemble()
+            s.store.update_meta(state="assembled", reason=reason, seconds=round(seconds, 3),
+                                stopped_utc=utc_now().isoformat(timespec="seconds"))
+            log.info("recording %s saved (%.1f s, %s)", s.rec_id, seconds, reason)
+            try:
+                hand_off_and_clean(s.store, self.on_finished)
+                s.handed_off = True
+            except Exception as exc:  # noqa: BLE001 - the file is safe on disk; recovery hands it over later
+                log.error("recording %s: hand-off failed (%s); it will be queued at the next start",
+                          s.rec_id, exc.__class__.__name__)
+                message = (message + " It could not be queued for processing yet; that will happen when "
+                           "the service restarts.").strip()
+        except Exception as exc:  # noqa: BLE001 - the chunks stay on disk and are recovered at the next start
+            log.error("recording %s: could not be assembled (%s)", s.rec_id, exc.__class__.__name__)
+            reason = "error" if reason == "user" else reason
+            message = ("The recording could not be put together into one file; its pieces are kept and will be "
+                       "recovered when the service restarts.")
+        finally:
+            self._release_store(s)
+        return StopResult(s.rec_id, reason, path, seconds, message)
+
+    def _release_store(self, s: _Session) -> None:
+        with s.cond:
+            s.users -= 1
+            last = s.users == 0
+        if last:
+            if s.handed_off:
+                s.store.discard()
+            else:
+                s.store.release()
+
+    # ------------------------------------------------------------------ the window thread (live transcription)
+
+    def _window_loop(self, s: _Session) -> None:
+        chunk_n = self._chunk_samples()
+        hi = int(self.window_s * SAMPLE_RATE)
+        lo = int(0.6 * hi)
+        buf = np.zeros(0, dtype=np.int16)
+        offset = 0
+        nxt = 1
+        complete = False
+        consumer = s.consumer
+        on_window = consumer.on_window if hasattr(consumer, "on_window") else consumer
+        finder = getattr(consumer, "speech_chunks", None)  # the consumer's VAD (e.g. in a model process)
+        try:
+            while True:
+                with s.cond:
+                    while not (s.chunks_done >= nxt or s.writer_finished or s.abort_windows.is_set()):
+                        s.cond.wait()
+                    have, finished = s.chunks_done, s.writer_finished
+                if s.abort_windows.is_set():
+                    break
+                if have < nxt:
+                    complete = finished
+                    break
+                try:
+                    data = np.frombuffer(s.store.read_chunk(nxt), dtype="<i2")
+                except OSError:
+                    data = np.zeros(chunk_n, dtype=np.int16)  # keep the timing of what follows
+                nxt += 1
+                buf = np.concatenate([buf, data])
+                while buf.shape[0] >= hi and not s.abort_windows.is_set():
+                    cut = _pick_cut(buf[:hi], lo, hi, finder)
+                    self._deliver(on_window, buf[:cut], offset, s)
+                    buf, offset = buf[cut:], offset + cut
+            if complete and buf.shape[0]:
+                self._deliver(on_window, buf, offset, s)
+                offset += buf.shape[0]
+        finally:
+            end = getattr(consumer, "on_end", None)
+            if end is not None:
+                try:
+                    end(offset / SAMPLE_RATE, complete)
+                except Exception as exc:  # noqa: BLE001 - a consumer's bug must not leak the store
+                    log.warning("live transcription end failed (%s)", exc.__class__.__name__)
+            self._release_store(s)
+
+    @staticmethod
+    def _deliver(on_window: Callable[[np.ndarray, float], None], pcm: np.ndarray, offset: int, s: _Session) -> None:
+        try:
+            on_window(pcm.astype(np.float32) / 32768.0, offset / SAMPLE_RATE)
+        except Exception as exc:  # noqa: BLE001 - one failed window must not stop the others
+            log.warning("recording %s: live window at %.0f s failed (%s)", s.rec_id, offset / SAMPLE_RATE,
+                        exc.__class__.__name__)
+
+
+def _pick_cut(pcm: np.ndarray, lo: int, hi: int,
+              finder: Callable[[np.ndarray], list[dict[str, int]]] | None = None) -> int:
+    """Where to end a live window: the middle of the widest pause (Silero VAD, as the pipeline uses, or
+    ``finder``) whose middle lies in [lo, hi]; failing that, the quietest 100 ms in [lo, hi]."""
+    audio = pcm.astype(np.float32) / 32768.0
+    try:
+        if finder is None:
+            from hushnote.daemon.speech.audio import speech_chunks
+
+            finder = speech_chunks
+        chunks = finder(audio)
+    except Exception as exc:  # noqa: BLE001 - no VAD (e.g. a broken install): fall back to energy
+        log.debug("VAD unavailable (%s)", exc.__class__.__name__)
+        chunks = None
+    if chunks is not None:
+        if not chunks:
+            return hi  # all silence
+        gaps = [(0, chunks[0]["start"])] + [(a["end"], b["start"]) for a, b in zip(chunks, chunks[1:], strict=False)]
+        if chunks[-1]["end"] < hi - SAMPLE_RATE // 2:
+            gaps.append((chunks[-1]["end"], hi))
+        best = max(((b - a, (a + b) // 2) for a, b in gaps if lo <= (a + b) // 2 <= hi and b > a), default=None)
+        if best is not None:
+            return best[1]
+    frame = SAMPLE_RATE // 10
+    seg = audio[lo:hi]
+    n = seg.shape[0] // frame
+    if n == 0:
+        return hi
+    energy = np.square(seg[: n * frame].reshape(n, frame)).mean(axis=1)
+    return lo + int(np.argmin(energy)) * frame + frame // 2
+
+
+# ----------------------------------------------------------------------------- live transcription
+
+class LiveTranscriber:
+    """Collects a transcript window by window while recording; ``finish()`` after Stop returns it whole.
+
+    Pass it as ``Recorder.start(..., window_consumer=LiveTranscriber(cfg))``. Uses the configured model
+    (``hushnote.daemon.speech.transcribe.transcriber_for``); segment times are absolute (seconds from the recording's start).
+    """
+
+    def __init__(self, cfg: Config, *, source: str = "", transcriber: Any = None) -> None:
+        self.cfg = cfg
+        self.source = source
+        self._transcriber = transcriber
+        self._segments: list[Segment] = []
+        self._language = ""
+        self._label = ""
+        self._error: BaseException | None = None
+        self._ended = threading.Event()
+        self._complete = False
+        self.duration = 0.0
+        self.windows: list[dict[str, float]] = []  # per window: offset_s, seconds, done_at (monotonic), took_s
+
+    def _model(self) -> Any:
+        if self._transcriber is None:
+            from hushnote.daemon.speech.transcribe import transcriber_for
+
+            self._transcriber = transcriber_for(self.cfg)
+        return self._transcriber
+
+    def on_window(self, samples: np.ndarray, offset_s: float) -> None:
+        if self._error is not None:
+            return  # the model failed once: the whole file is transcribed by the queue instead
+        t0 = time.monotonic()
+        try:
+            tr: Transcript = self._model().transcribe_audio(samples, self.source)
+        except Exception as exc:  # noqa: BLE001 - reported by finish()
+            self._error = exc
+            log.warning("live transcription failed (%s)", exc.__class__.__name__)
+            return
+        self._language = self._language or tr.language
+        self._label = tr.model
+        for seg in tr.segments:
+            start = round(seg.start + offset_s, 2)
+            self._segments.append(Segment(start, max(start, round(seg.end + offset_s, 2)), seg.text, seg.speaker))
+        done = time.monotonic()
+        self.windows.append({"offset_s": offset_s, "seconds": samples.shape[0] / SAMPLE_RATE,
+                             "done_at": done, "took_s": done - t0})
+
+    def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
+        """Silero VAD's speech chunks, where the transcriber runs (in a model process if it is one)."""
+        finder = getattr(self._transcriber, "speech_chunks", None)
+        if finder is None:
+            from hushnote.daemon.speech.audio import speech_chunks
+
+            return speech_chunks(samples)
+        return list(finder(samples))
+
+    def on_end(self, duration_s: float, complete: bool) -> None:
+        self.duration = duration_s
+        self._complete = complete
+        self._ended.set()
+
+    def finish(self, timeout: float | None = None) -> Transcript:
+        """Wait for the last window (call after Stop) and return the transcript of the whole recording."""
+        if not self._ended.wait(timeout):
+            raise RecorderError("Live transcription has not caught up yet.",
+                                "The recording will be transcribed from the saved file instead.")
+        if self._error is not None:
+            err = self._error
+            if isinstance(err, RecorderError):
+                raise err
+            raise RecorderError(f"Live transcription failed ({err.__class__.__name__}).",
+                                "The recording will be transcribed from the saved file instead.") from err
+        if not self._complete:
+            raise RecorderError("Live transcription was interrupted before the end of the recording.",
+                                "The recording will be transcribed from the saved file instead.")
+        return Transcript(tuple(self._segments), self._language or "en", round(self.duration, 3),
+                          self._label or str(self.cfg["transcription.model"]), self.source)
+
+
+# ----------------------------------------------------------------------------- a recorder process
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hushnote.daemon.recording.recorder DATA_DIR``: record until SIGTERM/SIGINT or stdin closes (tests, manual
+    checks). Prints one JSON line per event (ids and numbers only)."""
+    import argparse
+    import json
+    import signal
+    import sys
+
+    from hushnote.daemon.core import config
+
+    ap = argparse.ArgumentParser(prog="python -m hushnote.daemon.recording.recorder")
+    ap.add_argument("data_dir", type=Path)
+    ap.add_argument("--config")
+    ap.add_argument("--chunk-s", type=float)
+    args = ap.parse_args(argv)
+    cfg = config.load(args.config)
+    done = threading.Event()
+
+    def emit(event: str, data: dict[str, Any]) -> None:
+        print(json.dumps({"event": event, **data}), flush=True)
+        if event == "record.stopped":
+            done.set()
+
+    rec = Recorder(cfg, on_event=emit, data_dir=args.data_dir)
+    if args.chunk_s:
+        rec.chunk_s = args.chunk_s
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    def watch_stdin() -> None:
+        sys.stdin.read()
+        done.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    try:
+        rec.start(consent_confirmed=True)
+    except RecorderError as exc:
+        print(json.dumps({"event": "record.error", "message": str(exc)}), flush=True)
+        return 1
+    done.wait()
+    with contextlib.suppress(RecorderError):
+        rec.stop()
+    rec.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

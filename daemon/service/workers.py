@@ -1,0 +1,413 @@
+"""Pipeline workers: claim a job, run audio → transcript → note, put the outputs and the audio in place.
+
+One thread per ``worker.count`` (default 2: on 2 cores, two files at once are ~2x faster than one at a time
+with both cores, because beam search gains little from a second thread; see docs/BENCHMARKS.md). ``Workers``
+is a context manager; each thread stops on a sentinel from its wake queue. Models load on the first job
+(inside ``pipeline.transcribe_file``), stay loaded while work remains, and are unloaded after
+``models.idle_unload_s`` without work. In the service (``model_process``), each worker runs that model work in
+its own child process (``hushnote.daemon.runner.process``), and "unloaded" means the child exits, so job work never leaves
+model memory in the service (live transcription while recording still runs in the service; ``_unload_models``
+frees what it can). With several workers and ``threads = 0``, each model process gets an equal share of the
+cores.
+
+A job, step by step (each step safe to repeat after a crash)::
+
+    claim (lease) → transcribe → draft → write transcript, then note (atomic, at the reserved stem,
+    unique=False) → record the audio's new place → move the audio beside the note → done
+
+A retry after a crash finds its own note at the reserved stem and only finishes the remaining steps, so a
+job never makes a second note. Bad input (``InputError``, ``TooLittleSpeech``) fails the job at once:
+the audio goes to ``Inbox/failed/`` (kept, never deleted there except by ``retention.max_audio_days``) and
+an error report ``Notes/<stem>.error.txt`` is written. An unexpected error counts an attempt; after
+``MAX_ATTEMPTS`` the job fails the same way. A graceful stop releases the current job (queued again,
+no attempt counted) at the next progress callback.
+
+Logs carry job ids and exception class names only: never file names, paths or transcript text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.crashpoints import crashpoint
+from hushnote.daemon.core.datatypes import Note, Transcript
+from hushnote.daemon.core.errors import HushnoteError, InputError, ModelError, TooLittleSpeech
+from hushnote.daemon.jobs.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, unique_path, write_error_report
+from hushnote.daemon.jobs.store import Job, Store
+from hushnote.daemon.notes import pipeline
+from hushnote.daemon.runner.process import ModelRunner, RunnerCrashed
+
+log = logging.getLogger("hushnote.worker")
+
+EventSink = Callable[[str, dict[str, Any]], None]
+LEASE_S = 120.0
+POLL_S = 30.0
+_STOP = object()
+_WAKE = object()
+
+
+class _Released(Exception):  # noqa: N818 - control flow, not an error
+    """Raised from the progress callback when the service is stopping: the job goes back to the queue."""
+
+
+def _no_event(event: str, data: dict[str, Any]) -> None:
+    return None
+
+
+def locate_audio(job: Job, notes: Path) -> Path | None:
+    """Where the job's audio is now: the recorded place, the store, or already beside the note."""
+    for p in (job.audio_path, job.store_path, str(notes / f"{job.stem}{job.ext}")):
+        if p and os.path.lexists(p):
+            return Path(p)
+    return None
+
+
+def file_failed_job(store: Store, job: Job, cfg: Config, what: str, hint: str) -> Path | None:
+    """Put a failed job's audio into ``Inbox/failed/`` (kept) and write its error report.
+    Call before or after ``store.fail``; safe to repeat."""
+    notes = cfg.path("paths.notes")
+    failed_dir = cfg.path("paths.inbox") / FAILED_DIR
+    audio = locate_audio(job, notes)
+    kept = audio
+    if audio is not None and audio.parent != failed_dir:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        kept = unique_path(failed_dir, job.original_name.replace("/", "_") or f"{job.id}{job.ext}")
+        store.set_audio_path(job.id, kept)
+        move_file(audio, kept)
+    fresh = store.get(job.id) or job
+    write_error_report(notes, fresh, what, hint, kept)
+    return kept
+
+
+def _remove_stale_temps(notes: Path, stem: str) -> None:
+    """Temp files a killed earlier attempt left while writing this job's outputs (hidden ``.name.*.tmp``)."""
+    prefixes = tuple(f".{stem}{s}." for s in (pipeline.NOTE_SUFFIX, pipeline.TRANSCRIPT_SUFFIX))
+    try:
+        names = os.listdir(notes)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefixes) and name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                (notes / name).unlink()
+
+
+def _unload_models() -> None:
+    """Drop loaded models (only modules already imported: nothing heavy is imported to unload)."""
+    tr = sys.modules.get("hushnote.daemon.speech.transcribe")
+    if tr is not None and hasattr(tr, "unload_all"):
+        tr.unload_all()
+    for name in ("hushnote.daemon.drafting.engine", "hushnote.daemon.drafting.llm"):
+        mod = sys.modules.get(name)
+        fn = getattr(mod, "unload_all", None) or getattr(mod, "unload", None)
+        if callable(fn):
+            with contextlib.suppress(Exception):
+                fn()
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)  # give freed model memory back to the OS
+
+
+class Workers:
+    """The pipeline worker threads of the service."""
+
+    def __init__(self, store: Store, cfg: Config, *, count: int | None = None, on_event: EventSink = _no_event,
+                 lease_s: float = LEASE_S, idle_unload_s: float | None = None,
+                 progress_interval_s: float = 0.5, vault: Any = None) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.count = int(count if count is not None else cfg["worker.count"])
+        self.on_event = on_event
+        self.lease_s = lease_s
+        self.idle_unload_s = float(idle_unload_s if idle_unload_s is not None else cfg["models.idle_unload_s"])
+        self.progress_interval_s = progress_interval_s
+        self.vault = vault  # hushnote.daemon.privacy.vault.Vault: opens encrypted audio in memory; writes notes if notes.encrypt
+        self._vault_kw: dict[str, Any] = {"vault": vault} if vault is not None else {}
+        self.notes = cfg.path("paths.notes")
+        self._wake: queue.Queue[object] = queue.Queue()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._current: dict[str, dict[str, Any]] = {}  # owner -> {id, kind, stage, fraction}
+        self._paused = store.is_paused()
+        self._loaded = False
+        self._last_work = time.monotonic()
+        self._busy = 0
+        self._drafted: dict[str, dict[str, Any]] = {}  # job id -> the job.drafted event's facts (audit)
+        # recorder: the transcript made while recording, if usable (else None: transcribe the file)
+        self.transcript_for: Callable[[Job, Callable[..., None]], Transcript | None] | None = None
+        # True (the service): each worker runs its models in its own child process (hushnote.daemon.runner.process), which
+        # is stopped after idle_unload_s, so the idle service never holds model memory. False: in-process.
+        self.model_process = False
+        self._runners: dict[str, ModelRunner] = {}
+
+    # -------------------------------------------------------------------- lifecycle
+
+    def start(self) -> Workers:
+        for i in range(self.count):
+            t = threading.Thread(target=self._run, args=(f"{os.getpid()}-{i}",), name=f"hushnote-worker-{i}",
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Stop: the current job is released at its next progress report (or finishes first).
+        Returns False if a worker did not stop in time (its job is then released here)."""
+        self._stopping.set()
+        for _ in self._threads:
+            self._wake.put(_STOP)
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        if alive:
+            with self._lock:
+                running = list(self._current.items())
+            for owner, cur in running:
+                self.store.release(cur["id"], owner)
+                log.warning("job %s: released while its worker was still busy", cur["id"])
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._stop_runners(kill_busy=bool(alive))
+        if self._loaded and not self._threads:
+            _unload_models()
+            self._loaded = False
+        return not alive
+
+    def __enter__(self) -> Workers:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def notify(self) -> None:
+        """New work may be waiting."""
+        for _ in range(max(1, self.count)):
+            self._wake.put(_WAKE)
+
+    # -------------------------------------------------------------------- control
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self.store.set_paused(True)
+        self._paused = True
+        self.on_event("state", {"state": "paused"})
+
+    def resume(self) -> None:
+        self.store.set_paused(False)
+        self._paused = False
+        self.on_event("state", {"state": "running"})
+        self.notify()
+
+    def current(self) -> dict[str, Any] | None:
+        with self._lock:
+            for cur in self._current.values():
+                return dict(cur)
+        return None
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._current
+
+    @property
+    def models_loaded(self) -> bool:
+        return self._loaded
+
+    # -------------------------------------------------------------------- the thread
+
+    def _run(self, owner: str) -> None:
+        while not self._stopping.is_set():
+            job = None
+            if not self._paused:
+                try:
+                    job = self.store.claim(owner, self.lease_s)
+                except Exception as exc:  # noqa: BLE001 - e.g. a locked database: try again shortly
+                    log.error("claiming a job failed (%s)", type(exc).__name__)
+            if job is not None:
+                self._work(owner, job)
+                continue
+            timeout: float | None = POLL_S  # a safety net: wake-ups are the normal path
+            if self._loaded:
+                timeout = min(POLL_S, max(0.05, self._last_work + self.idle_unload_s - time.monotonic()))
+            try:
+                token = self._wake.get(timeout=timeout)
+            except queue.Empty:
+                token = None
+            if token is _STOP:
+                break
+            if token is None and self._loaded and time.monotonic() - self._last_work >= self.idle_unload_s:
+                with self._lock:
+                    busy = bool(self._current)
+                if not busy:
+                    _unload_models()
+                    self._stop_runners()
+                    self._loaded = False
+                    log.info("models unloaded after %.0f s idle", self.idle_unload_s)
+
+    def _work(self, owner: str, job: Job) -> None:
+        with self._lock:
+            self._current[owner] = {"id": job.id, "kind": job.kind, "stage": "start", "fraction": 0.0}
+        log.info("job %s: started (attempt %d)", job.id, job.attempts + 1)
+        self._loaded = True
+        state = "queued"
+        try:
+            state = self._process(owner, job)
+        except _Released:
+            self.store.release(job.id, owner)
+            log.info("job %s: released (service stopping)", job.id)
+        except (InputError, TooLittleSpeech) as exc:
+            code = "too_little_speech" if isinstance(exc, TooLittleSpeech) else "input_error"
+            state = self._fail(job, code, exc)
+        except ModelError as exc:
+            self.store.release(job.id, owner)
+            log.error("job %s: the speech model is not usable (%s); processing paused until `hushnote resume`",
+                      job.id, type(exc).__name__)
+            self.pause()
+        except Exception as exc:  # noqa: BLE001 - one job's bug must not stop the service
+            state = self.store.fail_attempt(job.id, f"internal: an unexpected {type(exc).__name__} while processing")
+            log.error("job %s: attempt failed (%s); now %s", job.id, type(exc).__name__, state)
+            if state == "failed":
+                with contextlib.suppress(Exception):
+                    file_failed_job(self.store, self.store.get(job.id) or job, self.cfg,
+                                    f"processing failed {job.attempts + 1} times with an unexpected error.",
+                                    "Try again with `hushnote retry`, or report this to support "
+                                    "with the hushnote log.")
+        finally:
+            with self._lock:
+                self._current.pop(owner, None)
+            self._last_work = time.monotonic()
+        drafted = self._drafted.pop(job.id, None)
+        if state in ("done", "failed"):
+            if drafted and state == "done":  # what was used to draft it (no PHI): the audit log's draft.made
+                self.on_event("job.drafted", {"id": job.id, **drafted})
+            self.on_event("job.done", {"id": job.id, "state": state})
+
+    def _transcribe_and_draft(self, owner: str, job: Job, audio: Path, transcript: Transcript | None,
+                              progress: Callable[..., None]) -> tuple[Transcript, Note]:
+        """The model work of a job: here, or (``model_process``) in this worker's model process."""
+        if not self.model_process:
+            if transcript is None:  # not a recording transcribed live: transcribe the file
+                transcript = pipeline.transcribe_file(audio, self.cfg, progress, **self._vault_kw)
+            transcript = dataclasses.replace(transcript, source=job.original_name)
+            return transcript, pipeline.draft_note(transcript, self.cfg, progress=progress)
+        runner = self._runners.get(owner)
+        if runner is None:
+            from hushnote.daemon.privacy.audit import FILENAME as AUDIT_LOG
+
+            runner = self._runners[owner] = ModelRunner(
+                guard=bool(self.cfg["guard.enabled"]), audit_log=self.cfg.path("paths.data") / AUDIT_LOG)
+        data_key = None
+        if transcript is None:  # an encrypted store file: the child gets its unwrapped key, over the pipe
+            from hushnote.daemon.privacy.at_rest import data_key_for
+
+            data_key = data_key_for(self.vault, audio)
+        with runner.lock:
+            try:
+                return runner.process(audio, self._job_cfg(), source=job.original_name, data_key=data_key,
+                                      transcript=transcript, progress=progress)
+            except RunnerCrashed:
+                if self._stopping.is_set():
+                    raise _Released() from None  # killed because the service is stopping
+                raise
+
+    def _job_cfg(self) -> Config:
+        """Several workers share the cores for speech recognition: with transcription.threads = 0 (all
+        cores), each gets cores / workers. (Beam search gains little from a second thread, much from a second
+        file at once; drafting keeps all cores, since an llm does use them and drafts rarely overlap.)"""
+        if self.count <= 1 or self.cfg["transcription.threads"]:
+            return self.cfg
+        return self.cfg.with_overrides(transcription__threads=max(1, (os.cpu_count() or 1) // self.count))
+
+    def _stop_runners(self, kill_busy: bool = False) -> None:
+        """Stop the idle model processes: they exit and give all their memory back. One still working is
+        left alone, or killed with ``kill_busy`` (at close, a worker that did not stop in time)."""
+        for runner in list(self._runners.values()):
+            runner.stop_if_idle(kill_busy)  # a killed one: its worker then sees the end and lets go
+
+    def _fail(self, job: Job, code: str, exc: HushnoteError) -> str:
+        audio = locate_audio(job, self.notes)
+        what = exc.message
+        if audio is not None:  # the message names our store file; the user knows the original name
+            what = what.replace(str(audio), job.original_name).replace(audio.name, job.original_name)
+        file_failed_job(self.store, job, self.cfg, what, exc.hint or "Check the recording.")
+        self.store.fail(job.id, f"{code}: the recording could not be made into a note")
+        log.warning("job %s: failed (%s); audio kept in the inbox's failed folder", job.id, code)
+        return "failed"
+
+    def _progress_for(self, owner: str, job: Job) -> Callable[..., None]:
+        last_pub = [0.0, -1.0]
+        last_renew = [time.monotonic()]
+
+        def progress(stage: str, fraction: float, detail: str = "") -> None:
+            if self._stopping.is_set():
+                raise _Released()
+            frac = max(0.0, min(1.0, float(fraction)))
+            with self._lock:
+                cur = self._current.get(owner)
+                if cur is not None:
+                    stage_changed = cur["stage"] != stage
+                    cur.update(stage=stage, fraction=round(frac, 4))
+            now = time.monotonic()
+            if now - last_renew[0] >= self.lease_s / 3:
+                self.store.renew(job.id, owner, self.lease_s)
+                last_renew[0] = now
+            if cur is not None and (stage_changed or now - last_pub[0] >= self.progress_interval_s or frac >= 1.0):
+                last_pub[0] = now
+                self.on_event("job.progress", {"id": job.id, "stage": stage, "fraction": round(frac, 4)})
+
+        return progress
+
+    def _process(self, owner: str, job: Job) -> str:
+        notes = self.notes
+        n_path = notes / f"{job.stem}{pipeline.NOTE_SUFFIX}"
+        t_path = notes / f"{job.stem}{pipeline.TRANSCRIPT_SUFFIX}"
+        beside = notes / f"{job.stem}{job.ext}"
+        audio = locate_audio(job, notes)
+        _remove_stale_temps(notes, job.stem)
+        if not (n_path.exists() and t_path.exists()):
+            if audio is None:
+                raise InputError(f"{job.original_name} is no longer where hushnote kept it.",
+                                 "Put the recording into the inbox again.")
+            progress = self._progress_for(owner, job)
+            transcript = self.transcript_for(job, progress) if self.transcript_for is not None else None
+            transcript, note = self._transcribe_and_draft(owner, job, audio, transcript, progress)
+            self._drafted[job.id] = {"engine": note.engine, "template": note.template, "model": note.model,
+                                     "model_sha256": note.model_sha256, "speech_model": transcript.model,
+                                     "unverified": note.unverified_count, "risk_quotes": len(note.risk)}
+            progress("write", 1.0, "")
+            t_path, n_path = pipeline.write_outputs(transcript, note, notes, job.stem, unique=False,
+                                                    vault=self.vault if self.cfg["notes.encrypt"] else None)
+        # else: an earlier attempt wrote this job's note (the stem is reserved for it): finish the rest
+        crashpoint("job.written")
+        final = audio
+        if audio is not None and audio != beside:
+            if not os.path.lexists(beside):
+                self.store.set_audio_path(job.id, beside)
+                move_file(audio, beside)
+                final = beside
+            # else: something else has that name: the audio stays where it is (retention still applies)
+        crashpoint("job.moved")
+        with contextlib.suppress(OSError):
+            (notes / f"{job.stem}{ERROR_SUFFIX}").unlink()  # a stale report from an earlier failed attempt
+        self.store.complete(job.id, note_path=n_path, transcript_path=t_path, audio_path=final)
+        log.info("job %s: done", job.id)
+        return "done"

@@ -1,0 +1,418 @@
+"""Audio in: checks, streaming decode to 16 kHz mono float32, and cutting into windows at silences.
+
+Any format PyAV (FFmpeg) reads is accepted. The file is decoded block by block and never held whole, so
+memory does not grow with the length of the recording. Speech is found with the Silero VAD bundled with
+faster-whisper; windows end in a pause, and only the speech inside a window is handed to Whisper.
+
+Error messages name the file (the user gave it to us) but nothing here is logged with file names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import stat
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hushnote.daemon.core.errors import InputError
+
+SAMPLE_RATE = 16_000
+
+# Windows: each is cut at the longest pause between MIN and MAX seconds of audio. faster-whisper's memory
+# use grows with the audio it is given (features for the whole array), so this bounds the peak: with
+# the base model ~830-880 MB RSS for 25 or 50 minutes (a plain transcribe() of 50 minutes: ~3.1 GB).
+# Each window boundary can cost one extra 30-second Whisper pass, so windows are kept long.
+WINDOW_MAX_S = 600.0
+WINDOW_MIN_S = 360.0
+DECODE_BLOCK_S = 30.0
+PROBE_S = 60.0  # most audio decoded when checking that a file is complete
+
+# Silero VAD settings: faster-whisper's own vad_filter defaults. The VAD runs once over the stream;
+# the same frame probabilities choose where windows end and which stretches are speech.
+VAD_THRESHOLD = 0.5
+VAD_MIN_SILENCE_MS = 2000
+VAD_SPEECH_PAD_MS = 400
+
+SUPPORTED = "wav, flac, mp3, m4a, ogg, opus, webm, mp4 and most other audio or video files"
+
+# ``opener(path)`` → a seekable binary file object with the file's (plaintext) bytes: how an encrypted
+# store file is read in memory (``hushnote.daemon.privacy.at_rest.decrypting_opener``). None: the file is read directly.
+Opener = Callable[[Path], Any]
+
+
+def _bad(path: Path, what: str, hint: str = "") -> InputError:
+    return InputError(f"{path.name} {what}", hint or f"Choose a recording in a common format ({SUPPORTED}).",
+                      path=str(path))
+
+
+# ----------------------------------------------------------------------------- checks before decoding
+
+def check_file(path: Path) -> None:
+    """Raise ``InputError`` unless ``path`` is an existing, readable, non-empty regular file."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
+                         "Check the file and try again.", path=str(path)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path} is a folder, not an audio file.", "Give the path of one recording.",
+                         path=str(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} is not a regular file.", "Give the path of one recording.", path=str(path))
+    if st.st_size == 0:
+        raise _bad(path, "is empty (0 bytes): there is no recording in it.",
+                   "The recording may not have been saved; check the original.")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(12)
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
+                         "Check the file and try again.", path=str(path)) from None
+    _check_riff(path, head, st.st_size)
+
+
+def _check_riff(path: Path, head: bytes, size: int) -> None:
+    """A WAV whose header promises more bytes than the file has was cut short (FFmpeg would not say)."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    (riff_size,) = struct.unpack("<I", head[4:8])
+    if riff_size in (0, 0xFFFFFFFF, 0x7FFFFFFF) or riff_size < 36:
+        return  # a recorder that never finished the header: length unknown, not evidence of truncation
+    if riff_size + 8 > size + 1:
+        raise _truncated(path)
+
+
+def _truncated(path: Path) -> InputError:
+    return _bad(path, "is incomplete: the file ends before the recording does (truncated or still being copied).",
+                "Copy the whole file again, or export it again from the recorder.")
+
+
+# ----------------------------------------------------------------------------- decoding
+
+@dataclass
+class Decoded:
+    """What is known about the recording while (and after) it is decoded."""
+
+    declared_s: float | None = None  # duration the container announces, if any
+    decoded_s: float = 0.0
+    skipped_packets: int = 0
+
+
+@contextlib.contextmanager
+def _open(path: Path, opener: Opener | None = None) -> Iterator[Any]:
+    fh = opener(path) if opener is not None else None
+    try:
+        if fh is not None:
+            head = fh.read(12)
+            size = fh.seek(0, 2)
+            fh.seek(0)
+            _check_riff(path, head, size)  # check_file only saw the encrypted bytes
+        with _av_open(path, fh) as container:
+            yield container
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def _av_open(path: Path, fh: Any) -> Any:
+    import av
+
+    try:
+        return av.open(fh if fh is not None else str(path), mode="r", metadata_errors="ignore")
+    except av.error.FileNotFoundError:
+        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
+    except av.error.PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions.", path=str(path)) from None
+    except (av.error.FFmpegError, OSError, ValueError):
+        raise _bad(path, "is not an audio file that can be read (damaged, incomplete, or not audio at all).") from None
+
+
+def _declared_seconds(container: Any, stream: Any) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        secs = float(stream.duration * stream.time_base)
+        if secs > 0:
+            return secs
+    if container.duration:
+        return float(container.duration) / 1_000_000
+    return None
+
+
+def _tolerance(declared: float) -> float:
+    return max(2.0, 0.05 * declared)
+
+
+def probe(path: Path, opener: Opener | None = None) -> float | None:
+    """Check the file opens and has a sound track; catch a cut-short file early. Returns the declared length."""
+    import av
+
+    check_file(path)
+    with _open(path, opener) as container:
+        if not container.streams.audio:
+            raise _bad(path, "has no sound track (a video or file without audio).",
+                       "Choose the session's audio recording, or a video that has sound.")
+        stream = container.streams.audio[0]
+        declared = _declared_seconds(container, stream)
+        if declared is None or declared < 4.0:
+            return declared
+        # Seek near the announced end and decode what is there: a file cut short has nothing there.
+        # At most PROBE_S of audio is decoded: if the seek landed far earlier (an imprecise format), the
+        # probe gives up and the end-of-stream check in ``iter_pcm`` still applies.
+        last_end, decoded, reached_end = 0.0, 0.0, True
+        try:
+            container.seek(int((declared - 1.5) * 1_000_000), any_frame=False, backward=True)
+            for frame in container.decode(stream):
+                if frame.time is not None and frame.sample_rate:
+                    last_end = max(last_end, float(frame.time) + frame.samples / frame.sample_rate)
+                    decoded += frame.samples / frame.sample_rate
+                if decoded > PROBE_S:
+                    reached_end = False
+                    break
+        except av.error.InvalidDataError:
+            raise _truncated(path) from None
+        except (av.error.FFmpegError, ValueError):
+            return declared  # cannot seek in this format: the end-of-stream check still applies
+        if reached_end and last_end and last_end < declared - _tolerance(declared):
+            raise _truncated(path)
+        return declared
+
+
+def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BLOCK_S,
+             opener: Opener | None = None) -> Iterator[np.ndarray]:
+    """Decode ``path`` to 16 kHz mono float32, yielding blocks of about ``block_s`` seconds.
+
+    Samples are identical to ``faster_whisper.decode_audio`` (s16 resampling, then /32768). Raises
+    ``InputError`` for unreadable files, files without sound, 0 seconds of audio, or a file cut short.
+    """
+    import av
+
+    info = info if info is not None else Decoded()
+    info.declared_s = probe(path, opener)
+    block = int(block_s * SAMPLE_RATE)
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    pending_n = 0
+    total = 0
+    with _open(path, opener) as container:
+        stream = container.streams.audio[0]
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.InvalidDataError:
+                info.skipped_packets += 1
+                continue
+            except (av.error.FFmpegError, OSError) as exc:
+                raise _bad(path, f"could not be read to the end ({exc.__class__.__name__}).") from None
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                info.skipped_packets += 1
+                continue
+            except av.error.FFmpegError:
+                raise _bad(path, "could not be decoded (damaged audio data).") from None
+            for frame in frames:
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    pending.append(arr)
+                    pending_n += arr.shape[0]
+            if pending_n >= block:
+                data = np.concatenate(pending).astype(np.float32) / 32768.0
+                pending, pending_n = [], 0
+                total += data.shape[0]
+                info.decoded_s = total / SAMPLE_RATE
+                yield data
+        for out in resampler.resample(None):
+            arr = out.to_ndarray().reshape(-1)
+            pending.append(arr)
+            pending_n += arr.shape[0]
+    if pending_n:
+        data = np.concatenate(pending).astype(np.float32) / 32768.0
+        total += data.shape[0]
+        info.decoded_s = total / SAMPLE_RATE
+        yield data
+    if total == 0:
+        raise _bad(path, "contains no audio (0 seconds).", "The recording may have failed; check the original.")
+    declared = info.declared_s
+    if declared is not None and declared >= 4.0 and info.decoded_s < declared - _tolerance(declared):
+        raise _truncated(path)
+
+
+def decode_all(path: Path, opener: Opener | None = None) -> np.ndarray:
+    """The whole file as one array (short files and tests only; long audio goes through ``iter_pcm``)."""
+    blocks = list(iter_pcm(path, opener=opener))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- windows cut at silences
+
+VAD_FRAME = 512  # samples per Silero VAD frame (32 ms)
+
+
+@dataclass(frozen=True)
+class SpeechWindow:
+    """A stretch of the recording ending in a pause, with just its speech (silences removed)."""
+
+    start: float  # seconds from the start of the recording
+    end: float
+    speech: np.ndarray  # the speech samples of this window, concatenated
+    chunks: tuple[dict[str, int], ...]  # speech sample ranges, relative to ``start``
+
+    @property
+    def speech_seconds(self) -> float:
+        return self.speech.shape[0] / SAMPLE_RATE
+
+
+def vad_options(max_speech_s: float = float("inf")) -> Any:
+    """faster-whisper's own ``vad_filter`` defaults (what a direct ``transcribe(vad_filter=True)`` uses)."""
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(threshold=VAD_THRESHOLD, min_silence_duration_ms=VAD_MIN_SILENCE_MS,
+                      speech_pad_ms=VAD_SPEECH_PAD_MS, max_speech_duration_s=max_speech_s)
+
+
+def speech_probs(audio: np.ndarray) -> np.ndarray:
+    """Silero speech probability per 512-sample frame (the last partial frame zero-padded)."""
+    from faster_whisper.vad import get_vad_model
+
+    if audio.shape[0] == 0:
+        return np.zeros(0, dtype=np.float32)
+    pad = (-audio.shape[0]) % VAD_FRAME
+    padded = np.pad(audio, (0, pad)) if pad else audio
+    return np.asarray(get_vad_model()(padded), dtype=np.float32).reshape(-1)
+
+
+def chunks_from_probs(probs: np.ndarray, n_samples: int) -> list[dict[str, int]]:
+    """Speech ranges (samples) from frame probabilities: faster-whisper's ``get_speech_timestamps`` logic
+    with its default options (threshold 0.5, 2 s minimum silence, 400 ms padding), without re-running
+    the VAD model. Adapted from faster_whisper/vad.py (MIT licence)."""
+    threshold = VAD_THRESHOLD
+    neg_threshold = max(threshold - 0.15, 0.01)
+    min_silence = SAMPLE_RATE * VAD_MIN_SILENCE_MS / 1000
+    pad = SAMPLE_RATE * VAD_SPEECH_PAD_MS / 1000
+    triggered = False
+    speeches: list[dict[str, int]] = []
+    current: dict[str, int] = {}
+    temp_end = 0
+    for i, p in enumerate(probs.tolist()):
+        pos = VAD_FRAME * i
+        if p >= threshold and temp_end:
+            temp_end = 0
+        if p >= threshold and not triggered:
+            triggered = True
+            current = {"start": pos}
+            continue
+        if p < neg_threshold and triggered:
+            if not temp_end:
+                temp_end = pos
+            if pos - temp_end < min_silence:
+                continue
+            current["end"] = temp_end
+            if current["end"] - current["start"] > 0:
+                speeches.append(current)
+            current = {}
+            temp_end = 0
+            triggered = False
+    if current and n_samples - current["start"] > 0:
+        current["end"] = n_samples
+        speeches.append(current)
+    for i, sp in enumerate(speeches):
+        if i == 0:
+            sp["start"] = int(max(0, sp["start"] - pad))
+        if i != len(speeches) - 1:
+            silence = speeches[i + 1]["start"] - sp["end"]
+            if silence < 2 * pad:
+                sp["end"] += int(silence // 2)
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - silence // 2))
+            else:
+                sp["end"] = int(min(n_samples, sp["end"] + pad))
+                speeches[i + 1]["start"] = int(max(0, speeches[i + 1]["start"] - pad))
+        else:
+            sp["end"] = int(min(n_samples, sp["end"] + pad))
+    return speeches
+
+
+def speech_chunks(audio: np.ndarray) -> list[dict[str, int]]:
+    return chunks_from_probs(speech_probs(audio), audio.shape[0])
+
+
+def choose_cut(probs: np.ndarray, lo: int, hi: int) -> int:
+    """Frame index in [lo, hi) at which to end a window: the middle of the longest pause there.
+
+    A pause is a run of frames below the silence threshold; ties go to the later one. With no pause at
+    all (continuous speech), the quietest frame is used, so a window never ends mid-word if avoidable.
+    """
+    neg = max(VAD_THRESHOLD - 0.15, 0.01)
+    seg = probs[lo:hi]
+    quiet = seg < neg
+    best_len, best_mid = 0, -1
+    run_start = -1
+    for i, q in enumerate([*quiet.tolist(), False]):
+        if q and run_start < 0:
+            run_start = i
+        elif not q and run_start >= 0:
+            length = i - run_start
+            if length >= best_len:
+                best_len, best_mid = length, (run_start + i) // 2
+            run_start = -1
+    if best_mid >= 0:
+        return lo + best_mid
+    return lo + int(len(seg) - 1 - np.argmin(seg[::-1]))
+
+
+def _window(buf: np.ndarray, probs: np.ndarray, offset: int, end: int) -> SpeechWindow:
+    piece = buf[:end]
+    chunks = chunks_from_probs(probs[: -(-end // VAD_FRAME)], end)
+    speech = (np.concatenate([piece[c["start"]:c["end"]] for c in chunks]) if chunks
+              else np.zeros(0, dtype=np.float32))
+    return SpeechWindow(offset / SAMPLE_RATE, (offset + end) / SAMPLE_RATE, speech, tuple(chunks))
+
+
+def speech_windows(blocks: Iterable[np.ndarray], *, max_s: float | None = None,
+                   min_s: float | None = None) -> Iterator[SpeechWindow]:
+    """Group a stream of 16 kHz blocks into windows of at most ``max_s`` seconds, each ending in a pause.
+
+    The VAD runs once over the stream (block by block). Each window ends in the longest pause between
+    ``min_s`` and ``max_s``; only a window's worth of audio is held. Windows with no speech are yielded
+    too (empty ``speech``) so callers can report progress through silence.
+    """
+    max_s = WINDOW_MAX_S if max_s is None else max_s
+    min_s = WINDOW_MIN_S if min_s is None else min_s
+    hi_f = int(max_s * SAMPLE_RATE) // VAD_FRAME
+    lo_f = max(1, int(min_s * SAMPLE_RATE) // VAD_FRAME)
+    buf = np.zeros(0, dtype=np.float32)
+    probs = np.zeros(0, dtype=np.float32)  # one per complete frame of ``buf``
+    offset = 0  # samples of the recording before ``buf``
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        buf = np.concatenate([buf, block]) if buf.shape[0] else block
+        done = probs.shape[0] * VAD_FRAME
+        whole = (buf.shape[0] - done) // VAD_FRAME * VAD_FRAME
+        if whole:
+            probs = np.concatenate([probs, speech_probs(buf[done:done + whole])])
+        while probs.shape[0] > hi_f:
+            cut = choose_cut(probs, lo_f, hi_f) * VAD_FRAME
+            yield _window(buf, probs, offset, cut)
+            buf = buf[cut:].copy()
+            probs = probs[cut // VAD_FRAME:].copy()
+            offset += cut
+    if buf.shape[0]:
+        done = probs.shape[0] * VAD_FRAME
+        if done < buf.shape[0]:
+            probs = np.concatenate([probs, speech_probs(buf[done:])])
+        yield _window(buf, probs, offset, buf.shape[0])

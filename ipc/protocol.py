@@ -55,7 +55,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from hushnote.daemon.core.errors import HushnoteError
 
@@ -194,7 +194,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _valid_id(v: Any) -> bool:
+def _valid_id(v: Any) -> TypeGuard[RequestId]:
     return (_is_int(v) and -(2**63) <= v < 2**63) or (isinstance(v, str) and 0 < len(v) <= _MAX_ID)
 
 

@@ -41,11 +41,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.fileio import atomic_write_text, fsync_dir
 from hushnote.daemon.jobs.store import Job, Store
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger("hushnote.inbox")
 
@@ -110,7 +113,7 @@ def _wav_data_bytes(head: bytes) -> int | None:
     """Size of the ``data`` chunk if it is within ``head``'s reach, else None."""
     pos = 12
     while pos + 8 <= len(head):
-        cid, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        cid, size = head[pos:pos + 4], int(struct.unpack("<I", head[pos + 4:pos + 8])[0])
         if cid == b"data":
             return size
         pos += 8 + size + (size & 1)
@@ -236,7 +239,7 @@ def write_error_report(notes_dir: Path, job: Job, what: str, hint: str, kept_at:
 
 # ----------------------------------------------------------------------------- ingest
 
-def reconcile_ingests(store: Store, vault: Any) -> dict[str, str]:
+def reconcile_ingests(store: Store, vault: Vault | None) -> dict[str, str]:
     """Finish or undo the ingests a crash interrupted (``Store.reconcile_ingesting``): {job id: outcome}.
 
     An inbox file whose encrypted copy was not finished is still in the inbox and is taken in again under a
@@ -257,7 +260,7 @@ class Ingestor:
 
     def __init__(self, store: Store, inbox: Path, notes: Path,
                  on_queued: Callable[[Job], None] = lambda job: None, consent_covered: bool = True,
-                 vault: Any = None, on_ingest: Callable[[Job, dict[str, Any]], None] | None = None) -> None:
+                 vault: Vault | None = None, on_ingest: Callable[[Job, dict[str, Any]], None] | None = None) -> None:
         self.store = store
         self.consent_covered = consent_covered  # inbox.consent_covered: False holds every file (consent_hold)
         self.inbox = Path(inbox)

@@ -32,12 +32,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Clock
 from hushnote.daemon.jobs.inbox import FAILED_DIR
 from hushnote.daemon.jobs.store import Job, JobConflict, JobNotFound, Receipt, Store, parse_iso
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger("hushnote.retention")
 
@@ -51,7 +54,7 @@ def _days(v: object) -> float | None:
 class Retention:
     def __init__(self, store: Store, cfg: Config, *, clock: Clock | None = None,
                  interval_s: float | None = None, tick_s: float = 30.0,
-                 on_receipt: Callable[[Receipt], None] | None = None, vault: Any = None) -> None:
+                 on_receipt: Callable[[Receipt], None] | None = None, vault: Vault | None = None) -> None:
         self.store = store
         self.vault = vault  # hushnote.daemon.privacy.vault.Vault: encrypted files are crypto-shredded (key first, then file)
         self.data_dir = cfg.path("paths.data")

@@ -11,11 +11,14 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon import __version__
 from hushnote.daemon.core.datatypes import Note, Segment, Transcript, stamp, utc_now
 from hushnote.daemon.core.errors import InputError
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 DRAFT_BANNER = "DRAFT — review before signing"
 RISK_TITLE = "For clinician review"
@@ -104,7 +107,7 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) ->
     return head + "\n" + "\n".join(out)
 
 
-def read_transcript(path: Path, vault: Any = None) -> Transcript:
+def read_transcript(path: Path, vault: Vault | None = None) -> Transcript:
     """Read a ``.transcript.md`` written by hushnote, or a plain-text dialogue. An encrypted one
     (``notes.encrypt``) is decrypted in memory with ``vault`` (``hushnote.daemon.privacy.vault.Vault``)."""
     if path.is_dir():

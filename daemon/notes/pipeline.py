@@ -7,13 +7,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Note, Progress, Transcript, no_progress
 from hushnote.daemon.core.errors import InputError, TooLittleSpeech
 from hushnote.daemon.core.fileio import atomic_write_text, unique_stem
 from hushnote.daemon.notes import notefile
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ class Result:
     transcript: Transcript
 
 
-def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Any = None) -> Transcript:
+def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Vault | None = None) -> Transcript:
     """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory.
 
     An encrypted (vault) file is decrypted in memory with ``vault`` (anything with ``open(path)``
@@ -73,7 +76,7 @@ def draft_note(transcript: Transcript, cfg: Config, *, template: str | None = No
 
 
 def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, *,
-                  unique: bool = True, vault: Any = None) -> tuple[Path, Path]:
+                  unique: bool = True, vault: Vault | None = None) -> tuple[Path, Path]:
     """Write transcript then note, each atomically.
 
     ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note (the CLI). The daemon
@@ -99,7 +102,7 @@ def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, 
 
 def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,
             engine: str | None = None, progress: Progress = no_progress, stem: str | None = None,
-            vault: Any = None) -> Result:
+            vault: Vault | None = None) -> Result:
     """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``.
 
     Nothing is written unless a note can be drafted (too little speech raises ``TooLittleSpeech``).

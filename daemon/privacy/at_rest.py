@@ -222,7 +222,7 @@ def encrypt_into(src: Path, dst: Path, vault: Vault, file_id: str) -> tuple[int,
     return size, h.hexdigest()
 
 
-def decrypting_opener(vault: Any) -> Callable[[Path], Any]:
+def decrypting_opener(vault: Vault) -> Callable[[Path], Any]:
     """``path -> seekable plaintext file object`` for PyAV; a damaged or unopenable file is an
     ``InputError`` (that job fails with an error report; nothing else is affected)."""
 

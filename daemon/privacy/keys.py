@@ -209,7 +209,8 @@ class MasterKeyStore:
     def _read(self) -> str | None:
         if self._backend is not None:
             try:
-                return self._backend.get_password(KEYRING_SERVICE, KEYRING_USER)
+                secret: str | None = self._backend.get_password(KEYRING_SERVICE, KEYRING_USER)
+                return secret
             except Exception as exc:  # noqa: BLE001 - any backend failure is reported plainly
                 raise VaultError("The system keyring could not be read.",
                                  f"Unlock your keyring and try again ({type(exc).__name__}).") from None

@@ -387,13 +387,13 @@ def open_decrypted(path: str | os.PathLike[str], data_key: bytes, *, allow_incom
 
 def _snapshot(state: Any) -> bytes | None:
     try:
-        return bytes(nb.crypto_secretstream.ffi.buffer(state.statebuf))
+        return bytes(nb.crypto_secretstream.ffi.buffer(state.statebuf))  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - internals changed: fall back to re-reading from the start
         return None
 
 
 def _restore(state: Any, snap: bytes) -> None:
-    nb.crypto_secretstream.ffi.buffer(state.statebuf)[:] = snap
+    nb.crypto_secretstream.ffi.buffer(state.statebuf)[:] = snap  # type: ignore[attr-defined]
 
 
 class DecryptedFile(io.RawIOBase):

@@ -33,13 +33,16 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hushnote.daemon.core.fileio import atomic_write_text, fsync_dir
 from hushnote.daemon.privacy.keys import VaultError
 from hushnote.daemon.privacy.vault import EncryptedWriter, is_encrypted, open_decrypted
 from hushnote.daemon.recording.devices import SAMPLE_RATE, RecorderError
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 try:
     import fcntl
@@ -64,7 +67,7 @@ def recordings_dir(data_dir: Path) -> Path:
 class RecordingStore:
     """One recording's folder: chunk files, metadata and the lock that marks it as in use."""
 
-    def __init__(self, root: Path, rec_id: str, vault: Any = None) -> None:
+    def __init__(self, root: Path, rec_id: str, vault: Vault | None = None) -> None:
         self.root = Path(root)
         self.rec_id = rec_id
         self.dir = self.root / rec_id
@@ -89,7 +92,7 @@ class RecordingStore:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def create(cls, root: Path, rec_id: str, meta: dict[str, Any], vault: Any = None) -> RecordingStore:
+    def create(cls, root: Path, rec_id: str, meta: dict[str, Any], vault: Vault | None = None) -> RecordingStore:
         store = cls(root, rec_id, vault)
         try:
             store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -346,7 +349,7 @@ def hand_off_and_clean(store: RecordingStore, hand_off: HandOff | None) -> None:
 
 
 def recover(data_dir: Path, hand_off: HandOff | None = None, *, skip: frozenset[str] = frozenset(),
-            vault: Any = None) -> list[Path]:
+            vault: Vault | None = None) -> list[Path]:
     """Assemble and hand over every recording a crash left unfinished. Call at service start.
 
     Each recording is handed over once: to ``hand_off(path, rec_id)`` if given (state is marked only

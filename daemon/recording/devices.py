@@ -180,7 +180,7 @@ class StreamResampler:
         if drop:
             self._buf = self._buf[drop:]
             self._buf_start += drop
-        return out.astype(np.float32)
+        return np.asarray(out, dtype=np.float32)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Float32 input samples in, float32 output samples out (possibly none yet)."""
@@ -204,4 +204,4 @@ def level_db(samples: np.ndarray) -> float:
     rms = float(np.sqrt(np.mean(np.square(samples.astype(np.float64)))))
     if rms < 1e-6:
         return -120.0
-    return max(-120.0, round(20.0 * np.log10(rms / 32768.0), 1))
+    return max(-120.0, round(float(20.0 * np.log10(rms / 32768.0)), 1))

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from hushnote.daemon.core.config import Config
@@ -48,6 +48,9 @@ from hushnote.daemon.recording.devices import (
     supports,
     to_int16,
 )
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 __all__ = ["Recorder", "RecorderError", "LiveTranscriber", "StopResult", "DeviceInfo", "list_devices", "recover",
            "DEFAULTS"]
@@ -139,7 +142,7 @@ class Recorder:
     def __init__(self, cfg: Config, *, on_event: EventSink | None = None, on_finished: FinishedSink | None = None,
                  consent_hook: ConsentHook | None = None, data_dir: Path | None = None,
                  capture_rate: int | None = None, stall_s: float = 5.0, start_timeout_s: float = 10.0,
-                 vault: Any = None) -> None:
+                 vault: Vault | None = None) -> None:
         self.cfg = cfg
         self.vault = vault  # hushnote.daemon.privacy.vault.Vault: chunks encrypted as they are written (storage.encrypt_audio)
         self.on_event = on_event

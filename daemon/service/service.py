@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon import __version__
 from hushnote.daemon.core.config import Config
@@ -28,6 +28,9 @@ from hushnote.daemon.jobs.retention import Retention
 from hushnote.daemon.jobs.store import Job, JobConflict, JobNotFound, Store, iso
 from hushnote.daemon.service.lock import InstanceLock
 from hushnote.daemon.service.workers import Workers, file_failed_job
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger("hushnote.service")
 
@@ -55,7 +58,7 @@ class Service:
         self._extra_ops: list[tuple[str, Callable[..., dict[str, Any]], dict[str, Any]]] = []
         # Parts owned by later issues, created in _start (None when switched off or not yet started):
         self.audit: Any = None  # hushnote.daemon.privacy.audit.AuditLog: the hash-chained audit log (privacy)
-        self.vault: Any = None  # hushnote.daemon.privacy.vault.Vault: encryption at rest, when storage.encrypt_audio (privacy)
+        self.vault: Vault | None = None  # hushnote.daemon.privacy.vault.Vault: encryption at rest, when storage.encrypt_audio (privacy)
         self.recorder: Any = None  # hushnote.daemon.recording.recorder.Recorder: the microphone (recorder issue)
         self.recording: Any = None  # hushnote.daemon.recording.controller.RecordingControl: record.* ops, hand-off, live transcripts
         self.recorder_opts: dict[str, Any] = {}  # extra Recorder(...) arguments (tests)

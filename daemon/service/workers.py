@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.crashpoints import crashpoint
@@ -49,6 +49,9 @@ from hushnote.daemon.jobs.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, uniq
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.notes import pipeline
 from hushnote.daemon.runner.process import ModelRunner, RunnerCrashed
+
+if TYPE_CHECKING:
+    from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger("hushnote.worker")
 
@@ -129,7 +132,7 @@ class Workers:
 
     def __init__(self, store: Store, cfg: Config, *, count: int | None = None, on_event: EventSink = _no_event,
                  lease_s: float = LEASE_S, idle_unload_s: float | None = None,
-                 progress_interval_s: float = 0.5, vault: Any = None) -> None:
+                 progress_interval_s: float = 0.5, vault: Vault | None = None) -> None:
         self.store = store
         self.cfg = cfg
         self.count = int(count if count is not None else cfg["worker.count"])

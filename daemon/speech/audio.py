@@ -275,7 +275,7 @@ class SpeechWindow:
 
     @property
     def speech_seconds(self) -> float:
-        return self.speech.shape[0] / SAMPLE_RATE
+        return float(self.speech.shape[0]) / SAMPLE_RATE
 
 
 def vad_options(max_speech_s: float = float("inf")) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SAMPLES
+from tests.support.paths import REPO, SAMPLES
 
 WHEELS = REPO / ".cache" / "wheels"  # scripts/setup.sh: pip download python-daemon (and its dependency)
 

@@ -1,4 +1,5 @@
-"""Job-store helpers: jobs in a given state, and ``Rig`` (a store + workers on a temporary folder)."""
+"""Job-store helpers: jobs in a given state, ``Rig`` (a store + workers) and ``InboxRig`` (a store + the inbox's
+ingestor) on a temporary folder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hushnote.daemon.core.config import Config
+from hushnote.daemon.jobs.inbox import InboxWatcher, Ingestor
 from hushnote.daemon.jobs.store import Store
 from hushnote.daemon.service.workers import Workers
 
@@ -69,3 +71,22 @@ class Rig:
     def state(self, job_id: str) -> str:
         j = self.store.get(job_id)
         return j.state if j else "?"
+
+
+class InboxRig:
+    """A job store and an ingestor on ``root``/Inbox, Notes and data; ``queued`` lists the jobs it queued."""
+
+    def __init__(self, root: Path) -> None:
+        self.inbox, self.notes, self.data = root / "Inbox", root / "Notes", root / "data"
+        for d in (self.inbox, self.notes, self.data):
+            d.mkdir(parents=True)
+        self.store = Store(self.data / "q.db")
+        self.queued: list[str] = []
+        self.ingestor = Ingestor(self.store, self.inbox, self.notes, on_queued=lambda j: self.queued.append(j.id))
+
+    def watcher(self, **kw: Any) -> InboxWatcher:
+        """A watcher with short real-time settle periods (``kw`` overrides them, or sets ``clock``)."""
+        return InboxWatcher(self.ingestor, **{"settle_s": 1.0, "settle_closed_s": 0.3, "poll_s": 0.05, **kw})
+
+    def store_files(self) -> list[Path]:
+        return sorted((self.data / "store").iterdir())

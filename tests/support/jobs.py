@@ -55,7 +55,7 @@ class Rig:
         self.store = Store(self.cfg.path("paths.data") / "q.db")
         self.events: list[tuple[str, dict[str, Any]]] = []
 
-    def add(self, src: Path, name: str | None = None, kind: str = "inbox") -> str:
+    def queued_job(self, src: Path, name: str | None = None, kind: str = "inbox") -> str:
         name = name or src.name
         staged = self.inbox.parent / "staging" / name
         staged.parent.mkdir(exist_ok=True)
@@ -90,3 +90,11 @@ class InboxRig:
 
     def store_files(self) -> list[Path]:
         return sorted((self.data / "store").iterdir())
+
+
+def queued_job(store: Store, tmp_path: Path, name: str, kind: str = "inbox") -> str:
+    """A queued job for ``name`` (no file is needed for the store's own tests); its id."""
+    notes = tmp_path / "Notes"
+    job = store.begin_ingest(kind, tmp_path / name, name, notes)
+    store.finish_ingest(job.id)
+    return job.id

@@ -1,18 +1,18 @@
-"""The SQLite job store: ordering, leases, recovery, attempts, retry/cancel/pause, concurrent claims.
+"""The SQLite job store: ordering, leases, recovery, attempts, retry/cancel/pause (concurrent claims: in
+tests/integration/test_store_concurrency.py).
 
 A fake clock drives every timestamp: no sleeps.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from hushnote.daemon.jobs.store import MAX_ATTEMPTS, JobConflict, JobNotFound, Store, iso
 
 from tests.support.clock import FakeClock
+from tests.support.jobs import queued_job
 
 
 @pytest.fixture()
@@ -22,19 +22,12 @@ def store(tmp_path: Path, clock: FakeClock) -> Store:
     s.close()
 
 
-def add(store: Store, tmp_path: Path, name: str, kind: str = "inbox") -> str:
-    notes = tmp_path / "Notes"
-    job = store.begin_ingest(kind, tmp_path / name, name, notes)
-    store.finish_ingest(job.id)
-    return job.id
-
-
 def test_priority_then_fifo(store: Store, tmp_path: Path, clock: FakeClock) -> None:
-    a = add(store, tmp_path, "a.wav")
+    a = queued_job(store, tmp_path, "a.wav")
     clock.advance(seconds=1)
-    b = add(store, tmp_path, "b.wav")
-    r = add(store, tmp_path, "r.wav", kind="recording")
-    c = add(store, tmp_path, "c.wav")
+    b = queued_job(store, tmp_path, "b.wav")
+    r = queued_job(store, tmp_path, "r.wav", kind="recording")
+    c = queued_job(store, tmp_path, "c.wav")
     order = []
     while (job := store.claim("w", 60)) is not None:
         order.append(job.id)
@@ -55,7 +48,7 @@ def test_stems_reserved_uniquely_and_never_over_existing_files(store: Store, tmp
 
 
 def test_lease_expiry_and_recovery(store: Store, tmp_path: Path, clock: FakeClock) -> None:
-    jid = add(store, tmp_path, "a.wav")
+    jid = queued_job(store, tmp_path, "a.wav")
     job = store.claim("w1", lease_s=30)
     assert job is not None and job.id == jid and job.lease_owner == "w1"
     clock.advance(seconds=20)
@@ -71,7 +64,7 @@ def test_lease_expiry_and_recovery(store: Store, tmp_path: Path, clock: FakeCloc
 
 
 def test_attempts_exhausted_fail_after_three(store: Store, tmp_path: Path) -> None:
-    jid = add(store, tmp_path, "a.wav")
+    jid = queued_job(store, tmp_path, "a.wav")
     failed = []
     for _ in range(MAX_ATTEMPTS):
         assert store.claim("w", 60) is not None
@@ -85,7 +78,7 @@ def test_attempts_exhausted_fail_after_three(store: Store, tmp_path: Path) -> No
 
 
 def test_fail_attempt_and_release(store: Store, tmp_path: Path) -> None:
-    jid = add(store, tmp_path, "a.wav")
+    jid = queued_job(store, tmp_path, "a.wav")
     store.claim("w", 60)
     assert store.release(jid, "w")
     j = store.get(jid)
@@ -100,7 +93,7 @@ def test_fail_attempt_and_release(store: Store, tmp_path: Path) -> None:
 
 
 def test_retry_cancel_and_conflicts(store: Store, tmp_path: Path) -> None:
-    jid = add(store, tmp_path, "a.wav")
+    jid = queued_job(store, tmp_path, "a.wav")
     Path(store.get(jid).store_path).write_bytes(b"RIFF")  # type: ignore[union-attr]
     with pytest.raises(JobConflict):
         store.retry(jid)  # queued: nothing to retry
@@ -121,7 +114,7 @@ def test_retry_cancel_and_conflicts(store: Store, tmp_path: Path) -> None:
 
 
 def test_retry_refused_without_audio_or_for_rejected_files(store: Store, tmp_path: Path) -> None:
-    jid = add(store, tmp_path, "a.wav")
+    jid = queued_job(store, tmp_path, "a.wav")
     store.claim("w", 60)
     store.fail(jid, "input_error")
     with pytest.raises(JobConflict, match="no longer kept"):
@@ -169,35 +162,8 @@ def test_reconcile_ingesting(store: Store, tmp_path: Path) -> None:
     assert store.ingesting() == []
 
 
-def test_concurrent_claims_never_double_claim(tmp_path: Path) -> None:
-    db = tmp_path / "q.db"
-    with Store(db) as s:
-        for i in range(60):
-            add(s, tmp_path, f"f{i}.wav")
-    claimed: list[list[str]] = [[], [], [], []]
-    stores = [Store(db) for _ in claimed]
-    start = threading.Barrier(len(stores))
-
-    def run(k: int) -> None:
-        start.wait()
-        while (job := stores[k].claim(f"w{k}", 60)) is not None:
-            claimed[k].append(job.id)
-            time.sleep(0.001)  # let the others in
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(stores))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for s in stores:
-        s.close()
-    every = [j for c in claimed for j in c]
-    assert len(every) == 60 and len(set(every)) == 60
-    assert sum(1 for c in claimed if c) >= 2  # the claims really interleaved
-
-
 def test_timestamps_come_from_the_clock(store: Store, tmp_path: Path, clock: FakeClock) -> None:
-    jid = add(store, tmp_path, "a.wav")
+    jid = queued_job(store, tmp_path, "a.wav")
     j = store.get(jid)
     assert j is not None and j.created == iso(clock.t) == "2025-01-06T09:00:00.000000+00:00"
     assert set(j.public()) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error"}

@@ -105,7 +105,7 @@ class Daemon:
         return b"".join(vault.Vault(self.data, key).iter_plaintext(p))
 
     def counts(self) -> dict[str, int]:
-        return self.call("status")["queue"]
+        return dict(self.call("status")["queue"])
 
     def drop(self, src: Path, name: str) -> None:
         """Copy like a user would: into a hidden temp name, then rename (or plain copy)."""

@@ -100,4 +100,4 @@ def seconds_of(path: Path) -> float:
     """The length of an audio file, decoded."""
     from hushnote.daemon.speech import audio
 
-    return audio.decode_all(path).shape[0] / SAMPLE_RATE
+    return float(audio.decode_all(path).shape[0] / SAMPLE_RATE)

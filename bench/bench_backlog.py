@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.test_daemon_e2e import Daemon, wait_for  # noqa: E402
+from tests.support.daemon import Daemon  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 
 SAMPLE = REPO / "samples" / "sample-session.flac"
 

@@ -25,7 +25,7 @@ from hushnote.daemon.core.datatypes import Transcript  # noqa: E402
 from hushnote.daemon.drafting import llm  # noqa: E402
 from hushnote.daemon.drafting.engine import draft  # noqa: E402
 
-from tests.test_drafting_data import long_session  # noqa: E402
+from tests.support.aci import long_session  # noqa: E402
 
 EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 

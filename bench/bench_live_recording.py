@@ -2,7 +2,7 @@
 transcript ready?
 
 Plays real speech (the shared eval clips, repeated to the wanted length, joined by 0.6 s pauses) at real
-time through a private PulseAudio server (tests/pulse.py) into a recording with a ``LiveTranscriber``,
+time through a private PulseAudio server (tests/support/pulse.py) into a recording with a ``LiveTranscriber``,
 then measures:
 
 * lag per window: from the moment the window's last sample was captured to its transcript being ready
@@ -44,8 +44,9 @@ from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder  # noqa
 from hushnote.daemon.speech import audio  # noqa: E402
 from hushnote.daemon.speech.transcribe import transcriber_for  # noqa: E402
 
-from tests.pulse import pulse_server, write_wav  # noqa: E402
-from tests.wer import load_manifest, wer  # noqa: E402
+from tests.support.pulse import pulse_server  # noqa: E402
+from tests.support.speech import write_wav  # noqa: E402
+from tests.support.wer import load_manifest, wer  # noqa: E402
 
 
 def speech(eval_dir: Path, minutes: float) -> tuple[np.ndarray, str]:

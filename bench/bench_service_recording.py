@@ -1,7 +1,7 @@
 """Recording through the service, Stop → note on disk: the clinician's path, measured end to end.
 
 Starts the real daemon (``hushnote daemon``, default models unless ``--model``) against a private
-PulseAudio server (tests/pulse.py), starts a recording over IPC (``record.start``), plays real speech (the
+PulseAudio server (tests/support/pulse.py), starts a recording over IPC (``record.start``), plays real speech (the
 shared eval clips repeated to ``--minutes``, joined by 0.6 s pauses) in real time into the microphone,
 then ``record.stop`` and measures:
 
@@ -33,9 +33,10 @@ sys.path.insert(0, str(REPO))
 from hushnote.ipc.client import IpcClient, Subscription  # noqa: E402
 
 from bench.bench_live_recording import speech  # noqa: E402
-from tests.pulse import PulseServer, pulse_server, write_wav  # noqa: E402
-from tests.test_daemon_e2e import Daemon  # noqa: E402
-from tests.wer import wer  # noqa: E402
+from tests.support.daemon import Daemon  # noqa: E402
+from tests.support.pulse import PulseServer, pulse_server  # noqa: E402
+from tests.support.speech import write_wav  # noqa: E402
+from tests.support.wer import wer  # noqa: E402
 
 IDLE_UNLOAD_S = 20.0  # models.idle_unload_s for this run (default 300): the idle service is measured after it
 

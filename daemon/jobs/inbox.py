@@ -38,7 +38,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -383,11 +383,11 @@ class Ingestor:
 
 @dataclass
 class _Candidate:
+    last_event: float  # when it was last seen or had an event (the watcher's clock)
     sig: tuple[int, int, int] | None = None
     since: float = 0.0
     writing: bool = False  # modify events seen and no close-after-write yet (Linux only)
     closed: bool = False  # a close-after-write ended the writing
-    last_event: float = field(default_factory=time.monotonic)
     retry_after: float = 0.0
 
 
@@ -413,11 +413,15 @@ class _Events:
 
 
 class InboxWatcher:
-    """Context manager: watchdog observer + one thread that checks stability and ingests."""
+    """Context manager: watchdog observer + one thread that checks stability and ingests.
+
+    ``clock`` (monotonic seconds) times the settle and stall periods and the rescans; ``tick()`` is one pass of
+    the thread's loop, so a caller with its own clock can drive the watcher without the thread (and without
+    watchdog: ``use_watchdog=False``, where files are found by the scans)."""
 
     def __init__(self, ingestor: Ingestor, *, settle_s: float = 2.0, settle_closed_s: float = 0.5,
                  stall_s: float = 60.0, rescan_s: float = 10.0, poll_s: float = 0.25,
-                 use_watchdog: bool = True) -> None:
+                 use_watchdog: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
         self.ingestor = ingestor
         self.inbox = ingestor.inbox
         self.settle_s = settle_s
@@ -426,7 +430,9 @@ class InboxWatcher:
         self.rescan_s = rescan_s
         self.poll_s = poll_s
         self.use_watchdog = use_watchdog
+        self.clock = clock
         self.close_events = False
+        self._next_scan = float("-inf")  # the first pass scans the inbox
         self._events: queue.Queue[tuple[str, Path]] = queue.Queue()
         self._pending: dict[Path, _Candidate] = {}
         self._stop = threading.Event()
@@ -473,25 +479,29 @@ class InboxWatcher:
             self.ingestor.recover()
         except Exception as exc:  # noqa: BLE001 - keep watching; the scan still takes files in
             log.error("inbox recovery failed (%s)", type(exc).__name__)
-        self._scan()
-        next_scan = time.monotonic() + self.rescan_s
+        self.tick()  # the startup scan
         while not self._stop.is_set():
-            timeout = self.poll_s if self._pending else max(0.0, next_scan - time.monotonic())
+            timeout = self.poll_s if self._pending else max(0.0, self._next_scan - self.clock())
             try:
                 kind, path = self._events.get(timeout=timeout)
                 self._on_event(kind, path)
-                while True:  # drain a burst
-                    kind, path = self._events.get_nowait()
-                    self._on_event(kind, path)
             except queue.Empty:
                 pass
             if self._stop.is_set():
                 break
-            now = time.monotonic()
-            if now >= next_scan:
-                self._scan()
-                next_scan = now + self.rescan_s
-            self._check(now)
+            self.tick()
+
+    def tick(self) -> None:
+        """One pass: take the events that arrived, rescan the inbox when due, ingest the files that are stable."""
+        with contextlib.suppress(queue.Empty):
+            while True:  # drain a burst
+                kind, path = self._events.get_nowait()
+                self._on_event(kind, path)
+        now = self.clock()
+        if now >= self._next_scan:
+            self._scan()
+            self._next_scan = now + self.rescan_s
+        self._check(now)
 
     def _on_event(self, kind: str, path: Path) -> None:
         if kind == "stop" or ignored_name(path.name):
@@ -499,8 +509,8 @@ class InboxWatcher:
         if kind == "deleted":
             self._pending.pop(path, None)
             return
-        c = self._pending.setdefault(path, _Candidate())
-        c.last_event = time.monotonic()
+        c = self._pending.setdefault(path, _Candidate(self.clock()))
+        c.last_event = self.clock()
         if kind == "closed":
             c.writing, c.closed = False, True
         elif kind == "modified" and self.close_events and not path.is_dir():
@@ -518,7 +528,7 @@ class InboxWatcher:
             if not ignored_name(e.name) and p not in self._pending:
                 if e.is_dir(follow_symlinks=False) and p.suffix.lower() not in AUDIO_EXTS:
                     continue
-                self._pending[p] = _Candidate()
+                self._pending[p] = _Candidate(self.clock())
 
     def _check(self, now: float) -> None:
         for path, c in list(self._pending.items()):

@@ -1,0 +1,112 @@
+"""The tray's test doubles and process helpers.
+
+``FakeService`` answers the ops the tray uses, like the daemon would (serve it with ``IpcServer(sock, svc)``);
+``start_tray``/``stop_tray`` run the real tray process on an X desktop (tests/support/xdesktop.py); the colour
+helpers read the icon's state from its pixels. Screenshots go to ``ARTIFACTS``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hushnote.ipc.protocol import IpcError
+
+from tests.support.paths import REPO
+from tests.support.xdesktop import XDesktop
+
+ARTIFACTS = REPO / "test-artifacts" / "tray"
+
+
+class FakeService:
+    """Answers the ops the tray uses, like the daemon would, and remembers every call."""
+
+    def __init__(self, *, recorder: bool = True) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.state = "running"
+        self.recording = False
+        self.started = 0.0
+        self.recorder = recorder
+        self.require_consent = True
+        self.start_error: IpcError | None = None
+        self.current: dict[str, Any] | None = None
+        self.queued = 0
+        self.lock = threading.Lock()
+
+    def ops(self) -> list[str]:
+        with self.lock:
+            return [op for op, _ in self.calls if op not in ("status", "record.status")]
+
+    def __call__(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.calls.append((op, dict(args)))
+        if op == "status":
+            return {"state": self.state, "pid": 1, "version": "0.1.0",
+                    "queue": {"queued": self.queued, "running": 1 if self.current else 0, "done": 0, "failed": 0,
+                              "cancelled": 0},
+                    "current": self.current, "next_retention": None, "failed_audio_kept": 0}
+        if op in ("pause", "resume"):
+            self.state = "paused" if op == "pause" else "running"
+            return {"state": self.state}
+        if op.startswith("record.") and not self.recorder:
+            raise IpcError("unknown_op", f"The hushnote service does not offer '{op}'.")
+        if op == "record.status":
+            return {"recording": self.recording, "id": "r1" if self.recording else None,
+                    "elapsed_s": time.monotonic() - self.started if self.recording else 0.0,
+                    "level_db": -30.0 if self.recording else None, "device": "default",
+                    "require_consent": self.require_consent}
+        if op == "record.start":
+            if self.start_error is not None:
+                raise self.start_error
+            if args.get("source") != "tray" or (self.require_consent and args.get("consent_confirmed") is not True):
+                raise IpcError("conflict", "consent not confirmed")
+            self.recording, self.started = True, time.monotonic() - 65
+            return {"id": "r1", "recording": True}
+        if op == "record.stop":
+            self.recording = False
+            return {"id": "r1", "recording": False}
+        raise IpcError("unknown_op", f"The hushnote service does not offer '{op}'.")
+
+
+def start_tray(desk: XDesktop, runtime: Path, backend: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **desk.env, "PYSTRAY_BACKEND": backend, "XDG_RUNTIME_DIR": str(runtime),
+           "HOME": str(runtime), "PYTHONPATH": str(REPO)}
+    env.pop("HUSHNOTE_CONFIG", None)
+    with log.open("wb") as f:
+        return subprocess.Popen([sys.executable, "-m", "hushnote.tray.app"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                stdout=f, stderr=subprocess.STDOUT)
+
+
+def stop_tray(proc: subprocess.Popen[bytes], log: Path) -> int:
+    if proc.poll() is None:
+        proc.terminate()  # SIGTERM: the tray leaves its loop cleanly
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise AssertionError(f"the tray did not stop on SIGTERM; its log:\n{log.read_text()}") from None
+
+
+def colour_share(img: object, pred: Callable[[tuple[int, int, int]], bool]) -> float:
+    raw: bytes = img.tobytes()  # type: ignore[attr-defined]  # RGB
+    px = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]
+    return sum(1 for p in px if pred(p)) / max(1, len(px))
+
+
+def reddish(p: tuple[int, int, int]) -> bool:
+    return p[0] > 170 and p[1] < 90 and p[2] < 90
+
+
+def amberish(p: tuple[int, int, int]) -> bool:
+    return p[0] > 200 and 140 < p[1] < 210 and p[2] < 60
+
+
+def bluish(p: tuple[int, int, int]) -> bool:
+    return p[2] > 170 and p[0] < 80

@@ -304,7 +304,8 @@ def test_the_hushnote_entry_point_installs_the_guard_first() -> None:
             seen["after_ip"] = guard.status()
             socket.create_connection(("updates.example.com", 443), timeout=2)  # not caught: main reports it
             return 0
-        cli.cmd_consent_text = reach_out  # the parser binds handlers when main() builds it
+        from hushnote.daemon.cli import privacy
+        privacy.cmd_consent_text = reach_out  # the parser binds handlers when main() builds it
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             rc = cli.main(["consent-text"])
@@ -337,7 +338,8 @@ def test_guard_enabled_false_is_record_only_and_a_broken_file_keeps_it_on(tmp_pa
             except OSError as e:
                 res["ip"] = "kernel"  # the guard let it through; the namespace stopped it
             return 0
-        cli.cmd_consent_text = reach_out
+        from hushnote.daemon.cli import privacy
+        privacy.cmd_consent_text = reach_out
         res["rc"] = cli.main(["consent-text", "--config", {str(off)!r}])
         res["status"] = guard.status()
         res["wanted_broken"] = cli.guard_wanted({str(broken)!r})

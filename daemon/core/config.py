@@ -95,6 +95,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "max_tokens": Field(int, 768, "longest llm answer, in tokens", _at_least(64)),
         "min_words": Field(int, 25, "fewer transcribed words than this: no note is drafted", _at_least(1)),
         "support_threshold": Field(NUMBER, 0.5, "note sentences with less transcript support are marked [unverified]"),
+        "quotes": Field(str, "clean", 'extractive quotes: "clean" (clean verbatim: no um/uh, stutters or '
+                        'repeated words; only words that were said) or "verbatim" (exactly as transcribed)',
+                        _one_of("clean", "verbatim")),
     },
     "models": {
         "idle_unload_s": Field(NUMBER, 300, "unload models after this many idle seconds (service)", _at_least(0)),
@@ -133,6 +136,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "transcript_days": Field((str, int, float), "keep", 'delete transcripts after N days, or "keep"', _transcript_days),
         "max_audio_days": Field(NUMBER, 30, "delete audio of failed jobs after this many days", _at_least(0)),
         "sweep_interval_s": Field(NUMBER, 600, "how often the retention sweep runs", _at_least(1)),
+        "after_sign": Field(str, "delete", '"delete": crypto-shred a session\'s audio as soon as its note is '
+                            'signed (`hushnote sign`); "keep": leave it to retention.audio_days',
+                            _one_of("delete", "keep")),
     },
 }
 

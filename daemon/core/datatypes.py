@@ -80,6 +80,7 @@ class Note:
     model_sha256: str = ""
     risk: list[Evidence] = field(default_factory=list)  # "For clinician review" quotes
     strategy: str = "single"  # "single" or "map-reduce (N windows)"
+    quotes: str = ""  # extractive: "clean verbatim" or "verbatim"; "" when the engine does not quote
 
     @property
     def unverified_count(self) -> int:

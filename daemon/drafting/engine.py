@@ -43,15 +43,18 @@ def draft(transcript: Transcript, cfg: Config, *, template: str, engine: str,
     progress("draft", 0.0, chosen)
     model = sha = ""
     strategy = "single"
+    quotes = ""
     if chosen == "extractive":
-        sections = extractive.draft_sections(transcript, tpl)
+        clean = cfg["drafting.quotes"] == "clean"
+        sections = extractive.draft_sections(transcript, tpl, clean)
+        quotes = "clean verbatim" if clean else "verbatim"
     else:
         from hushnote.daemon.drafting import llm  # imports llama.cpp only now
 
         result = llm.draft_sections(transcript, tpl, cfg, progress)
         sections, model, sha, strategy = result.sections, result.model, result.model_sha256, result.strategy
     note = finish(transcript, cfg, tpl, sections, engine=chosen)
-    note.model, note.model_sha256, note.strategy = model, sha, strategy
+    note.model, note.model_sha256, note.strategy, note.quotes = model, sha, strategy, quotes
     progress("draft", 1.0, chosen)
     return note
 

@@ -5,16 +5,24 @@ Each note sentence is a verbatim quote of one transcript sentence, with its time
 
 1. split segments into sentences (spans of the original text, so quotes stay verbatim);
 2. drop filler/backchannel, questions, and every sentence with risk language (it goes to Note.risk);
-3. score each sentence for each section: cue phrases and weights from the template, scaled by how
-   informative the sentence is and, only when real speaker labels exist, whose words they are;
+3. score each sentence for each section: cue phrases and weights from the template (a section with no
+   sentence at ``MIN_SCORE`` or above stays empty: "Not discussed in this session."), plus its topic
+   words (content words the session keeps coming back to); scaled by how dense and detailed it is and,
+   only when real speaker labels exist, whose words they are. A sentence with topic words but no cue can
+   only go to its speaker's first section (the first section when there are no labels);
 4. pick greedily with maximal marginal relevance (Jaccard on content stems) under each section's
-   sentence and word budget, each sentence in at most one section;
-5. within a section, quotes appear in transcript order.
+   sentence and word budget and the note's word budget (``budgets``), each sentence in at most one section;
+5. within a section, quotes appear in transcript order, cleaned (``text.clean_quote``) unless
+   ``drafting.quotes = "verbatim"``.
+
+The constants below were tuned on 45 ACI-BENCH dialogues and checked on 22 held-out ones
+(bench/bench_note_quality.py, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,17 +31,26 @@ from hushnote.daemon.drafting.risk import is_risk
 from hushnote.daemon.drafting.template import Section, Template
 from hushnote.daemon.drafting.text import (
     Unit,
+    clean_quote,
     content_stems,
     content_tokens,
     is_filler,
     jaccard,
     normalise,
+    tokens,
     units,
 )
 
-MIN_SCORE = 1.0  # a sentence needs at least one real cue to be considered for a section
-REDUNDANT = 0.6  # Jaccard at or above this with an already chosen sentence: skip
+MIN_SCORE = 1.0  # the cue threshold: a sentence without a cue of at least this weight has no cue
+REDUNDANT = 0.4  # Jaccard at or above this with an already chosen sentence: skip
 MMR_LAMBDA = 0.7
+TOPIC_WEIGHT = 1.0  # weight of a sentence's topic words against its cue weights
+TOPIC_MIN_WORDS = 10  # a sentence placed by its topic words alone (no cue) has at least this many words
+SECTION_SHARE = 0.9  # share of each section's max_words a note uses (the templates' budgets are upper limits)
+PERSONAL_PENALTY = 4.0  # conversation ("I", "you") says less per word than a statement of fact
+PERSONAL = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "you", "you're", "you've", "your", "we",
+                      "we're", "we'll", "us", "our"})
+NOTE_WORDS = 380  # quoted words in a whole note; with titles and attributions a note is ~400 words
 
 CLIENT_LABELS = frozenset({"patient", "client", "pt", "cl"})
 CLINICIAN_LABELS = frozenset({"doctor", "clinician", "therapist", "counselor", "counsellor", "dr", "provider",
@@ -43,6 +60,7 @@ CLINICIAN_LABELS = frozenset({"doctor", "clinician", "therapist", "counselor", "
 @dataclass(frozen=True)
 class _Candidate:
     unit: Unit
+    text: str  # what the note quotes: the sentence cleaned (``drafting.quotes = "clean"``) or as said
     stems: frozenset[str]
     words: int
     scores: tuple[float, ...]  # one per section
@@ -69,16 +87,48 @@ def role(speaker: str | None) -> str | None:
 
 
 def cue_score(text: str, section: Section) -> float:
+    """Sum of the weights of ``section``'s cues in ``text``; 0 unless one of them alone reaches ``MIN_SCORE``
+    (weaker cues such as "my" or "work" only add to a real one: together they are not a topic)."""
     norm = normalise(text)
-    return sum(w for phrase, w in section.cues if _cue_regex(phrase).search(norm))
+    found = [w for phrase, w in section.cues if _cue_regex(phrase).search(norm)]
+    return sum(found) if found and max(found) >= MIN_SCORE else 0.0
 
 
-def section_score(u: Unit, section: Section, labelled: bool) -> float:
+def topic_counts(us: list[Unit]) -> Counter[str]:
+    """In how many sentences each content stem occurs."""
+    return Counter(stem for u in us for stem in content_stems(u.text))
+
+
+def topic_score(u: Unit, counts: Counter[str]) -> float:
+    """How much of what the session keeps coming back to ``u`` holds: each content stem counts by how
+    often it recurs (a stem in 4 or more sentences counts fully, one said only here not at all)."""
+    return sum(min(1.0, (counts[s] - 1) / 3) for s in content_stems(u.text))
+
+
+def home_sections(u: Unit, template: Template, labelled: bool) -> frozenset[int]:
+    """The sections a sentence without cues may go to: those whose words are usually its speaker's (and
+    "any" sections); without speaker labels only the first section (what was reported)."""
+    r = role(u.speaker) if labelled else None
+    if r is None:
+        return frozenset({0})
+    return frozenset(i for i, sec in enumerate(template.sections) if sec.speaker in (r, "any")) or frozenset({0})
+
+
+def section_score(u: Unit, section: Section, labelled: bool, topic: float = 0.0, home: bool = False) -> float:
+    """How well ``u`` fits ``section``: 0 without a cue, unless ``home`` and it is long and on topic."""
     cues = cue_score(u.text, section)
     if cues < MIN_SCORE:
-        return 0.0
-    info = min(1.0, len(content_tokens(u.text)) / 6.0)
-    score = cues * (0.5 + 0.5 * info)
+        cues = 0.0
+        if not home or topic < 1.0 or len(tokens(u.text)) < TOPIC_MIN_WORDS:
+            return 0.0
+    toks = tokens(u.text)
+    content = content_tokens(u.text)
+    info = min(1.0, len(content) / 6.0)
+    density = len(content) / max(1, len(toks))
+    detail = sum(1 for w in content if len(w) >= 7 or any(c.isdigit() for c in w))
+    personal = sum(1 for w in toks if w in PERSONAL) / max(1, len(toks))
+    score = ((cues + TOPIC_WEIGHT * topic * density) * (0.5 + 0.5 * info) * density * (1 + 0.2 * detail)
+             * max(0.1, 1 - PERSONAL_PENALTY * personal))
     if labelled and section.speaker != "any":
         r = role(u.speaker)
         if r == section.speaker:
@@ -98,26 +148,44 @@ def eligible(u: Unit) -> bool:
     return not is_risk(t)
 
 
-def quote(u: Unit, timed: bool, labelled: bool) -> str:
+def quote_text(u: Unit, clean: bool) -> str:
+    """The words a note quotes for ``u``: cleaned (readable, still a subsequence of what was said) or raw."""
+    return clean_quote(u.text) if clean else u.text.strip()
+
+
+def quote(u: Unit, timed: bool, labelled: bool, clean: bool = True) -> str:
     """The note sentence for one transcript sentence. Attribution only when the transcript has labels."""
-    text = u.text.strip()
+    text = quote_text(u, clean)
     where = stamp(u.start, timed)
     if labelled and u.speaker:
         return f'{u.speaker.strip().capitalize()} stated: "{text}" {where}'
     return f'Stated in session: "{text}" {where}'
 
 
-def select(transcript: Transcript, template: Template) -> list[list[Unit]]:
+def budgets(template: Template) -> tuple[list[int], list[int], int]:
+    """Sentences and quoted words each section may hold, and quoted words for the whole note: a note a
+    clinician reads in a minute. Each section gets ``SECTION_SHARE`` of its template budget."""
+    max_sentences = [sec.max_sentences for sec in template.sections]
+    max_words = [max(10, round(sec.max_words * SECTION_SHARE)) for sec in template.sections]
+    return max_sentences, max_words, min(NOTE_WORDS, sum(max_words))
+
+
+def select(transcript: Transcript, template: Template, clean: bool = True) -> list[list[Unit]]:
     """The chosen transcript sentences for each section of ``template``, each in transcript order."""
     labelled = any(s.speaker for s in transcript.segments)
     secs = template.sections
+    max_sentences, max_words, note_words = budgets(template)
+    all_units = units(transcript)
+    counts = topic_counts(all_units)
     cands: list[_Candidate] = []
-    for u in units(transcript):
-        if not eligible(u):
+    for u in all_units:
+        text = quote_text(u, clean)
+        if not eligible(u) or not eligible(Unit(u.index, u.segment, u.start, text, u.speaker)):
             continue
-        scores = tuple(section_score(u, s, labelled) for s in secs)
+        topic, home = topic_score(u, counts), home_sections(u, template, labelled)
+        scores = tuple(section_score(u, s, labelled, topic, i in home) for i, s in enumerate(secs))
         if max(scores, default=0.0) > 0:
-            cands.append(_Candidate(u, frozenset(content_stems(u.text)), len(u.text.split()), scores))
+            cands.append(_Candidate(u, text, frozenset(content_stems(text)), len(text.split()), scores))
     chosen: list[list[_Candidate]] = [[] for _ in secs]
     words = [0] * len(secs)
     used: set[int] = set()
@@ -128,9 +196,12 @@ def select(transcript: Transcript, template: Template) -> list[list[Unit]]:
         for ci, c in enumerate(cands):
             if ci in used or sim_all[ci] >= REDUNDANT:
                 continue
-            for si, sec in enumerate(secs):
+            over = sum(words) + c.words > note_words
+            for si in range(len(secs)):
                 rel = c.scores[si]
-                if rel <= 0 or len(chosen[si]) >= sec.max_sentences or words[si] + c.words > sec.max_words:
+                if rel <= 0 or len(chosen[si]) >= max_sentences[si] or words[si] + c.words > max_words[si]:
+                    continue
+                if over and chosen[si]:  # the note's budget never leaves a section with something said empty
                     continue
                 key = (MMR_LAMBDA * rel - (1 - MMR_LAMBDA) * rel * sim_sec[ci][si], -ci, -si)
                 if best is None or key > best:
@@ -150,8 +221,9 @@ def select(transcript: Transcript, template: Template) -> list[list[Unit]]:
     return [sorted((c.unit for c in ch), key=lambda u: u.index) for ch in chosen]
 
 
-def draft_sections(transcript: Transcript, template: Template) -> list[NoteSection]:
+def draft_sections(transcript: Transcript, template: Template, clean: bool = True) -> list[NoteSection]:
     labelled = any(s.speaker for s in transcript.segments)
-    picked = select(transcript, template)
-    return [NoteSection(sec.key, sec.title, [NoteSentence(quote(u, transcript.timed, labelled)) for u in us])
+    picked = select(transcript, template, clean)
+    return [NoteSection(sec.key, sec.title,
+                        [NoteSentence(quote(u, transcript.timed, labelled, clean)) for u in us])
             for sec, us in zip(template.sections, picked, strict=True)]

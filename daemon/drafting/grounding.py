@@ -6,7 +6,9 @@ over a whole session scores low. Below ``drafting.support_threshold`` the senten
 
 Whatever the overlap, a sentence is ALWAYS flagged when it contains a number, a name (a capitalised word
 not at the start of a sentence), a medication (curated list + drug-name suffixes) or a date (month,
-weekday, numeric date) that the transcript does not contain.
+weekday, numeric date) that the transcript does not contain, and a quote (``… stated: "…" [stamp]``) is
+flagged unless its words are, in order, words of a transcript line at that stamp (a clean verbatim quote
+leaves words out; it never adds, changes or reorders one).
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from hushnote.daemon.core.datatypes import NoteSentence, Transcript
-from hushnote.daemon.drafting.text import STOPWORDS, content_stems, normalise, numbers, tokens
+from hushnote.daemon.core.datatypes import NoteSentence, Transcript, stamp
+from hushnote.daemon.drafting.text import STOPWORDS, content_stems, is_subsequence, normalise, numbers, tokens
 
 MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
 WINDOW = 3  # segments per local support window (the segment and its neighbours)
 
 _STAMP_RE = re.compile(r"\[(?:\d{1,3}:\d{2}:\d{2}|line \d+)\]")
+_QUOTE_RE = re.compile(r'^\s*(?:stated in session|[A-Za-z][A-Za-z _-]{0,30} stated)\s*:\s*"(?P<q>.*)"\s*'
+                       r'(?P<stamp>\[(?:\d{1,3}:\d{2}:\d{2}|line \d+)\])\s*$', re.IGNORECASE)
 _ATTRIB_RE = re.compile(r"^\s*(?:stated in session|[A-Za-z][A-Za-z _-]{0,30} stated)\s*:\s*", re.IGNORECASE)
 _DRUG_SUFFIX_RE = re.compile(
     r"^[a-z]{3,}(?:pril|olol|azepam|azolam|oxetine|apine|azine|idone|ipramine|triptyline|afaxine|"
@@ -59,6 +63,7 @@ class TranscriptIndex:
     text: str = ""  # normalised full text, for phrase (date) look-ups
     postings: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))  # stem -> windows
     n_windows: int = 0
+    lines: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # stamp -> its lines' text
 
 
 def index_transcript(transcript: Transcript) -> TranscriptIndex:
@@ -73,7 +78,19 @@ def index_transcript(transcript: Transcript) -> TranscriptIndex:
             for s in seg_stems[i]:
                 idx.postings[s].add(j)
     idx.n_windows = len(segs)
+    for seg in transcript.segments:
+        idx.lines[stamp(seg.start, transcript.timed)].append(seg.text)
     return idx
+
+
+def quote_flags(sentence: str, idx: TranscriptIndex) -> list[str]:
+    """A quote whose words are not, in order, the words of a transcript line at its stamp (empty: it is)."""
+    m = _QUOTE_RE.match(sentence)
+    if m is None:
+        return []
+    if any(is_subsequence(m.group("q"), line) for line in idx.lines.get(m.group("stamp"), ())):
+        return []
+    return [f"quote does not match what was said at {m.group('stamp')}"]
 
 
 def claim_text(sentence: str) -> str:
@@ -151,7 +168,7 @@ def ground(text: str, idx: TranscriptIndex, threshold: float) -> NoteSentence:
     """A ``NoteSentence`` for ``text`` with its support score, ``unverified`` flag and reasons."""
     claim = claim_text(text)
     score = support(claim, idx)
-    reasons = hard_flags(claim, idx)
+    reasons = hard_flags(claim, idx) + quote_flags(text, idx)
     if score < threshold:
         reasons.insert(0, f"low transcript support ({score:.2f} < {threshold:.2f})")
     return NoteSentence(text=text, support=round(score, 3), unverified=bool(reasons), reasons=reasons)

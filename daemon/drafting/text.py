@@ -192,3 +192,183 @@ def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
     if not sa or not sb:
         return 0.0
     return len(sa & sb) / len(sa | sb)
+
+
+# ----------------------------------------------------------------------------- clean verbatim quotes
+#
+# A clean quote only ever *deletes* whole words of the transcript sentence (and changes letter case and the
+# spacing of punctuation), so its words stay a subsequence of what was said: ``is_subsequence`` checks it,
+# and the grounding check runs that check on every quote. A negation is never deleted (a repeat of one is).
+
+HESITATIONS = frozenset({"uh", "um", "er", "erm", "uhm", "umm", "ah", "eh", "hmm", "hm", "mm"})
+# said between commas (or at a quote's edge), these carry nothing: ", you know ,", ", i mean ,", ", like ,"
+_ASIDES = (("you", "know"), ("i", "mean"), ("like",), ("you", "see"), ("kind", "of"), ("sort", "of"))
+# a quote's opening word(s) that only link it to what came before: "so , ...", "and ...", "okay , ..."
+_OPENERS = frozenset({"so", "and", "okay", "ok", "alright", "well", "now", "yeah", "yes", "oh", "right"})
+_OPENER_PAIRS = (("all", "right"),)
+NEGATIONS = frozenset({"no", "not", "never", "none", "nothing", "nobody", "neither", "nor", "without",
+                       "cannot", "n't", "deny", "denies", "denied"})
+_TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*(?:[.,][0-9]+)*(?:-[A-Za-z0-9]+(?:['’][A-Za-z]+)*)*-?"
+                       r"|['’][A-Za-z]+|[^\sA-Za-z0-9]")
+_CLOSERS = frozenset(",.?!;:…)]%")
+_OPENERS_PUNCT = frozenset("([")
+
+
+@dataclass
+class _Tok:
+    text: str
+    word: bool
+    keep: bool = True
+
+    @property
+    def low(self) -> str:
+        return normalise(self.text.rstrip("-"))
+
+
+def is_negation(word: str) -> bool:
+    w = normalise(word)
+    return w in NEGATIONS or w.endswith("n't")
+
+
+def clean_quote(text: str) -> str:
+    """``text`` as a readable sentence: hesitations, asides, stutters, repeated words, cut-off false starts
+    and linking openers dropped, punctuation spaced normally, "i" and the first letter capitalised.
+    Only whole words are removed, never a negation and never a number, so the result stays checkable."""
+    toks = [_Tok(m.group(), m.group()[0].isalnum() or m.group()[0] in "'’") for m in _TOKEN_RE.finditer(text)]
+    _drop_hesitations(toks)
+    _drop_asides(toks)
+    _drop_repeats(toks)
+    _drop_false_starts(toks)
+    _drop_openers(toks)
+    return _join([t for t in toks if t.keep])
+
+
+def _words(toks: list[_Tok]) -> list[int]:
+    return [i for i, t in enumerate(toks) if t.keep and t.word]
+
+
+def _droppable(t: _Tok) -> bool:
+    return not is_negation(t.low) and not any(c.isdigit() for c in t.text) and normalise(t.text) not in _NUM_WORDS
+
+
+def _drop_punct_after(toks: list[_Tok], i: int) -> None:
+    """Drop the commas/ellipses that followed a dropped word (``uh , i``: the comma goes with the ``uh``)."""
+    j = i + 1
+    while j < len(toks) and not toks[j].word and toks[j].text in ",…":
+        toks[j].keep = False
+        j += 1
+
+
+def _drop_hesitations(toks: list[_Tok]) -> None:
+    for i, t in enumerate(toks):
+        if t.word and t.low in HESITATIONS:
+            t.keep = False
+            _drop_punct_after(toks, i)
+
+
+def _boundary(toks: list[_Tok], i: int, step: int) -> bool:
+    """Is the kept token next to ``i`` (towards ``step``) a comma, sentence end or the quote's edge?"""
+    j = i + step
+    while 0 <= j < len(toks) and not toks[j].keep:
+        j += step
+    return not 0 <= j < len(toks) or (not toks[j].word and toks[j].text in ",.?!;…")
+
+
+def _drop_asides(toks: list[_Tok]) -> None:
+    for phrase in _ASIDES:
+        idx = _words(toks)
+        for k in range(len(idx) - len(phrase) + 1):
+            span = idx[k:k + len(phrase)]
+            if any(not toks[i].keep for i in span) or tuple(toks[i].low for i in span) != phrase:
+                continue
+            if span[-1] - span[0] != len(phrase) - 1:  # the words must be adjacent, with no comma inside
+                continue
+            if _boundary(toks, span[0], -1) and _boundary(toks, span[-1], 1):
+                for i in span:
+                    toks[i].keep = False
+                _drop_punct_after(toks, span[-1])
+
+
+def _drop_repeats(toks: list[_Tok]) -> None:
+    """``i , i just`` -> ``i just``; ``i was , i was going`` -> ``i was going`` (the first copy goes)."""
+    changed = True
+    while changed:
+        changed = False
+        idx = _words(toks)
+        for n in (3, 2, 1):
+            for k in range(len(idx) - 2 * n + 1):
+                a, b = idx[k:k + n], idx[k + n:k + 2 * n]
+                if [toks[i].low for i in a] != [toks[i].low for i in b]:
+                    continue
+                if any(not t.word and t.keep and t.text not in ",…" for t in toks[a[0]:b[0]]):
+                    continue  # only within a sentence: "... do it. It was" is not a stutter
+                if not all(_droppable(toks[i]) or is_negation(toks[i].low) for i in a):
+                    continue
+                if any(any(c.isdigit() for c in toks[i].text) or toks[i].low in _NUM_WORDS for i in a):
+                    continue  # "two two" may be a number
+                for i in range(a[0], b[0]):
+                    toks[i].keep = False
+                changed = True
+                break
+            if changed:
+                break
+
+
+def _drop_false_starts(toks: list[_Tok]) -> None:
+    """A cut-off word (``go-``) is dropped when speech goes on after it; at the very end it keeps its word."""
+    idx = _words(toks)
+    for k, i in enumerate(idx):
+        t = toks[i]
+        if not t.text.endswith("-") or len(t.text) < 2:
+            continue
+        if k + 1 < len(idx) and _droppable(t):
+            t.keep = False
+            _drop_punct_after(toks, i)
+        else:
+            t.text = t.text.rstrip("-")
+
+
+def _drop_openers(toks: list[_Tok]) -> None:
+    while True:
+        idx = _words(toks)
+        if len(idx) < 4:
+            return
+        first = toks[idx[0]]
+        pair = (first.low, toks[idx[1]].low)
+        if pair in _OPENER_PAIRS:
+            for i in idx[:2]:
+                toks[i].keep = False
+            _drop_punct_after(toks, idx[1])
+        elif first.low in _OPENERS:
+            first.keep = False
+            _drop_punct_after(toks, idx[0])
+        else:
+            return
+
+
+def _join(toks: list[_Tok]) -> str:
+    out: list[str] = []
+    cap = True
+    for t in toks:
+        if not t.word and not out and t.text in _CLOSERS:
+            continue  # a quote never starts with a comma
+        s = t.text
+        if t.word:
+            if normalise(s) in {"i", "i'm", "i've", "i'd", "i'll"} or (cap and s[0].isalpha()):
+                s = s[0].upper() + s[1:]
+            cap = False
+        elif s in ".?!":
+            cap = True
+        if out and out[-1].endswith((",", ";", ":")) and s in _CLOSERS:
+            out[-1] = out[-1][:-1] + s  # ", ." -> "."
+        elif out and (t.text in _CLOSERS or out[-1] in _OPENERS_PUNCT):
+            out[-1] += s
+        else:
+            out.append(s)
+    return " ".join(out).strip()
+
+
+def is_subsequence(quote: str, line: str) -> bool:
+    """Are the words of ``quote`` (case-insensitive) the words of ``line`` with some left out, in order?"""
+    it = iter(tokens(line))
+    return all(any(w == x for x in it) for w in tokens(quote))

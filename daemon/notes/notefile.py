@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 DRAFT_BANNER = "DRAFT — review before signing"
 RISK_TITLE = "For clinician review"
+NOT_DISCUSSED = "Not discussed in this session."  # a section the session gave nothing for: never padded
 
 _LINE_RE = re.compile(r"^\[(\d{1,3}):(\d{2}):(\d{2})(?:\.\d+)?\]\s*(?:\*\*(?P<spk>[^*]+):\*\*\s*)?(?P<text>.*)$")
 _SPEAKER_RE = re.compile(r"^\[(?P<spk>[A-Za-z][A-Za-z _-]{0,30})\]\s*(?P<text>.*)$")
@@ -80,6 +81,7 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) ->
         "model": note.model,
         "model_sha256": note.model_sha256[:12],
         "drafting": note.strategy,
+        **({"quotes": note.quotes} if note.quotes else {}),
         "unverified_sentences": note.unverified_count,
         "risk_flags": len(note.risk),
         "status": "draft",
@@ -92,7 +94,7 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) ->
     for sec in note.sections:
         out += [f"## {sec.title}", ""]
         if not sec.sentences:
-            out += ["_Nothing in the session transcript was found for this section._", ""]
+            out += [NOT_DISCUSSED, ""]
             continue
         for s in sec.sentences:
             mark = "[unverified] " if s.unverified else ""

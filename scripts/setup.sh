@@ -16,6 +16,7 @@ APT_PACKAGES=(
   portaudio19-dev                # PyAudio (the recorder)
   pulseaudio pulseaudio-utils libasound2-plugins   # tests: a real (virtual) microphone
   xvfb xdotool trayer dbus-x11 x11-utils imagemagick  # tests: a real tray under a virtual screen
+  xclip fonts-dejavu-core        # hushnote copy (X11 clipboard); PDF export's Unicode font
   libgirepository1.0-dev libcairo2-dev gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1  # the tray's GTK backend
 )
 

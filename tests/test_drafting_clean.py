@@ -38,7 +38,7 @@ def test_clean_quote_reads_as_a_sentence(said: str, clean: str) -> None:
 
 
 def test_cleaning_never_drops_a_number_or_a_negation() -> None:
-    assert clean_quote("I took two two pills, um, 1,000 mg.") == "I took two two pills, 1,000 mg."
+    assert clean_quote("I took two two pills, um, 1,000 mg.") == "I took two two pills 1,000 mg."
     assert clean_quote("I do n't , I don't sleep, not , not at all.") == "I do n't, I don't sleep, not at all."
     assert clean_quote("It was fine. It was, like, really bad.") == "It was fine. It was, really bad."
 

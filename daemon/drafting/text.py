@@ -206,6 +206,10 @@ _ASIDES = (("you", "know"), ("i", "mean"), ("like",), ("you", "see"), ("kind", "
 # a quote's opening word(s) that only link it to what came before: "so , ...", "and ...", "okay , ..."
 _OPENERS = frozenset({"so", "and", "okay", "ok", "alright", "well", "now", "yeah", "yes", "oh", "right"})
 _OPENER_PAIRS = (("all", "right"),)
+_LINKS = frozenset({"and", "but", "or", "so", "because", "cause", "then", "which", "that", "if", "when"})
+_PROPER = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+                     "february", "april", "june", "july", "august", "september", "october", "november",
+                     "december"})
 NEGATIONS = frozenset({"no", "not", "never", "none", "nothing", "nobody", "neither", "nor", "without",
                        "cannot", "n't", "deny", "denies", "denied"})
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*(?:[.,][0-9]+)*(?:-[A-Za-z0-9]+(?:['’][A-Za-z]+)*)*-?"
@@ -260,18 +264,29 @@ def _drop_punct_after(toks: list[_Tok], i: int) -> None:
 
 
 def _drop_hesitations(toks: list[_Tok]) -> None:
+    """``you have , uh , decreased`` -> ``you have decreased``: the pauses around a hesitation go with it,
+    except before a linking word (``warm , uh , but`` -> ``warm , but``)."""
     for i, t in enumerate(toks):
         if t.word and t.low in HESITATIONS:
             t.keep = False
             _drop_punct_after(toks, i)
+            before, after = _neighbour(toks, i, -1), _neighbour(toks, i, 1)
+            if (before is not None and toks[before].text == "," and after is not None and toks[after].word
+                    and toks[after].low not in _LINKS):
+                toks[before].keep = False
+
+
+def _neighbour(toks: list[_Tok], i: int, step: int) -> int | None:
+    j = i + step
+    while 0 <= j < len(toks) and not toks[j].keep:
+        j += step
+    return j if 0 <= j < len(toks) else None
 
 
 def _boundary(toks: list[_Tok], i: int, step: int) -> bool:
     """Is the kept token next to ``i`` (towards ``step``) a comma, sentence end or the quote's edge?"""
-    j = i + step
-    while 0 <= j < len(toks) and not toks[j].keep:
-        j += step
-    return not 0 <= j < len(toks) or (not toks[j].word and toks[j].text in ",.?!;…")
+    j = _neighbour(toks, i, step)
+    return j is None or (not toks[j].word and toks[j].text in ",.?!;…")
 
 
 def _drop_asides(toks: list[_Tok]) -> None:
@@ -354,7 +369,7 @@ def _join(toks: list[_Tok]) -> str:
             continue  # a quote never starts with a comma
         s = t.text
         if t.word:
-            if normalise(s) in {"i", "i'm", "i've", "i'd", "i'll"} or (cap and s[0].isalpha()):
+            if normalise(s) in {"i", "i'm", "i've", "i'd", "i'll"} | _PROPER or (cap and s[0].isalpha()):
                 s = s[0].upper() + s[1:]
             cap = False
         elif s in ".?!":

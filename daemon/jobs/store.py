@@ -509,6 +509,21 @@ class Store:
         with self._lock:
             return [_job(r) for r in self._db.execute(q, args)]
 
+    def job_for_note(self, note: Path) -> Job | None:
+        """The done job that wrote ``note`` (the same file, however the path is spelt), or None."""
+        try:
+            want = note.resolve()
+        except OSError:
+            return None
+        with self._lock:
+            rows = self._db.execute(_SELECT + " WHERE state = 'done' AND note_path IS NOT NULL ORDER BY seq DESC")
+            jobs = [_job(r) for r in rows]
+        for job in jobs:
+            p = Path(str(job.note_path))
+            if p.name == note.name and p.resolve() == want:
+                return job
+        return None
+
     def has_queued(self) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1").fetchone() is not None

@@ -65,6 +65,9 @@ EVENTS: dict[str, dict[str, str]] = {
     "service.start": {"version": "name", "pid": "count", "guard": "flag", "inbox_consent_covered": "flag"},
     "service.stop": {"reason": "reason"},
     "audit.torn_tail": {"bytes": "count"},
+    "note.signed": {"job_id": "id", "note_sha256": "hash", "encrypted": "flag"},
+    "note.unsigned": {"job_id": "id", "note_sha256": "hash", "reason_sha256": "hash"},
+    "note.exported": {"note_sha256": "hash", "format": "name", "encrypted": "flag"},
 }
 
 # reasons for guard refusals arrive as phrases; the log keeps them as codes
@@ -263,8 +266,8 @@ def _prev_of(line: bytes) -> str | None:
         return None
 
 
-def show(path: str | os.PathLike[str]) -> Iterator[str]:
-    """One readable line per entry: ``#12  2026-05-09 10:01:02Z  draft.made  engine=extractive …``."""
+def _parsed(path: str | os.PathLike[str]) -> Iterator[dict[str, Any] | None]:
+    """Each line of the log as an entry, or None for a line that is not one; nothing if there is no log."""
     try:
         text = Path(path).read_text(encoding="ascii", errors="replace")
     except FileNotFoundError:
@@ -272,9 +275,24 @@ def show(path: str | os.PathLike[str]) -> Iterator[str]:
     for line in text.splitlines():
         try:
             e = json.loads(line)
-            data = " ".join(f"{k}={v}" for k, v in sorted(e.get("data", {}).items()))
-            ts = str(e.get("ts", "")).replace("T", " ")
-            ts = re.sub(r"\.\d+Z$", "Z", ts)
-            yield f"#{e.get('seq')}  {ts}  {e.get('event')}  {data}".rstrip()
-        except (ValueError, AttributeError):
+        except ValueError:
+            e = None
+        yield e if isinstance(e, dict) else None
+
+
+def entries(path: str | os.PathLike[str], event: str | None = None) -> Iterator[dict[str, Any]]:
+    """The log's entries (of ``event`` only, if given), oldest first; unreadable lines are skipped."""
+    for e in _parsed(path):
+        if e is not None and (event is None or e.get("event") == event):
+            yield e
+
+
+def show(path: str | os.PathLike[str]) -> Iterator[str]:
+    """One readable line per entry: ``#12  2026-05-09 10:01:02Z  draft.made  engine=extractive …``."""
+    for e in _parsed(path):
+        data = e.get("data") if e is not None else None
+        if e is None or not isinstance(data, dict):
             yield "(unreadable line)"
+            continue
+        ts = re.sub(r"\.\d+Z$", "Z", str(e.get("ts", "")).replace("T", " "))
+        yield f"#{e.get('seq')}  {ts}  {e.get('event')}  {' '.join(f'{k}={v}' for k, v in sorted(data.items()))}".rstrip()

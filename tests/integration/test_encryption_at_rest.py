@@ -45,7 +45,7 @@ def sha(p: Path) -> str:
 
 
 def write_toml(cfg: Config, path: Path) -> Path:
-    keep = ("paths", "transcription", "drafting", "storage", "notes")
+    keep = ("paths", "transcription", "drafting", "storage", "notes", "retention")
     lines = []
     for sec, body in cfg.as_dict().items():
         if sec in keep:

@@ -215,6 +215,34 @@ def _wait_x(display: str, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def start_xvfb(procs: list[subprocess.Popen[bytes]], env: dict[str, str]) -> str:
+    """Start Xvfb on a free display (it writes the number to a pipe); returns ``:N`` once it takes clients."""
+    r, w = os.pipe()
+    try:
+        _start(["Xvfb", "-displayfd", str(w), "-screen", "0", "800x600x24", "-nolisten", "tcp"], procs,
+               env, pass_fds=(w,))
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as f:
+        num = f.readline().decode().strip()
+    if not num.isdigit():
+        raise AssertionError("Xvfb did not start")
+    _wait_x(f":{num}")
+    return f":{num}"
+
+
+@contextlib.contextmanager
+def xserver() -> Iterator[str]:
+    """Only a virtual X server (no tray, no D-Bus): yields its ``DISPLAY``; killed and reaped on exit."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("not installed: Xvfb")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield start_xvfb(procs, {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")})
+    finally:
+        _stop_all(procs)
+
+
 @contextlib.contextmanager
 def xdesktop(workdir: Path) -> Iterator[XDesktop]:
     """Start the desktop; on exit kill (and reap) every process it started."""
@@ -225,19 +253,7 @@ def xdesktop(workdir: Path) -> Iterator[XDesktop]:
     base = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY",
                                                               "DBUS_SESSION_BUS_ADDRESS")}
     try:
-        # Xvfb picks a free display and writes its number to the pipe
-        r, w = os.pipe()
-        try:
-            _start(["Xvfb", "-displayfd", str(w), "-screen", "0", "800x600x24", "-nolisten", "tcp"], procs,
-                   base, pass_fds=(w,))
-        finally:
-            os.close(w)
-        with os.fdopen(r, "rb") as f:
-            num = f.readline().decode().strip()
-        if not num.isdigit():
-            raise AssertionError("Xvfb did not start")
-        display = f":{num}"
-        _wait_x(display)
+        display = start_xvfb(procs, base)
         env = {**base, "DISPLAY": display, "NO_AT_BRIDGE": "1", "GDK_BACKEND": "x11"}
 
         bus = _start(["dbus-daemon", "--session", "--nofork", "--print-address=1"], procs, env,

@@ -37,7 +37,7 @@ from hushnote.daemon.drafting.text import is_subsequence  # noqa: E402
 from hushnote.daemon.notes import document, export  # noqa: E402
 from hushnote.daemon.notes.notefile import read_transcript, render_note  # noqa: E402
 
-from tests.test_drafting_data import as_audio  # noqa: E402
+from tests.support.aci import as_audio  # noqa: E402
 
 EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 CSV = EVAL / "dialogues" / "aci_bench_train.csv"

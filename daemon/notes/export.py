@@ -138,7 +138,7 @@ def pdf_bytes(doc: NoteDocument, *, stamps: bool = True) -> bytes:
 
     def para(text: str, size: float, gap: float = 1.5, style: str = "") -> None:
         pdf.set_font(family, style=style, size=size)
-        pdf.multi_cell(width, size * 0.5, fix(text), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, size * 0.5, fix(text), align="L", new_x="LMARGIN", new_y="NEXT")  # type: ignore[no-untyped-call]
         pdf.ln(gap)
 
     para(head[0], 16, 3, "B")

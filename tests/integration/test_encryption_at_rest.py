@@ -29,7 +29,7 @@ from hushnote.daemon.service.workers import Workers
 from hushnote.daemon.speech import audio
 
 from tests.support.cli import run_cli
-from tests.support.config import TINY, make_cfg
+from tests.support.config import TINY, make_cfg, write_toml
 from tests.support.paths import REPO
 from tests.support.plaintext import scan, scan_bytes, transcript_words
 from tests.support.service import FAST_INBOX, audit_of
@@ -42,17 +42,6 @@ WAV = "librivox_pocketsphinx/sense_and_sensibility_01_austen_64kb-0870.wav"
 
 def sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def write_toml(cfg: Config, path: Path) -> Path:
-    keep = ("paths", "transcription", "drafting", "storage", "notes", "retention")
-    lines = []
-    for sec, body in cfg.as_dict().items():
-        if sec in keep:
-            lines.append(f"[{sec}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # ----------------------------------------------------------------------------- the service, real speech

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +31,16 @@ def recorder_cfg(root: Path, model: str = "tiny.en", **recording: Any) -> Config
     """Settings for recording tests: English, ``model`` for the live transcript, ``recording.<key>`` overrides."""
     return make_cfg(root, transcription__model=model, transcription__language="en",
                     **{f"recording__{k}": v for k, v in recording.items()})
+
+
+def write_toml(cfg: Config, path: Path,
+               sections: tuple[str, ...] = ("paths", "transcription", "drafting", "storage", "notes", "retention")
+               ) -> Path:
+    """``cfg``'s ``sections`` as a settings file (for the CLI as a subprocess: ``--config path``)."""
+    lines = []
+    for sec, body in cfg.as_dict().items():
+        if sec in sections:
+            lines.append(f"[{sec}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in body.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path

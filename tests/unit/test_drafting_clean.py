@@ -17,7 +17,7 @@ from hushnote.daemon.notes.notefile import NOT_DISCUSSED, read_transcript, rende
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_drafting_data import aci_transcript
+from tests.support.aci import aci_transcript
 
 
 @pytest.mark.parametrize(("said", "clean"), [

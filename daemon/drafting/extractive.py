@@ -162,6 +162,24 @@ def quote(u: Unit, timed: bool, labelled: bool, clean: bool = True) -> str:
     return f'Stated in session: "{text}" {where}'
 
 
+def candidates(all_units: list[Unit], template: Template, labelled: bool, clean: bool) -> list[_Candidate]:
+    """The sentences a note may quote, each with its score for every section. Topic words alone place a
+    sentence only in a section that something was said about (a sentence there has a real cue): a section
+    without one stays empty ("Not discussed in this session.") rather than padded."""
+    secs = template.sections
+    quotable = [(u, text) for u in all_units
+                if eligible(u) and eligible(Unit(u.index, u.segment, u.start, text := quote_text(u, clean), u.speaker))]
+    discussed = {i for i, sec in enumerate(secs) if any(cue_score(u.text, sec) > 0 for u, _ in quotable)}
+    counts = topic_counts(all_units)
+    out: list[_Candidate] = []
+    for u, text in quotable:
+        topic, home = topic_score(u, counts), home_sections(u, template, labelled) & discussed
+        scores = tuple(section_score(u, s, labelled, topic, i in home) for i, s in enumerate(secs))
+        if max(scores, default=0.0) > 0:
+            out.append(_Candidate(u, text, frozenset(content_stems(text)), len(text.split()), scores))
+    return out
+
+
 def budgets(template: Template) -> tuple[list[int], list[int], int]:
     """Sentences and quoted words each section may hold, and quoted words for the whole note: a note a
     clinician reads in a minute. Each section gets ``SECTION_SHARE`` of its template budget."""
@@ -176,16 +194,7 @@ def select(transcript: Transcript, template: Template, clean: bool = True) -> li
     secs = template.sections
     max_sentences, max_words, note_words = budgets(template)
     all_units = units(transcript)
-    counts = topic_counts(all_units)
-    cands: list[_Candidate] = []
-    for u in all_units:
-        text = quote_text(u, clean)
-        if not eligible(u) or not eligible(Unit(u.index, u.segment, u.start, text, u.speaker)):
-            continue
-        topic, home = topic_score(u, counts), home_sections(u, template, labelled)
-        scores = tuple(section_score(u, s, labelled, topic, i in home) for i, s in enumerate(secs))
-        if max(scores, default=0.0) > 0:
-            cands.append(_Candidate(u, text, frozenset(content_stems(text)), len(text.split()), scores))
+    cands = candidates(all_units, template, labelled, clean)
     chosen: list[list[_Candidate]] = [[] for _ in secs]
     words = [0] * len(secs)
     used: set[int] = set()

@@ -124,3 +124,13 @@ def test_a_note_keeps_to_its_word_budget(eval_dir: Path, tmp_path: Path, i: int)
     quoted = [re.search(r'"(.*)"', s.text).group(1) for sec in note.sections for s in sec.sentences]  # type: ignore[union-attr]
     assert sum(len(q.split()) for q in quoted) <= extractive.NOTE_WORDS + MAX_QUOTE_WORDS
     assert len(quoted) >= 8, "a full visit still gives a readable note"
+
+
+def test_topic_words_alone_never_open_a_section() -> None:
+    """Long sentences on one recurring topic but without a single cue: every section stays empty."""
+    t = _timed(["the printers of the netherlands cut their letters from wood blocks for the old books .",
+                "those wood blocks gave the printers of the netherlands their first printed books .",
+                "later the printers cast metal letters instead of the wood blocks for their books .",
+                "the metal letters lasted longer than wood blocks and made the books much cheaper ."])
+    secs = extractive.draft_sections(t, load_template("soap"))
+    assert [len(s.sentences) for s in secs] == [0, 0, 0, 0]

@@ -36,7 +36,9 @@ def client_text(cfg: Config) -> str:
         "The recording is made on this laptop, and the draft of my note is written on this laptop too, "
         "by a program that works without the internet. Nothing goes anywhere: not the recording, "
         "not the text, not the note. No company and no cloud service receives any of it.",
-        f"The recording is deleted {_deleted_after(audio_days)}"
+        ("The recording is deleted as soon as I sign my note, and at the latest "
+         if cfg["retention.after_sign"] == "delete" and audio_days > 0 else "The recording is deleted ")
+        + _deleted_after(audio_days)
         + (f" (if something goes wrong, it is kept at most {days_phrase(max_days) or '0 days'} so that I can "
            "try again)." if max_days > 0 else "."),
     ]

@@ -10,7 +10,10 @@ from tests.support.paths import REPO
 
 def test_consent_text_defaults_and_phrases() -> None:
     text = consent.client_text(defaults())
-    assert "deleted 3 days after my note is written" in text and "transcript stays with my notes" in text
+    assert "deleted as soon as I sign my note, and at the latest 3 days after my note is written" in text
+    assert "transcript stays with my notes" in text
+    keep = consent.client_text(defaults().with_overrides(retention__after_sign="keep"))
+    assert "recording is deleted 3 days after my note is written" in keep and "sign" not in keep
     assert [consent.days_phrase(d) for d in (1, 2, 0.5, 1.5, 0.01)] == ["1 day", "2 days", "12 hours",
                                                                         "1.5 days", "1 hour"]
     zero = consent.client_text(defaults().with_overrides(retention__audio_days=0))

@@ -51,9 +51,11 @@ class Evidence:
     text: str
     start: float
     timed: bool = True
+    category: str = ""  # for risk quotes: what it matched, e.g. "self-harm"
 
     def __str__(self) -> str:
-        return f'"{self.text}" {stamp(self.start, self.timed)}'
+        tail = f" — {self.category}" if self.category else ""
+        return f'"{self.text}" {stamp(self.start, self.timed)}{tail}'
 
 
 @dataclass

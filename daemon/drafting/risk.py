@@ -1,53 +1,203 @@
-"""Risk language: find every transcript sentence that mentions suicide, self-harm, wanting to die,
-overdose, harming others, abuse, violence or weapons, and quote it (with its timestamp) for the
-clinician's review. The phrase list is data (``data/risk_phrases.txt``); nothing here is ever logged.
+"""Risk language: find every transcript sentence that a clinician should see (suicidal ideation from a
+wish to be dead to a plan or past attempt, self-harm, harm to others, being harmed, a child at risk,
+command hallucinations, dangerous substance use, eating-disorder behaviours, weapons), name its category,
+and quote it with its timestamp under "For clinician review".
+
+Recall first, offline and explainable: the rules are readable data files in ``data/risk/`` (see
+``wordrules.py`` for their syntax). Ordinary phrases ("this commute is killing me") are masked first;
+negation never hides a match. Each hit says which rule matched, and whether it is said about another
+person ("my son said he wants to die"). Nothing here is ever logged.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from hushnote.daemon.drafting.text import units
+from hushnote.daemon.drafting.wordrules import (
+    Compiler,
+    Lemmatiser,
+    RuleError,
+    Tokens,
+    masked,
+    match_span,
+    read_forms,
+    read_lexicon,
+    read_lines,
+    tokenise,
+)
 from hushnote.daemon.core.datatypes import Evidence, Transcript
-from hushnote.daemon.drafting.text import normalise, units
 
-PHRASES_FILE = Path(__file__).resolve().parent / "data" / "risk_phrases.txt"
+DATA = Path(__file__).resolve().parent / "data" / "risk"
+MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
+
+# Suicidal ideation, most severe first: a sentence is named by its most severe match only.
+SUICIDE_SCALE = ("past_attempt", "si_preparatory", "si_plan", "si_intent", "si_method", "si_thoughts",
+                 "wish_dead")
+# The order in which the other categories are named when several match.
+OTHERS = ("self_harm", "harm_others", "child_at_risk", "being_harmed", "command_hallucinations", "weapons",
+          "substance", "eating_disorder")
+# Categories about a situation rather than a person: never "(about another person)".
+NO_PERSON = frozenset({"child_at_risk", "weapons"})
+ABOUT_OTHER = "about another person"
+
+_FIRST = frozenset({"i", "we"})
+_REFL_FIRST = frozenset({"myself", "meself", "ourselves"})
+_REFL_THIRD = frozenset({"himself", "herself", "themselves", "themself"})
+_THIRD = frozenset({"he", "she", "they", "someone", "somebody"})
+_OBJ_THIRD = frozenset({"him", "her", "them"})
+_HEADER_RE = re.compile(r"^\[([a-z_]+)\]\s*(.+)$")
 
 
-def load_phrases(path: Path = PHRASES_FILE) -> list[str]:
-    out: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            re.compile(line)  # a broken pattern fails loudly here, not silently later
-            out.append(line)
-    return out
+@dataclass(frozen=True)
+class Rule:
+    category: str
+    text: str  # the rule as written, for explanations
+    line: int
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class RiskHit:
+    """One category found in a sentence, and why."""
+
+    category: str  # key, e.g. "self_harm"
+    label: str  # e.g. "self-harm"
+    about_other: bool  # said about someone other than the speaker
+    rule: str  # the rule that matched (rules.txt line N: ...)
+    words: str  # the words it matched
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} ({ABOUT_OTHER})" if self.about_other else self.label
+
+
+class Rulebook:
+    """The compiled risk rules, masks and lemmatiser (built once per process)."""
+
+    def __init__(self, data: Path = DATA, meds: Path = MEDS_FILE) -> None:
+        lexicon = read_lexicon(data / "lexicon.txt")
+        lexicon["MED"] = [m for _, m in read_lines(meds) if re.fullmatch(r"[a-z0-9]+", m)]
+        compiler = Compiler(lexicon, "risk rules")
+        self.labels: dict[str, str] = {}
+        raw_rules: list[tuple[str, int, str]] = []
+        category = ""
+        for n, line in read_lines(data / "rules.txt"):
+            m = _HEADER_RE.match(line)
+            if m:
+                category = m.group(1)
+                self.labels[category] = m.group(2).strip()
+                continue
+            if not category:
+                raise RuleError(f"rules.txt line {n}: a rule before the first [category] header")
+            raw_rules.append((category, n, line))
+        unknown = set(self.labels) - set(SUICIDE_SCALE) - set(OTHERS)
+        if unknown:
+            raise RuleError(f"rules.txt: unknown categories {sorted(unknown)}")
+        masks = [line for _, line in read_lines(data / "masks.txt")]
+        vocab = compiler.vocabulary([r for _, _, r in raw_rules] + masks)
+        self.lemma = Lemmatiser(read_forms(data / "forms.txt"), vocab)
+        compiler.lemma = self.lemma
+        self.masks = [compiler.compile(m) for m in masks]
+        self.rules = [Rule(c, t, n, compiler.compile(t)) for c, n, t in raw_rules]
+
+    def tokens(self, text: str) -> Tokens:
+        toks = tokenise(text, self.lemma)
+        spans = [s for s in (match_span(p, toks) for p in self.masks) if s]
+        return masked(toks, spans)
+
+    def hits(self, text: str) -> list[RiskHit]:
+        """Every category that ``text`` matches (one hit per category, the first rule in file order)."""
+        toks = self.tokens(text)
+        found: dict[str, RiskHit] = {}
+        for rule in self.rules:
+            if rule.category in found:
+                continue
+            span = match_span(rule.pattern, toks)
+            if span is None:
+                continue
+            about_other = rule.category not in NO_PERSON and experiencer(toks, span, rule.category) == "other"
+            words = " ".join(toks.surface[span[0]:span[1]])
+            found[rule.category] = RiskHit(rule.category, self.labels[rule.category], about_other,
+                                           f"rules.txt line {rule.line}: {rule.text}", words)
+        return order(found)
+
+
+def order(found: dict[str, RiskHit]) -> list[RiskHit]:
+    """The most severe suicidal-ideation category (if any), then the others in their fixed order."""
+    out = [found[c] for c in SUICIDE_SCALE if c in found][:1]
+    return out + [found[c] for c in OTHERS if c in found]
+
+
+def experiencer(toks: Tokens, span: tuple[int, int], category: str) -> str:
+    """"self" or "other": whose risk the matched words are about (the speaker's, or someone else's)."""
+    a, b = span
+    inside = set(toks.lemmas[a:b])
+    if inside & _REFL_FIRST:
+        return "self"
+    if inside & _REFL_THIRD:
+        return "other"
+    if category == "being_harmed" and inside & {"me", "my", "i"}:
+        return "self"
+    who = _nearest_subject(toks, range(a - 1, -1, -1))
+    if who is None:
+        who = _nearest_subject(toks, range(a, b))
+    return who or "self"
+
+
+def _nearest_subject(toks: Tokens, positions: range) -> str | None:
+    for i in positions:
+        w = toks.lemmas[i]
+        if w in _FIRST:
+            return "self"
+        if w in _THIRD or _is_person_noun(toks, i):
+            return "other"
+        if w in {"me"} | _OBJ_THIRD and i > 0 and toks.lemmas[i - 1] in _TELL:
+            return "self" if w == "me" else "other"
+    return None
+
+
+_TELL = frozenset({"tell", "say", "order", "command", "want", "make", "force", "ask", "urge"})
+_PERSON_NOUNS = frozenset("""son daughter kid child baby brother sister mom mum mother dad father parent husband wife
+partner boyfriend girlfriend fiance fiancee ex friend roommate flatmate coworker colleague boss neighbour neighbor
+uncle aunt cousin grandma grandmother grandpa grandfather granny nephew niece stepdad stepfather stepmom stepmother
+stepson stepdaughter teenager teen toddler man woman guy girl boy student client patient spouse bf gf""".split())
+
+
+def _is_person_noun(toks: Tokens, i: int) -> bool:
+    w = toks.surface[i]
+    return w in _PERSON_NOUNS or (w.endswith("s") and w[:-1] in _PERSON_NOUNS and i > 0
+                                  and toks.surface[i - 1] in {"my", "his", "her", "their", "the"})
 
 
 @lru_cache(maxsize=1)
-def risk_regex() -> re.Pattern[str]:
-    body = "|".join(f"(?:{p})" for p in load_phrases())
-    return re.compile(rf"(?<![\w-])(?:{body})(?![\w])", re.IGNORECASE)
+def rulebook() -> Rulebook:
+    return Rulebook()
 
 
-_NEG_RE = re.compile(r"\b(do|does|did|ca|can|could|would|should|is|are|was|were|wo|have|has|had)\s*n'?t\b")
-
-
-def _matchable(text: str) -> str:
-    """Lower-case, straight apostrophes, and "do n't" / "dont" / "cannot" spelt as "don't" / "can't"."""
-    return _NEG_RE.sub(r"\1n't", normalise(text)).replace("cannot", "can't")
+def classify(text: str) -> list[RiskHit]:
+    """The risk categories in ``text`` (empty: none), most important first."""
+    return rulebook().hits(text)
 
 
 def is_risk(text: str) -> bool:
     """True when ``text`` contains risk language."""
-    return risk_regex().search(_matchable(text)) is not None
+    return bool(classify(text))
+
+
+def label(hits: list[RiskHit]) -> str:
+    """The categories as the review block names them: "self-harm, weapons"."""
+    return ", ".join(h.name for h in hits)
 
 
 def find_risk(transcript: Transcript) -> list[Evidence]:
-    """Every transcript sentence with risk language, verbatim, with its timestamp, in order."""
+    """Every transcript sentence with risk language, verbatim, with its timestamp and category, in order."""
     out: list[Evidence] = []
     for u in units(transcript):
-        if is_risk(u.text):
-            out.append(Evidence(u.text.strip(), u.start, transcript.timed))
+        hits = classify(u.text)
+        if hits:
+            out.append(Evidence(u.text.strip(), u.start, transcript.timed, label(hits)))
     return out

@@ -75,12 +75,25 @@ def spell_out(text: str) -> str:
     return t
 
 
+# Words that never get generated endings ("the" must not claim "thing").
+FUNCTION_WORDS = frozenset("""a an the and or but if of to in on at by for with from as is it its this that these
+those there then than so no not nor he she they we you i me my his her their our your him them us who what when
+where why how all any each every some such own same very just also only too up down out off over under again once
+here about into onto upon""".split())
+
+
 def regular_forms(word: str) -> set[str]:
     """Regular inflections of ``word`` (over-generating is harmless: a non-word never occurs)."""
     w = word
-    out = {w + "s", w + "es", w + "ed", w + "ing"}
-    if w.endswith("e") and not w.endswith("ee"):
-        out |= {w + "d", w[:-1] + "ing"}
+    out = {w + "s", w + "ing"}
+    if re.search(r"(?:s|x|z|ch|sh|o)$", w):
+        out.add(w + "es")
+    if w.endswith("e"):
+        out.add(w + "d")
+        if not w.endswith("ee"):
+            out.add(w[:-1] + "ing")
+    else:
+        out.add(w + "ed")
     if w.endswith("ie"):
         out.add(w[:-2] + "ying")
     if len(w) > 2 and w[-1] == "y" and w[-2] not in "aeiou":
@@ -102,13 +115,17 @@ class Lemmatiser:
     def __init__(self, irregular: dict[str, str], vocabulary: Iterable[str]) -> None:
         vocab = set(vocabulary)
         has_irregular = set(irregular.values())
+        bases: dict[str, str] = {}  # generated form -> base; the longest base wins ("cared": care, not car)
+        for w in vocab | has_irregular:
+            if len(w) < 3 or w in FUNCTION_WORDS:
+                continue
+            forms = {w + "s", w + "es"} if w in has_irregular else regular_forms(w)
+            for f in forms:
+                if f != w and (f not in bases or len(w) > len(bases[f])):
+                    bases[f] = w
         table = dict(irregular)
-        for w in sorted(vocab | has_irregular):
-            if len(w) >= 3:
-                forms = {w + "s", w + "es"} if w in has_irregular else regular_forms(w)
-                for f in sorted(forms):
-                    if f != w:
-                        table.setdefault(f, w)
+        for f, w in bases.items():
+            table.setdefault(f, w)
         for w in vocab:
             table.setdefault(w, w)
         for f in list(table):  # "thoughts" -> "thought" -> "think"

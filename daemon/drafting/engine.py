@@ -1,8 +1,11 @@
 """The drafting interface: ``draft(transcript, cfg, template=..., engine=...) -> Note``.
 
-Whichever engine writes the sections, the same two checks follow: risk language is pulled out of the
-sections and quoted (with timestamps) in ``Note.risk``, and every note sentence is grounded against the
-transcript (unsupported ones are marked ``unverified`` with reasons). Nothing here logs session text.
+Whichever engine writes the sections, the same checks follow: what a note must keep (medications, a
+safety plan, homework, the next appointment) is added where a drafter left it out; risk language is pulled
+out of the sections and quoted (with timestamps and its category) in ``Note.risk`` by the rules, plus any
+sentence the llm suggested that is found verbatim in the transcript; and every note sentence is grounded
+against the transcript (unsupported ones are marked ``unverified`` with reasons). Nothing here logs
+session text.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Note, NoteSection, Progress, Transcript, no_progress
 from hushnote.daemon.core.errors import InputError, ModelError
-from hushnote.daemon.drafting import extractive
+from hushnote.daemon.drafting import extractive, mustkeep
 from hushnote.daemon.drafting.grounding import ground, index_transcript
 from hushnote.daemon.drafting.risk import find_risk, is_risk
 from hushnote.daemon.drafting.template import Template, load_template
@@ -44,6 +47,7 @@ def draft(transcript: Transcript, cfg: Config, *, template: str, engine: str,
     model = sha = ""
     strategy = "single"
     quotes = ""
+    suggested: list[str] = []
     if chosen == "extractive":
         clean = cfg["drafting.quotes"] == "clean"
         sections = extractive.draft_sections(transcript, tpl, clean)
@@ -53,15 +57,21 @@ def draft(transcript: Transcript, cfg: Config, *, template: str, engine: str,
 
         result = llm.draft_sections(transcript, tpl, cfg, progress)
         sections, model, sha, strategy = result.sections, result.model, result.model_sha256, result.strategy
-    note = finish(transcript, cfg, tpl, sections, engine=chosen)
+        suggested = result.review
+    note = finish(transcript, cfg, tpl, sections, engine=chosen, suggested=suggested)
     note.model, note.model_sha256, note.strategy, note.quotes = model, sha, strategy, quotes
     progress("draft", 1.0, chosen)
     return note
 
 
 def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[NoteSection], *,
-           engine: str) -> Note:
-    """Keep risk language out of the sections, ground every sentence, and assemble the Note."""
+           engine: str, suggested: list[str] | None = None) -> Note:
+    """Add what must be kept, keep risk language out of the sections, ground every sentence, and
+    assemble the Note. ``suggested``: the llm's risk candidates (only verbatim transcript sentences count)."""
+    labelled = any(s.speaker for s in transcript.segments)
+    clean = cfg["drafting.quotes"] == "clean"
+    sections = mustkeep.ensure(sections, mustkeep.collect(transcript, tpl),
+                               lambda u: extractive.quote(u, transcript.timed, labelled, clean))
     idx = index_transcript(transcript)
     threshold = float(cfg["drafting.support_threshold"])
     by_key = {s.key: s for s in sections}
@@ -78,4 +88,4 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
         out.append(NoteSection(sec.key, sec.title, kept))
     if dropped:
         log.info("kept %d sentence(s) with risk language out of the note sections", dropped)
-    return Note(template=tpl.name, sections=out, engine=engine, risk=find_risk(transcript))
+    return Note(template=tpl.name, sections=out, engine=engine, risk=find_risk(transcript, suggested or ()))

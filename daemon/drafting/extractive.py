@@ -10,9 +10,11 @@ Each note sentence is a verbatim quote of one transcript sentence, with its time
    words (content words the session keeps coming back to); scaled by how dense and detailed it is and,
    only when real speaker labels exist, whose words they are. A sentence with topic words but no cue can
    only go to its speaker's first section (the first section when there are no labels);
-4. pick greedily with maximal marginal relevance (Jaccard on content stems) under each section's
+4. seed each section with the sentences it must keep whatever its budget (``mustkeep``: medications
+   with dose and change, a safety plan, homework, the next appointment); they count against the budgets;
+5. pick greedily with maximal marginal relevance (Jaccard on content stems) under each section's
    sentence and word budget and the note's word budget (``budgets``), each sentence in at most one section;
-5. within a section, quotes appear in transcript order, cleaned (``text.clean_quote``) unless
+6. within a section, quotes appear in transcript order, cleaned (``text.clean_quote``) unless
    ``drafting.quotes = "verbatim"``.
 
 The constants below were tuned on 45 ACI-BENCH dialogues and checked on 22 held-out ones
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript, stamp
+from hushnote.daemon.drafting import mustkeep
 from hushnote.daemon.drafting.risk import is_risk
 from hushnote.daemon.drafting.template import Section, Template
 from hushnote.daemon.drafting.text import (
@@ -194,12 +197,17 @@ def select(transcript: Transcript, template: Template, clean: bool = True) -> li
     secs = template.sections
     max_sentences, max_words, note_words = budgets(template)
     all_units = units(transcript)
-    cands = candidates(all_units, template, labelled, clean)
+    pinned = pinned_units(transcript, template)
+    pinned_at = {u.index for us in pinned for u in us}
+    cands = [c for c in candidates(all_units, template, labelled, clean) if c.unit.index not in pinned_at]
     chosen: list[list[_Candidate]] = [[] for _ in secs]
-    words = [0] * len(secs)
+    words = [sum(len(quote_text(u, clean).split()) for u in us) for us in pinned]  # what must be kept counts
+    count = [len(us) for us in pinned]
     used: set[int] = set()
-    sim_all = [0.0] * len(cands)  # max Jaccard with anything chosen so far (updated incrementally)
-    sim_sec = [[0.0] * len(secs) for _ in cands]  # ... with what is chosen in each section
+    pinned_stems = [frozenset(content_stems(quote_text(u, clean))) for us in pinned for u in us]
+    # max Jaccard with anything chosen so far (updated incrementally), and with what each section holds
+    sim_all = [max((jaccard(c.stems, p) for p in pinned_stems), default=0.0) for c in cands]
+    sim_sec = [[0.0] * len(secs) for _ in cands]
     while True:
         best: tuple[float, int, int] | None = None  # (value, -candidate, -section): deterministic ties
         for ci, c in enumerate(cands):
@@ -208,9 +216,9 @@ def select(transcript: Transcript, template: Template, clean: bool = True) -> li
             over = sum(words) + c.words > note_words
             for si in range(len(secs)):
                 rel = c.scores[si]
-                if rel <= 0 or len(chosen[si]) >= max_sentences[si] or words[si] + c.words > max_words[si]:
+                if rel <= 0 or count[si] >= max_sentences[si] or words[si] + c.words > max_words[si]:
                     continue
-                if over and chosen[si]:  # the note's budget never leaves a section with something said empty
+                if over and count[si]:  # the note's budget never leaves a section with something said empty
                     continue
                 key = (MMR_LAMBDA * rel - (1 - MMR_LAMBDA) * rel * sim_sec[ci][si], -ci, -si)
                 if best is None or key > best:
@@ -221,13 +229,23 @@ def select(transcript: Transcript, template: Template, clean: bool = True) -> li
         cand = cands[ci]
         chosen[si].append(cand)
         words[si] += cand.words
+        count[si] += 1
         used.add(ci)
         for cj, other in enumerate(cands):
             if cj not in used:
                 j = jaccard(cand.stems, other.stems)
                 sim_all[cj] = max(sim_all[cj], j)
                 sim_sec[cj][si] = max(sim_sec[cj][si], j)
-    return [sorted((c.unit for c in ch), key=lambda u: u.index) for ch in chosen]
+    return [sorted([*pins, *(c.unit for c in ch)], key=lambda u: u.index) for pins, ch in zip(pinned, chosen, strict=True)]
+
+
+def pinned_units(transcript: Transcript, template: Template) -> list[list[Unit]]:
+    """For each section, the sentences it must keep whatever its budget (see ``mustkeep``)."""
+    keys = template.keys()
+    out: list[list[Unit]] = [[] for _ in keys]
+    for k in mustkeep.collect(transcript, template):
+        out[keys.index(k.section)].append(k.unit)
+    return out
 
 
 def draft_sections(transcript: Transcript, template: Template, clean: bool = True) -> list[NoteSection]:

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ _model_key: tuple[Any, ...] | None = None
 _sha_cache: dict[tuple[str, int, int], str] = {}
 
 
+REVIEW_KEY = "review"  # the answer's list of transcript sentences with risk language (candidates only)
+
+
 @dataclass
 class LlmResult:
     sections: list[NoteSection]
@@ -59,6 +62,7 @@ class LlmResult:
     model_sha256: str
     strategy: str
     raw_answers: list[str]  # the model's JSON answers (kept for tests; never logged)
+    review: list[str] = field(default_factory=list)  # risk candidates; engine.finish keeps verbatim ones only
 
 
 # ----------------------------------------------------------------------------- model
@@ -160,11 +164,16 @@ def loaded() -> bool:
 
 # ----------------------------------------------------------------------------- prompt and schema
 
-def schema(tpl: Template) -> dict[str, Any]:
-    props = {s.key: {"type": "array", "maxItems": min(MAX_ITEMS, s.max_sentences),
-                     "items": {"type": "string"}}
-             for s in tpl.sections}
-    return {"type": "object", "properties": props, "required": tpl.keys(), "additionalProperties": False}
+def schema(tpl: Template, *, review: bool = False) -> dict[str, Any]:
+    """One array of sentences per section; with ``review``, also the risk candidates (a drafting pass)."""
+    props: dict[str, Any] = {s.key: {"type": "array", "maxItems": min(MAX_ITEMS, s.max_sentences),
+                                     "items": {"type": "string"}}
+                             for s in tpl.sections}
+    required = tpl.keys()
+    if review and REVIEW_KEY not in props:
+        props[REVIEW_KEY] = {"type": "array", "maxItems": MAX_ITEMS, "items": {"type": "string"}}
+        required = [*required, REVIEW_KEY]
+    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
 
 
 def system_prompt(tpl: Template, *, merge: bool = False) -> str:
@@ -174,6 +183,10 @@ def system_prompt(tpl: Template, *, merge: bool = False) -> str:
             "therapy session, into one note. Keep every distinct fact, remove repeats, add nothing."
             if merge else
             "You draft a clinical progress note from a therapy session transcript.")
+    review = ("" if merge else
+              f'- In "{REVIEW_KEY}", copy word for word every transcript sentence about suicide, wanting to die, '
+              "self-harm, harming others, abuse or violence, a child at risk, voices giving orders, dangerous "
+              "drinking or drug use, eating-disorder behaviour or weapons (an empty list if none).\n")
     return (f"{task}\n"
             f"Template: {tpl.title}. Sections:\n{sections}\n"
             "Rules:\n"
@@ -182,8 +195,14 @@ def system_prompt(tpl: Template, *, merge: bool = False) -> str:
             "said, e.g. \"The client reported ...\". Never a heading.\n"
             "- Keep numbers, names, medications and dates exactly as said; never add ones that were not said.\n"
             "- If the transcript says nothing for a section, give an empty list.\n"
+            f"{review}"
             f"Never include:\n{banned}\n"
-            f"Answer with JSON only: an object with the keys {', '.join(tpl.keys())}, each a list of sentences.")
+            f"Answer with JSON only: an object with the keys {', '.join(_keys(tpl, review=not merge))}, "
+            "each a list of sentences.")
+
+
+def _keys(tpl: Template, *, review: bool) -> list[str]:
+    return [*tpl.keys(), REVIEW_KEY] if review and REVIEW_KEY not in tpl.keys() else tpl.keys()
 
 
 def transcript_lines(segments: list[Segment], timed: bool) -> str:
@@ -224,6 +243,16 @@ def parse_answer(raw: str, tpl: Template) -> dict[str, list[str]]:
             items = []
         out[key] = dedupe([re.sub(r"\s+", " ", x).strip() for x in items if isinstance(x, str) and x.strip()])
     return out
+
+
+def parse_review(raw: str) -> list[str]:
+    """The answer's risk candidates (strings only); nothing when the answer has none or is not JSON."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        data = _salvage(raw)
+    items = data.get(REVIEW_KEY, []) if isinstance(data, dict) else []
+    return [x.strip() for x in items if isinstance(x, str) and x.strip()] if isinstance(items, list) else []
 
 
 def _salvage(raw: str) -> Any:
@@ -298,11 +327,12 @@ def _split_segment(s: Segment, model: Any, budget: int) -> list[Segment]:
     return parts
 
 
-def _ask(model: Any, system: str, user: str, tpl: Template, max_tokens: int) -> tuple[str, bool]:
+def _ask(model: Any, system: str, user: str, tpl: Template, max_tokens: int, *,
+         review: bool = False) -> tuple[str, bool]:
     """The model's answer, and whether it was complete (False: cut off at max_tokens)."""
     resp = model.create_chat_completion(
         messages=_messages(system, user),
-        response_format={"type": "json_object", "schema": schema(tpl)},
+        response_format={"type": "json_object", "schema": schema(tpl, review=review)},
         temperature=0.0, seed=SEED, max_tokens=max_tokens)
     choice = resp["choices"][0]
     return str(choice["message"]["content"] or ""), choice.get("finish_reason") != "length"
@@ -325,14 +355,16 @@ def draft_sections(transcript: Transcript, tpl: Template, cfg: Config,
     groups = windows(segs, model, budget)
     raw: list[str] = []
     answers: list[dict[str, list[str]]] = []
+    review: list[str] = []
     for i, group in enumerate(groups):
         progress("draft", i / (len(groups) + 1), f"window {i + 1} of {len(groups)}")
         answer, complete = _ask(model, system, "Session transcript:\n" + transcript_lines(group, transcript.timed),
-                                tpl, max_tokens)
+                                tpl, max_tokens, review=True)
         if not complete:
             log.warning("llm answer for window %d cut off at drafting.max_tokens; kept its complete sentences", i + 1)
         raw.append(answer)
         answers.append(parse_answer(answer, tpl))
+        review.extend(parse_review(answer))
     if len(answers) == 1:
         merged = answers[0]
         strategy = "single"
@@ -341,7 +373,7 @@ def draft_sections(transcript: Transcript, tpl: Template, cfg: Config,
         raw.extend(reduce_raw)
         strategy = f"map-reduce ({len(groups)} windows)"
     log.info("llm draft done (%d window(s))", len(groups))
-    return LlmResult(to_sections(merged, tpl), path.name, model_sha256(path), strategy, raw)
+    return LlmResult(to_sections(merged, tpl), path.name, model_sha256(path), strategy, raw, review)
 
 
 def merge_deterministic(answers: list[dict[str, list[str]]], tpl: Template) -> dict[str, list[str]]:

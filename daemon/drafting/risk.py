@@ -12,10 +12,12 @@ person ("my son said he wants to die"). Nothing here is ever logged.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from hushnote.daemon.core.datatypes import Evidence, Transcript
 from hushnote.daemon.drafting.text import units
 from hushnote.daemon.drafting.wordrules import (
     Compiler,
@@ -27,9 +29,9 @@ from hushnote.daemon.drafting.wordrules import (
     read_forms,
     read_lexicon,
     read_lines,
+    read_sections,
     tokenise,
 )
-from hushnote.daemon.core.datatypes import Evidence, Transcript
 
 DATA = Path(__file__).resolve().parent / "data" / "risk"
 MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
@@ -49,7 +51,6 @@ _REFL_FIRST = frozenset({"myself", "meself", "ourselves"})
 _REFL_THIRD = frozenset({"himself", "herself", "themselves", "themself"})
 _THIRD = frozenset({"he", "she", "they", "someone", "somebody"})
 _OBJ_THIRD = frozenset({"him", "her", "them"})
-_HEADER_RE = re.compile(r"^\[([a-z_]+)\]\s*(.+)$")
 
 
 @dataclass(frozen=True)
@@ -79,21 +80,8 @@ class Rulebook:
     """The compiled risk rules, masks and lemmatiser (built once per process)."""
 
     def __init__(self, data: Path = DATA, meds: Path = MEDS_FILE) -> None:
-        lexicon = read_lexicon(data / "lexicon.txt")
-        lexicon["MED"] = [m for _, m in read_lines(meds) if re.fullmatch(r"[a-z0-9]+", m)]
-        compiler = Compiler(lexicon, "risk rules")
-        self.labels: dict[str, str] = {}
-        raw_rules: list[tuple[str, int, str]] = []
-        category = ""
-        for n, line in read_lines(data / "rules.txt"):
-            m = _HEADER_RE.match(line)
-            if m:
-                category = m.group(1)
-                self.labels[category] = m.group(2).strip()
-                continue
-            if not category:
-                raise RuleError(f"rules.txt line {n}: a rule before the first [category] header")
-            raw_rules.append((category, n, line))
+        compiler = Compiler(lexicon(data, meds), "risk rules")
+        self.labels, raw_rules = read_sections(data / "rules.txt")
         unknown = set(self.labels) - set(SUICIDE_SCALE) - set(OTHERS)
         if unknown:
             raise RuleError(f"rules.txt: unknown categories {sorted(unknown)}")
@@ -129,7 +117,10 @@ class Rulebook:
 def order(found: dict[str, RiskHit]) -> list[RiskHit]:
     """The most severe suicidal-ideation category (if any), then the others in their fixed order."""
     out = [found[c] for c in SUICIDE_SCALE if c in found][:1]
-    return out + [found[c] for c in OTHERS if c in found]
+    others = [found[c] for c in OTHERS if c in found]
+    if "child_at_risk" in found:  # the child is the one at risk: not also "harm ... (about another person)"
+        others = [h for h in others if not (h.about_other and h.category in ("harm_others", "being_harmed"))]
+    return out + others
 
 
 def experiencer(toks: Tokens, span: tuple[int, int], category: str) -> str:
@@ -140,12 +131,22 @@ def experiencer(toks: Tokens, span: tuple[int, int], category: str) -> str:
         return "self"
     if inside & _REFL_THIRD:
         return "other"
-    if category == "being_harmed" and inside & {"me", "my", "i"}:
+    if category == "being_harmed" and (inside & {"me", "i"} or _my_body(toks, a, b)):
         return "self"
     who = _nearest_subject(toks, range(a - 1, -1, -1))
     if who is None:
         who = _nearest_subject(toks, range(a, b))
     return who or "self"
+
+
+_BODY = frozenset("""face head neck arm arms throat body hair stomach back wrist wrists leg legs chest eye eyes
+nose mouth lip lips jaw ribs""".split())
+
+
+def _my_body(toks: Tokens, a: int, b: int) -> bool:
+    """"my face", "my arm": the speaker's own body inside the matched words."""
+    return any(toks.lemmas[i] == "my" and i + 1 < len(toks.surface) and toks.surface[i + 1] in _BODY
+               for i in range(a, b))
 
 
 def _nearest_subject(toks: Tokens, positions: range) -> str | None:
@@ -173,6 +174,13 @@ def _is_person_noun(toks: Tokens, i: int) -> bool:
                                   and toks.surface[i - 1] in {"my", "his", "her", "their", "the"})
 
 
+def lexicon(data: Path = DATA, meds: Path = MEDS_FILE) -> dict[str, list[str]]:
+    """The word classes of ``lexicon.txt`` plus MED: every one-word name in the medications list."""
+    lex = read_lexicon(data / "lexicon.txt")
+    lex["MED"] = [m for _, m in read_lines(meds) if re.fullmatch(r"[a-z0-9]+", m)]
+    return lex
+
+
 @lru_cache(maxsize=1)
 def rulebook() -> Rulebook:
     return Rulebook()
@@ -180,7 +188,12 @@ def rulebook() -> Rulebook:
 
 def classify(text: str) -> list[RiskHit]:
     """The risk categories in ``text`` (empty: none), most important first."""
-    return rulebook().hits(text)
+    return list(_classify(text))
+
+
+@lru_cache(maxsize=8192)
+def _classify(text: str) -> tuple[RiskHit, ...]:  # the drafter asks about the same sentence several times
+    return tuple(rulebook().hits(text))
 
 
 def is_risk(text: str) -> bool:
@@ -193,11 +206,32 @@ def label(hits: list[RiskHit]) -> str:
     return ", ".join(h.name for h in hits)
 
 
-def find_risk(transcript: Transcript) -> list[Evidence]:
-    """Every transcript sentence with risk language, verbatim, with its timestamp and category, in order."""
+MODEL_LABEL = "suggested by the language model"
+_MIN_MODEL_WORDS = 4
+
+
+def find_risk(transcript: Transcript, suggested: Iterable[str] = ()) -> list[Evidence]:
+    """Every transcript sentence with risk language, verbatim, with its timestamp and category, in order.
+
+    ``suggested``: sentences a language model picked as risk language. One counts only where it is found
+    verbatim in a transcript sentence (at least four words); that sentence is quoted, never the model's text.
+    The rules always run: a suggestion can add a quote, never remove one."""
+    wanted = [w for w in (_squash(x) for x in suggested) if len(w.split()) >= _MIN_MODEL_WORDS]
     out: list[Evidence] = []
     for u in units(transcript):
         hits = classify(u.text)
         if hits:
             out.append(Evidence(u.text.strip(), u.start, transcript.timed, label(hits)))
+        elif wanted and _verbatim(_squash(u.text), wanted):
+            out.append(Evidence(u.text.strip(), u.start, transcript.timed, MODEL_LABEL))
     return out
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.replace("’", "'").lower()))
+
+
+def _verbatim(sentence: str, wanted: list[str]) -> bool:
+    if len(sentence.split()) < _MIN_MODEL_WORDS:
+        return False
+    return any(f" {w} " in f" {sentence} " or f" {sentence} " in f" {w} " for w in wanted)

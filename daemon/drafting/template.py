@@ -20,6 +20,7 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 SPEAKERS = ("client", "clinician", "any")
+KEEP_KINDS = ("medications", "safety_plan", "homework", "next_appointment")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Section:
     speaker: str = "any"  # "client" | "clinician" | "any"
     max_sentences: int = 6
     max_words: int = 150
+    keeps: tuple[str, ...] = ()  # must-keep kinds quoted here whatever the budget (see mustkeep.py)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,13 @@ def _int(d: dict[str, Any], key: str, where: str, path: str, default: int, lo: i
     return v
 
 
+def _keeps(raw: dict[str, Any], where: str, path: str) -> tuple[str, ...]:
+    v = raw.get("keeps", [])
+    if not isinstance(v, list) or not all(isinstance(x, str) and x in KEEP_KINDS for x in v):
+        raise _problem(path, where + "keeps", f"must be a list of: {', '.join(KEEP_KINDS)} (got {v!r})")
+    return tuple(v)
+
+
 def parse_template(name: str, data: dict[str, Any], path: str, source: str) -> Template:
     """Validate parsed TOML; every problem names the file and the key."""
     known_top = {"name", "description", "must_not_include", "sections"}
@@ -124,7 +133,7 @@ def parse_template(name: str, data: dict[str, Any], path: str, source: str) -> T
         raise _problem(path, "sections", "needs at least one [[sections]] table")
     sections: list[Section] = []
     seen: set[str] = set()
-    known_sec = {"key", "title", "guidance", "speaker", "max_sentences", "max_words", "cues"}
+    known_sec = {"key", "title", "guidance", "speaker", "max_sentences", "max_words", "cues", "keeps"}
     for i, raw in enumerate(secs, start=1):
         where = f"sections[{i}]."
         if not isinstance(raw, dict):
@@ -159,5 +168,6 @@ def parse_template(name: str, data: dict[str, Any], path: str, source: str) -> T
             speaker=speaker,
             max_sentences=_int(raw, "max_sentences", where, path, 6, 1, 50),
             max_words=_int(raw, "max_words", where, path, 150, 10, 2000),
+            keeps=_keeps(raw, where, path),
         ))
     return Template(name, title, description, tuple(sections), tuple(x.strip() for x in mni), source)

@@ -14,6 +14,7 @@ from hushnote.daemon.core.datatypes import Segment, Transcript
 
 # A sentence ends at . ? ! (possibly repeated, possibly followed by a closing quote) and whitespace.
 _END_RE = re.compile(r"[.?!…]+[\"')\]]*(?=\s|$)")
+_ABBREV_RE = re.compile(r"(?<![\w.])(?:dr|mr|mrs|ms|prof|st)\.$", re.IGNORECASE)
 _WORD_RE = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*(?:\.[0-9]+)?", re.IGNORECASE)
 MAX_QUOTE_WORDS = 45
 
@@ -67,6 +68,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     for m in _END_RE.finditer(text):
+        if _ABBREV_RE.search(text, 0, m.end()):
+            continue  # "Dr. Patel switched me": a title, not the end of a sentence
         spans.append((pos, m.end()))
         pos = m.end()
     if pos < len(text):

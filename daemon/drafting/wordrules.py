@@ -143,7 +143,11 @@ class Lemmatiser:
 
 
 def tokenise(text: str, lemma: Lemmatiser) -> Tokens:
-    words = [w for w in _TOKEN_RE.findall(spell_out(text)) if w not in FILLERS]
+    words: list[str] = []
+    for w in _TOKEN_RE.findall(spell_out(text)):
+        if w in FILLERS or (w in _PUNCT and (not words or words[-1] in _PUNCT)):
+            continue  # "I'm, um, hurting" -> "i am , hurting"
+        words.append(w)
     lemmas = tuple(lemma(w) for w in words)
     parts = [f"{lm}/{w}" for lm, w in zip(lemmas, words, strict=True)]
     starts: list[int] = []
@@ -174,6 +178,26 @@ def read_forms(path: Path) -> dict[str, str]:
         for f in rest.split():
             out[f] = head.strip()
     return out
+
+
+_HEADER_RE = re.compile(r"^\[([a-z_]+)\]\s*(.*)$")
+
+
+def read_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, str]]]:
+    """A rules file: ``[key] label`` headers, each followed by rules. -> ({key: label}, [(key, line, rule)])."""
+    labels: dict[str, str] = {}
+    rules: list[tuple[str, int, str]] = []
+    key = ""
+    for n, line in read_lines(path):
+        m = _HEADER_RE.match(line)
+        if m:
+            key = m.group(1)
+            labels[key] = m.group(2).strip() or key
+            continue
+        if not key:
+            raise RuleError(f"{path.name} line {n}: a rule before the first [section] header")
+        rules.append((key, n, line))
+    return labels, rules
 
 
 def _entries(body: str) -> list[str]:

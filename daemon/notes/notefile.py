@@ -102,8 +102,9 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) ->
         out.append("")
     if note.risk:
         out += [f"## {RISK_TITLE}", "",
-                "The session contains language about risk. Quoted here for your review; "
-                "it is not part of the clinical sections above.", ""]
+                "The session contains language about risk. Quoted here for your review, each with the "
+                "category it matched; it is not part of the clinical sections above. This is a reading aid, "
+                "not a risk assessment: it can miss things.", ""]
         out += [f"- {ev}" for ev in note.risk]
         out.append("")
     return head + "\n" + "\n".join(out)

@@ -1,63 +1,152 @@
-"""The risk phrase list: ways people say it in session (positives) and ordinary speech (negatives)."""
+"""Risk language: the rule files, the development and check sets (recall and false alarms per category),
+the categories named in the review block, speech about someone else, negation, and the llm's candidates."""
 
 from __future__ import annotations
 
+import csv
+from collections import defaultdict
+from pathlib import Path
+
 import pytest
 from hushnote.daemon.core.datatypes import Segment, Transcript
-from hushnote.daemon.drafting.risk import find_risk, is_risk, load_phrases
+from hushnote.daemon.drafting import risk
+from hushnote.daemon.drafting.risk import MODEL_LABEL, classify, find_risk, is_risk, label
+from hushnote.daemon.drafting.wordrules import Compiler, Lemmatiser, RuleError, read_forms, tokenise
 
-SAID = [
-    "sometimes i think about killing myself",
-    "I've had suicidal thoughts on and off.",
-    "Sometimes I think it would be easier if I just wasn't here anymore.",
-    "I don't want to be here anymore.",
-    "i do n't want to live like this",
-    "I just want to die.",
-    "I wish I could go to sleep and not wake up.",
-    "Everyone would be better off without me.",
-    "I've been cutting myself again.",
-    "I was hurting myself when it got bad.",
-    "I took a handful of pills last month.",
-    "She overdosed in March.",
-    "I thought about ending it.",
-    "I could hurt him if he comes near me again.",
-    "He hit me when he was drunk.",
-    "There was a lot of abuse at home.",
-    "My dad keeps a gun in the closet.",
-    "He threatened my family.",
-    "Life isn't worth living.",
-    "The client denied SI/HI.",
+DATA = Path(__file__).resolve().parent / "data" / "risk"
+RECALL_GOAL, FALSE_ALARM_GOAL = 0.95, 0.15
+
+
+def rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv"])
+def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
+    found: dict[str, list[bool]] = defaultdict(list)
+    alarms: list[str] = []
+    controls = 0
+    for r in rows(name):
+        if r["expected"] == "risk":
+            found[r["category"]].append(is_risk(r["text"]))
+        else:
+            controls += 1
+            if is_risk(r["text"]):
+                alarms.append(r["text"])
+    flags = [x for v in found.values() for x in v]
+    assert len(flags) >= (150 if name == "dev_set.tsv" else 80) and controls >= (100 if name == "dev_set.tsv" else 40)
+    recall = sum(flags) / len(flags)
+    assert recall >= RECALL_GOAL, [(c, v.count(False)) for c, v in found.items() if not all(v)]
+    assert len(alarms) / controls <= FALSE_ALARM_GOAL, alarms
+    for cat, v in found.items():  # no category may be a blind spot
+        assert sum(v) / len(v) >= 0.8, (cat, v)
+
+
+def test_every_category_the_issue_names_is_in_the_development_set() -> None:
+    cats = {r["category"] for r in rows("dev_set.tsv") if r["expected"] == "risk"}
+    assert cats == {"wish_dead", "si_thoughts", "si_method", "si_intent", "si_plan", "si_preparatory",
+                    "past_attempt", "self_harm", "harm_others", "being_harmed", "child_at_risk",
+                    "command_hallucinations", "substance", "eating_disorder", "weapons", "third_person"}
+
+
+# The statements the issue reports as missed, each with the category the review block must name.
+MISSED_BEFORE = [
+    ("I've been cutting again, mostly on my arms", "self-harm"),
+    ("I've thought about taking all my pills at once", "suicide method"),
+    ("Some nights I hope I just don't wake up", "wish to be dead"),
+    ("I bought a rope a few weeks ago", "preparing for suicide"),
+    ("I drove to the bridge and sat there thinking about jumping", "suicide method"),
+    ("My mom hits my little brother with a belt", "child at risk"),
+    ("My son said he wants to die", "wish to be dead (about another person)"),
+    ("I swallowed a whole bottle of Tylenol", "past suicide attempt"),
 ]
-ORDINARY = [
-    "I went to the end of the road and turned back.",
-    "I hit my head on the cupboard.",
-    "Work is killing me this week, so many deadlines.",
-    "I woke up at six and felt okay.",
-    "I wasn't here last week because of the flu.",
-    "I want to be here for my kids' graduation.",
-    "We talked about the breathing exercise.",
-    "My sleep has been better since Tuesday.",
-    "hi , martha . how are you ?",
-]
 
 
-def test_phrase_file_compiles() -> None:
-    assert len(load_phrases()) > 40
+@pytest.mark.parametrize(("text", "name"), MISSED_BEFORE)
+def test_the_statements_the_issue_reports_are_found_and_named(text: str, name: str) -> None:
+    assert label(classify(text)).split(", ")[0] == name
 
 
-@pytest.mark.parametrize("text", SAID)
-def test_risk_language_is_found(text: str) -> None:
-    assert is_risk(text)
+@pytest.mark.parametrize(("text", "name"), [
+    ("I'm not going to do anything, but I think about it, about ending it.", "suicidal thoughts"),
+    ("I wouldn't actually do it, but I think about how I would kill myself.", "suicidal"),
+    ("I don't want to hurt myself, but I keep doing it.", "self-harm"),
+    ("um, I've, you know, been having those dark thoughts again, the ones about ending my life", "suicidal thoughts"),
+    ("I tried to hang myself when I was fourteen.", "past suicide attempt"),
+])
+def test_negation_fillers_and_past_tense_do_not_hide_it(text: str, name: str) -> None:
+    assert name in label(classify(text))
 
 
-@pytest.mark.parametrize("text", ORDINARY)
+def test_said_about_someone_else_is_named_so() -> None:
+    assert label(classify("My daughter has been cutting herself.")) == "self-harm (about another person)"
+    assert label(classify("I've been cutting myself.")) == "self-harm"
+    assert label(classify("My best friend told me she's going to kill herself.")).endswith("(about another person)")
+    assert label(classify("He hits me when he's drunk.")) == "being harmed"
+
+
+def test_each_hit_says_which_rule_matched() -> None:
+    (hit,) = classify("I bought a rope a few weeks ago.")
+    lines = (Path(risk.DATA) / "rules.txt").read_text(encoding="utf-8").splitlines()
+    n = int(hit.rule.split("line ")[1].split(":")[0])
+    assert hit.rule.endswith(lines[n - 1].strip()) and "rope" in hit.words
+
+
+@pytest.mark.parametrize("text", ["This commute is killing me.", "I'm dying to see it.", "My phone died.",
+                                  "I cut my hair.", "I took my pills this morning.", "My grandmother passed away.",
+                                  "hi , martha . how are you ?", "We hit traffic on the way here."])
 def test_ordinary_speech_is_not_flagged(text: str) -> None:
-    assert not is_risk(text)
+    assert classify(text) == []
 
 
-def test_find_risk_quotes_the_sentence_with_its_time() -> None:
+def test_find_risk_quotes_the_sentence_with_its_time_and_category() -> None:
     t = Transcript((Segment(0.0, 10.0, "Work was fine. I took a handful of pills on Friday. Then I slept."),
                     Segment(75.0, 80.0, "We made a plan for the week.")), "en", 80.0, "base")
-    ev = find_risk(t)
-    assert [(e.text, e.start, e.timed) for e in ev] == [("I took a handful of pills on Friday.", 0.0, True)]
-    assert str(ev[0]) == '"I took a handful of pills on Friday." [00:00:00]'
+    (ev,) = find_risk(t)
+    assert (ev.text, ev.start, ev.timed) == ("I took a handful of pills on Friday.", 0.0, True)
+    assert str(ev) == '"I took a handful of pills on Friday." [00:00:00] — past suicide attempt'
+
+
+def test_llm_candidates_count_only_when_verbatim_and_never_switch_the_rules_off() -> None:
+    t = Transcript((Segment(0.0, 5.0, "I feel like a ghost in my own house lately."),
+                    Segment(5.0, 9.0, "I've been cutting again."),
+                    Segment(9.0, 12.0, "The garden looks nice.")), "en", 12.0, "base")
+    assert [e.text for e in find_risk(t)] == ["I've been cutting again."]
+    got = find_risk(t, ["i feel like a ghost in my own house", "The client reported wanting to disappear.",
+                        "garden"])
+    assert [(e.text, e.category) for e in got] == [
+        ("I feel like a ghost in my own house lately.", MODEL_LABEL), ("I've been cutting again.", "self-harm")]
+
+
+def test_rule_syntax() -> None:
+    lemma = Lemmatiser(read_forms(risk.DATA / "forms.txt"), {"hurt", "hurting", "care", "car", "thing", "the",
+                                                              "think", "thought", "pill"})
+    assert [lemma(w) for w in ("hurting", "hurts", "thought", "thoughts", "cared", "thing", "pills")] == \
+        ["hurt", "hurt", "think", "think", "care", "thing", "pill"]
+    c = Compiler({"PILL": ["pill", "tablet"], "ONE": ["one time"]}, "test")
+    c.lemma = lemma
+
+    def m(rule: str, text: str) -> bool:
+        return bool(c.compile(rule).search(tokenise(text, lemma).text))
+
+    assert m("hurt ..2 someone", "I'm hurting, um, this someone")  # fillers dropped, gap of two
+    assert not m("hurt ..1 someone", "I hurt a lot of someone")
+    assert m("take ..3 @PILL|them $", "I took the pills.") and not m("take ..3 @PILL|them $", "I took the pills today.")
+    assert m("end ..0 it !with", "I want to end it.") and not m("end ..0 it !with", "I'll end it with him.")
+    assert m("be here|be around", "if I was around") and not m("be here|be around", "if I was not around") and m("at ?once @ONE", "at one time")
+    assert m("=overdosed", "She overdosed.") and not m("=overdosed", "an overdose")
+    with pytest.raises(RuleError, match="unknown class @NOPE"):
+        c.compile("@NOPE ..2 pill")
+
+
+def test_broken_rule_file_names_file_and_line(tmp_path: Path) -> None:
+    for f in ("lexicon.txt", "forms.txt", "masks.txt"):
+        (tmp_path / f).write_text((risk.DATA / f).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "rules.txt").write_text("[self_harm] self-harm\ncut ..2 my @BODY\n[nonsense] x\nfoo\n",
+                                        encoding="utf-8")
+    with pytest.raises(RuleError, match="unknown categories"):
+        risk.Rulebook(tmp_path)
+    (tmp_path / "rules.txt").write_text("cut ..2 my @BODY\n", encoding="utf-8")
+    with pytest.raises(RuleError, match="rules.txt line 1"):
+        risk.Rulebook(tmp_path)

@@ -22,7 +22,7 @@ def rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv"])
+@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv", "check_set_2.tsv"])
 def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
     found: dict[str, list[bool]] = defaultdict(list)
     alarms: list[str] = []
@@ -35,7 +35,7 @@ def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
             if is_risk(r["text"]):
                 alarms.append(r["text"])
     flags = [x for v in found.values() for x in v]
-    assert len(flags) >= (150 if name == "dev_set.tsv" else 80) and controls >= (100 if name == "dev_set.tsv" else 40)
+    assert len(flags) >= (150 if name == "dev_set.tsv" else 60) and controls >= (100 if name == "dev_set.tsv" else 25)
     recall = sum(flags) / len(flags)
     assert recall >= RECALL_GOAL, [(c, v.count(False)) for c, v in found.items() if not all(v)]
     assert len(alarms) / controls <= FALSE_ALARM_GOAL, alarms

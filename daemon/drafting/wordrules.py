@@ -55,6 +55,16 @@ class Tokens:
     text: str  # "lemma/surface lemma/surface ...", what the rules are matched against
     starts: tuple[int, ...]  # character offset of each token in ``text``
 
+    @classmethod
+    def build(cls, lemmas: tuple[str, ...], surface: tuple[str, ...]) -> Tokens:
+        parts = [f"{lm}/{w}" for lm, w in zip(lemmas, surface, strict=True)]
+        starts: list[int] = []
+        pos = 0
+        for p in parts:
+            starts.append(pos)
+            pos += len(p) + 1
+        return cls(lemmas, surface, " ".join(parts), tuple(starts))
+
     def index_at(self, offset: int) -> int:
         """The index of the token that starts at or covers character ``offset``."""
         lo, hi = 0, len(self.starts) - 1
@@ -149,13 +159,7 @@ def tokenise(text: str, lemma: Lemmatiser) -> Tokens:
             continue  # "I'm, um, hurting" -> "i am , hurting"
         words.append(w)
     lemmas = tuple(lemma(w) for w in words)
-    parts = [f"{lm}/{w}" for lm, w in zip(lemmas, words, strict=True)]
-    starts: list[int] = []
-    pos = 0
-    for p in parts:
-        starts.append(pos)
-        pos += len(p) + 1
-    return Tokens(lemmas, tuple(words), " ".join(parts), tuple(starts))
+    return Tokens.build(lemmas, tuple(words))
 
 
 def read_lines(path: Path) -> list[tuple[int, str]]:
@@ -318,7 +322,7 @@ class Compiler:
             if kind == "gap":
                 gap = int(text)
                 continue
-            skip = "(?: [^ ]+){0,%d}".replace("%d", str(gap)) if gap else ""
+            skip = f"(?: [^ ]+){{0,{gap}}}" if gap else ""
             if kind == "not":
                 out.append(r"(?! " + self._alternatives(text, line) + r"(?= |$))")
                 continue
@@ -364,10 +368,4 @@ def masked(toks: Tokens, spans: Iterable[tuple[int, int]]) -> Tokens:
         return toks
     lemmas = tuple("_" if i in hide else lm for i, lm in enumerate(toks.lemmas))
     surface = tuple("_" if i in hide else w for i, w in enumerate(toks.surface))
-    parts = [f"{lm}/{w}" for lm, w in zip(lemmas, surface, strict=True)]
-    starts: list[int] = []
-    pos = 0
-    for p in parts:
-        starts.append(pos)
-        pos += len(p) + 1
-    return Tokens(lemmas, surface, " ".join(parts), tuple(starts))
+    return Tokens.build(lemmas, surface)

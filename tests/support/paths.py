@@ -9,3 +9,4 @@ REPO = Path(__file__).resolve().parents[2]
 # The evaluation material shipped in the repository (tests/data/README.md); HUSHNOTE_EVAL_DIR overrides.
 EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 SAMPLES = REPO / "samples"
+RISK_DATA = REPO / "tests" / "data" / "risk"  # the risk-language and medication sentences (its README)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import wave
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,3 +102,14 @@ def seconds_of(path: Path) -> float:
     from hushnote.daemon.speech import audio
 
     return float(audio.decode_all(path).shape[0] / SAMPLE_RATE)
+
+
+def spoken(texts: list[str], out: Path, *, rate: int = 140) -> Path:
+    """Each sentence spoken by espeak-ng (en-us), a second of silence after each, as one 16 kHz mono WAV."""
+    parts: list[str] = []
+    for i, t in enumerate(texts):
+        part = out.parent / f"{out.stem}-part{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", str(rate), "-w", str(part), t], check=True, timeout=60)
+        parts.append(str(part))
+    subprocess.run(["sox", *parts, "-r", "16000", "-c", "1", str(out), "pad", "0", "1"], check=True, timeout=60)
+    return out

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from hushnote.daemon.core.config import defaults
-from hushnote.daemon.core.datatypes import Note, Transcript, stamp
+from hushnote.daemon.core.datatypes import Note, NoteSection, Transcript, stamp
 from hushnote.daemon.drafting.engine import draft
+from hushnote.daemon.drafting.extractive import quote
+from hushnote.daemon.drafting.mustkeep import collect
 from hushnote.daemon.drafting.template import available_templates, load_template
-from hushnote.daemon.drafting.text import is_subsequence
+from hushnote.daemon.drafting.text import Unit, is_subsequence
 from hushnote.daemon.notes.notefile import render_note
 
 from tests.support.aci import aci_rows, aci_transcript, as_audio
@@ -75,9 +77,16 @@ def test_each_template_has_all_its_sections(eval_dir: Path, tmp_path: Path, temp
     text = render_note(note, t)
     for sec in tpl.sections:
         assert f"## {sec.title}" in text
+    kept = {extractive_quote(k.unit, t) for k in collect(t, tpl)}  # must-keep items are outside the budget
     for sec, tsec in zip(note.sections, tpl.sections, strict=True):
-        assert len(sec.sentences) <= tsec.max_sentences
-        assert sum(len(q.split()) for _, q, _ in quotes(Note("x", [sec], "extractive"))) <= tsec.max_words
+        budgeted = [s for s in sec.sentences if s.text not in kept]
+        assert len(budgeted) <= tsec.max_sentences
+        assert sum(len(q.split()) for _, q, _ in quotes(Note("x", [NoteSection(sec.key, sec.title, budgeted)],
+                                                             "extractive"))) <= tsec.max_words
+
+
+def extractive_quote(u: Unit, t: Transcript) -> str:
+    return quote(u, t.timed, any(s.speaker for s in t.segments))
 
 
 def test_builtin_templates_are_available() -> None:

@@ -13,7 +13,9 @@ from hushnote.daemon.drafting import risk
 from hushnote.daemon.drafting.risk import MODEL_LABEL, classify, find_risk, is_risk, label
 from hushnote.daemon.drafting.wordrules import Compiler, Lemmatiser, RuleError, read_forms, tokenise
 
-DATA = Path(__file__).resolve().parent / "data" / "risk"
+from tests.support.paths import RISK_DATA
+
+DATA = RISK_DATA
 RECALL_GOAL, FALSE_ALARM_GOAL = 0.95, 0.15
 
 

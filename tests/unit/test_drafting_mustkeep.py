@@ -7,17 +7,18 @@ import csv
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.core.config import defaults
+from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript
+from hushnote.daemon.core.errors import InputError
+from hushnote.daemon.drafting import extractive
+from hushnote.daemon.drafting.engine import draft, finish
+from hushnote.daemon.drafting.mustkeep import collect
+from hushnote.daemon.drafting.template import Template, load_template, parse_template
+from hushnote.daemon.notes.notefile import read_transcript, render_note
 
-from daemon.config import defaults
-from daemon.drafting import extractive
-from daemon.drafting.engine import draft, finish
-from daemon.drafting.mustkeep import collect
-from daemon.drafting.templates import Template, load_template, parse_template
-from daemon.errors import InputError
-from daemon.notefile import read_transcript, render_note
-from daemon.types import NoteSection, NoteSentence, Transcript
+from tests.support.paths import RISK_DATA
 
-DATA = Path(__file__).resolve().parent / "data" / "risk"
+DATA = RISK_DATA
 # Ordinary session talk that competes for the same sections (sleep, mood, work, plans).
 FILLER = [
     "[client] I've been sleeping badly and I feel tired and anxious at work every day.",

@@ -12,9 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.notes import notefile
 
-from daemon import notefile
-from tests.test_cli_process import run
+from tests.support.cli import home_env, run_cli
+from tests.support.speech import spoken
 
 CLINICAL_END = "\n## For clinician review"
 
@@ -108,22 +109,16 @@ SPOKEN = {  # said aloud: what a review block must name for each
 SPOKEN_ORDINARY = ["Work has been busy and I feel tired most evenings.", "I am on lithium, six hundred milligrams."]
 
 
-def speak(texts: list[str], out: Path) -> Path:
-    """Each sentence spoken by espeak-ng, with a second of silence between, as one 16 kHz mono WAV."""
-    parts: list[str] = []
-    for i, t in enumerate(texts):
-        part = out.parent / f"part{i}.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(part), t], check=True, timeout=60)
-        parts.append(str(part))
-    subprocess.run(["sox", *parts, "-r", "16000", "-c", "1", str(out), "pad", "0", "1"], check=True, timeout=60)
-    return out
+def run(home: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--config", str(config)] if config else []
+    return run_cli(args[0], *extra, *args[1:], env=home_env(home), timeout=600)
 
 
 def test_risk_spoken_in_a_recording_is_quoted_with_its_category(tmp_path: Path) -> None:
     for tool in ("espeak-ng", "sox"):
         assert shutil.which(tool), f"{tool} is not installed (apt-get install {tool})"
     texts = [SPOKEN_ORDINARY[0], *SPOKEN, SPOKEN_ORDINARY[1]]
-    audio = speak(texts, tmp_path / "session.wav")
+    audio = spoken(texts, tmp_path / "session.wav")
     config = tmp_path / "config.toml"
     config.write_text('[transcription]\nmodel = "base"\n', encoding="utf-8")
     r = run(tmp_path / "home", "process", str(audio), "--out", str(tmp_path / "out"), "--quiet", config=config)

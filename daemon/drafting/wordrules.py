@@ -13,7 +13,8 @@ lemma: "cutting" -> cut, "took" -> take). A rule is a line of elements, matched 
     ..N         up to N other words in between (without it, the next element follows directly)
     ?x          an optional element
     !x          the next word is not x (x may be a|b|@C); it checks, it consumes nothing
-    $           the end of a clause (a comma, a full stop, or the end of the sentence)
+    $           the end of a clause (a comma, a full stop, or the end of the sentence); also after a
+                phrase in a list ("enough $|lethal")
 
 Lexicon lines are ``NAME: entry entry "several words" ...``; a class may use another class (@OTHER).
 Lemmas come from ``forms.txt`` (irregular forms, ``lemma: form form``) and from regular endings of every
@@ -279,9 +280,12 @@ class Compiler:
     def _phrase(self, phrase: str, line: str) -> str:
         """Adjacent words (each a word form, class or regex), e.g. "be here" or "my @KIN"."""
         words = [x for w in phrase.split() for x in (spell_out(w).split() if "'" in w else [w])]
+        end = len(words) > 1 and words[-1] == "$"  # "enough $": the phrase ends a clause
+        if end:
+            words = words[:-1]
         if not words:
             raise RuleError(f"{self.where}: empty alternative in {line!r}")
-        return " ".join(self._word(w, line) for w in words)
+        return " ".join(self._word(w, line) for w in words) + (_END if end else "")
 
     def _alternatives(self, segment: str, line: str) -> str:
         return "(?:" + "|".join(self._phrase(p, line) for p in segment.split("|")) + ")"

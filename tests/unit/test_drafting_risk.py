@@ -37,7 +37,7 @@ def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
             if is_risk(r["text"]):
                 alarms.append(r["text"])
     flags = [x for v in found.values() for x in v]
-    assert len(flags) >= (150 if name == "dev_set.tsv" else 60) and controls >= (100 if name == "dev_set.tsv" else 25)
+    assert len(flags) >= (150 if name == "dev_set.tsv" else 55) and controls >= (100 if name == "dev_set.tsv" else 20)
     recall = sum(flags) / len(flags)
     assert recall >= RECALL_GOAL, [(c, v.count(False)) for c, v in found.items() if not all(v)]
     assert len(alarms) / controls <= FALSE_ALARM_GOAL, alarms

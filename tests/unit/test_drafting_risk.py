@@ -24,7 +24,7 @@ def rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv", "check_set_2.tsv", "check_set_3.tsv", "check_set_4.tsv"])
+@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv", "check_set_2.tsv", "check_set_3.tsv", "check_set_4.tsv", "check_set_5.tsv"])
 def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
     found: dict[str, list[bool]] = defaultdict(list)
     alarms: list[str] = []
@@ -37,7 +37,7 @@ def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
             if is_risk(r["text"]):
                 alarms.append(r["text"])
     flags = [x for v in found.values() for x in v]
-    assert len(flags) >= (150 if name == "dev_set.tsv" else 55) and controls >= (100 if name == "dev_set.tsv" else 20)
+    assert len(flags) >= (150 if name == "dev_set.tsv" else 45) and controls >= (100 if name == "dev_set.tsv" else 15)
     recall = sum(flags) / len(flags)
     assert recall >= RECALL_GOAL, [(c, v.count(False)) for c, v in found.items() if not all(v)]
     assert len(alarms) / controls <= FALSE_ALARM_GOAL, alarms

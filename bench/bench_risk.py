@@ -32,7 +32,7 @@ from hushnote.daemon.drafting import extractive  # noqa: E402
 from hushnote.daemon.drafting.engine import finish  # noqa: E402
 from hushnote.daemon.drafting.risk import classify, label, rulebook  # noqa: E402
 from hushnote.daemon.drafting.template import load_template, parse_template  # noqa: E402
-from hushnote.daemon.drafting.text import sentence_spans  # noqa: E402
+from hushnote.daemon.drafting.text import clean_quote, sentence_spans  # noqa: E402
 
 DEV = REPO / "tests" / "data" / "risk" / "dev_set.tsv"
 MEDS = REPO / "tests" / "data" / "risk" / "medications_dev.tsv"
@@ -122,7 +122,7 @@ def medications(path: Path) -> tuple[int, int]:
          "cues": dict(x.cues), "keeps": list(x.keeps)} for x in soap.sections]}, "bench", "bench")
     note = finish(t, defaults(), tight, extractive.draft_sections(t, tight), engine="extractive")
     body = "\n".join(x.text for sec in note.sections for x in sec.sentences)
-    return sum(1 for m in said if m in body), len(said)
+    return sum(1 for m in said if clean_quote(m) in body), len(said)
 
 
 def aci(path: Path) -> tuple[int, int, list[str]]:

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hushnote.daemon.drafting.text import clean_quote
 from hushnote.daemon.notes import notefile
 
 from tests.support.cli import home_env, run_cli
@@ -91,13 +92,13 @@ def test_draft_names_every_category_and_keeps_risk_out_of_the_sections(tmp_path:
         said = text_of(line)
         assert item.startswith(f'"{said}" [line '), item
         assert re.search(rf"\] — .*{re.escape(category)}", item), item  # the category is named
-        assert said not in clinical  # never in a clinical section
+        assert said not in clinical and clean_quote(said) not in clinical  # never in a clinical section
     for line in CONTROLS:
         assert not any(text_of(line) in item for item in review)
-    for line in MEDICATIONS:
-        assert text_of(line) in clinical
+    for line in MEDICATIONS:  # quoted (cleaned of fillers: drafting.quotes = "clean")
+        assert clean_quote(text_of(line)) in clinical
     for line in ORDINARY[4:]:  # the safety plan and the next appointment
-        assert text_of(line) in clinical
+        assert clean_quote(text_of(line)) in clinical
 
 
 SPOKEN = {  # said aloud: what a review block must name for each

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript
-from hushnote.daemon.drafting.risk import is_risk, lexicon, rulebook
+from hushnote.daemon.drafting.risk import MEDS_FILE, is_risk, lexicon, rulebook
 from hushnote.daemon.drafting.template import KEEP_KINDS, Template
 from hushnote.daemon.drafting.text import Unit, content_stems, jaccard, normalise, numbers, units
 from hushnote.daemon.drafting.wordrules import (
@@ -30,7 +30,6 @@ from hushnote.daemon.drafting.wordrules import (
 )
 
 KEEP_FILE = Path(__file__).resolve().parent / "data" / "keep_rules.txt"
-MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
 KINDS = KEEP_KINDS
 FOLLOW_UP = 2  # a sentence this close after a medication's mention ("we raised it to 600") belongs to it
 COVERED = 0.5  # an llm sentence with this much content overlap already says a kept sentence

@@ -184,7 +184,7 @@ def test_workers_run_jobs_in_a_model_process_that_exits_when_idle(tmp_path: Path
 
     rig = Rig(tmp_path)
     try:
-        jid = rig.add(eval_dir / "speech" / JFK)
+        jid = rig.queued_job(eval_dir / "speech" / JFK)
         w = rig.workers(idle_unload_s=1.0)
         w.model_process = True
         with w:
@@ -205,7 +205,7 @@ def test_workers_stopping_mid_job_release_it_and_end_the_model_process(tmp_path:
 
     rig = Rig(tmp_path)
     try:
-        jid = rig.add(SAMPLES / "sample-session.flac")
+        jid = rig.queued_job(SAMPLES / "sample-session.flac")
         w = rig.workers()
         w.model_process = True
         w.start()

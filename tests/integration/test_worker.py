@@ -26,7 +26,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_job_done_outputs_and_audio_beside(rig: Rig, eval_dir: Path) -> None:
     (rig.notes / "jfk.note.md").write_text("an older note with the same name")
-    jid = rig.add(eval_dir / "speech" / JFK)
+    jid = rig.queued_job(eval_dir / "speech" / JFK)
     with rig.workers(idle_unload_s=0.3) as w:
         w.notify()
         assert wait_for(lambda: rig.state(jid) == "done", 120)
@@ -48,7 +48,7 @@ def test_job_done_outputs_and_audio_beside(rig: Rig, eval_dir: Path) -> None:
 
 def test_retry_after_crash_finishes_without_a_second_note(rig: Rig, eval_dir: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    jid = rig.add(eval_dir / "speech" / JFK, "s.flac")
+    jid = rig.queued_job(eval_dir / "speech" / JFK, "s.flac")
     job = rig.store.claim("dead-worker", 60)
     assert job is not None
     # the crashed attempt got as far as writing the note
@@ -68,8 +68,8 @@ def test_retry_after_crash_finishes_without_a_second_note(rig: Rig, eval_dir: Pa
 
 def test_too_little_speech_fails_with_report_and_keeps_audio(rig: Rig, tmp_path: Path) -> None:
     silence = wav(tmp_path / "quiet room.wav", 3.0)
-    jid = rig.add(silence)
-    good_after = rig.add(silence, "second.wav")
+    jid = rig.queued_job(silence)
+    good_after = rig.queued_job(silence, "second.wav")
     with rig.workers() as w:
         w.notify()
         assert wait_for(lambda: rig.state(jid) == "failed" and rig.state(good_after) == "failed", 120)
@@ -91,7 +91,7 @@ def test_unexpected_errors_count_attempts_then_fail(rig: Rig, tmp_path: Path, mo
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(pipeline, "transcribe_file", broken)
-    jid = rig.add(wav(tmp_path / "b.wav"))
+    jid = rig.queued_job(wav(tmp_path / "b.wav"))
     with rig.workers() as w:
         w.notify()
         assert wait_for(lambda: rig.state(jid) == "failed", 30)
@@ -127,7 +127,7 @@ def test_graceful_stop_releases_the_current_job(rig: Rig, tmp_path: Path, monkey
             time.sleep(0.01)
 
     monkeypatch.setattr(pipeline, "transcribe_file", slow)
-    jid = rig.add(wav(tmp_path / "long.wav"))
+    jid = rig.queued_job(wav(tmp_path / "long.wav"))
     w = rig.workers().start()
     w.notify()
     assert wait_for(lambda: bool(started))
@@ -141,8 +141,8 @@ def test_graceful_stop_releases_the_current_job(rig: Rig, tmp_path: Path, monkey
 def test_pause_and_resume(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "transcribe_file", _fake_transcribe)
     rig.store.set_paused(True)
-    jid = rig.add(wav(tmp_path / "p.wav"))
-    rec = rig.add(wav(tmp_path / "r.wav"), kind="recording")
+    jid = rig.queued_job(wav(tmp_path / "p.wav"))
+    rec = rig.queued_job(wav(tmp_path / "r.wav"), kind="recording")
     with rig.workers() as w:
         assert w.paused
         w.notify()

@@ -54,6 +54,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     transcript = notefile.read_transcript(src, vault)
     note = pipeline.draft_note(transcript, cfg, template=args.template, engine=args.engine)
     out = Path(args.out) if args.out else src.parent
+    out.mkdir(parents=True, exist_ok=True)  # as `process` does (an encrypted note's temp file goes there first)
     stem = src.name.removesuffix(".transcript.md").removesuffix(".txt").removesuffix(".md")
     from hushnote.daemon.core.fileio import atomic_write_text, unique_stem
 

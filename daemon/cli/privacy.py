@@ -1,4 +1,5 @@
-"""Privacy commands: ``open`` (an encrypted note or audio), ``audit verify|show`` and ``consent-text``."""
+"""Privacy commands: ``open`` (an encrypted note or audio), ``audit verify|show``, ``key export|import`` and
+``consent-text``."""
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,31 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_key_export(args: argparse.Namespace) -> int:
+    from hushnote.daemon.privacy import key_backup
+
+    dest = Path(args.file)
+    key_backup.export_key(load_config(args), dest)
+    print(f"The master key was saved to {dest}, protected by your backup passphrase.")
+    print("Keep this file away from this computer (e.g. on a USB stick in a locked drawer) and the passphrase "
+          "somewhere else. With both, `hushnote key import` restores the key; without them, encrypted notes and "
+          "recordings cannot be opened if this computer's key is lost.")
+    return 0
+
+
+def cmd_key_import(args: argparse.Namespace) -> int:
+    from hushnote.daemon.privacy import key_backup
+
+    src = Path(args.file)
+    done = key_backup.import_key(load_config(args), src, force=bool(args.force))
+    if not done.changed:
+        print(f"The key in {src} is already the master key in use ({done.where}); nothing was changed.")
+        return 0
+    print(f"The master key was restored from {src} into {done.where}. Encrypted notes and recordings can be "
+          "opened again.")
+    return 0
+
+
 def cmd_consent_text(args: argparse.Namespace) -> int:
     from hushnote.daemon.privacy import consent
 
@@ -90,6 +116,17 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     a.add_argument("--json", action="store_true")
     a.add_argument("-n", type=int, metavar="N", help="only the last N entries")
     a.set_defaults(func=cmd_audit_show)
+    sp = sub.add_parser("key", help="back up or restore the encryption key (protected by a passphrase)")
+    ksub = sp.add_subparsers(dest="key_cmd", metavar="export|import", required=True)
+    k = ksub.add_parser("export", parents=[common], help="write the master key to FILE, protected by a passphrase "
+                        "(asked for, or from $HUSHNOTE_BACKUP_PASSPHRASE)")
+    k.add_argument("file", help="the backup file to create (never overwritten)")
+    k.set_defaults(func=cmd_key_export)
+    k = ksub.add_parser("import", parents=[common], help="restore the master key from a backup FILE")
+    k.add_argument("file", help="a backup written by `hushnote key export`")
+    k.add_argument("--force", action="store_true",
+                   help="replace a different key already in place (files encrypted with it can no longer be opened)")
+    k.set_defaults(func=cmd_key_import)
     sp = sub.add_parser("consent-text", parents=[common], help="print a paragraph to read to a client "
                         "(with your retention setting)")
     sp.set_defaults(func=cmd_consent_text)

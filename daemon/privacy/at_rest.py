@@ -75,17 +75,23 @@ def has_wrapped_keys(data_dir: Path) -> bool:
         return False
 
 
-def _ask(confirm: bool) -> str | None:
-    """The passphrase from ``$HUSHNOTE_PASSPHRASE``, else asked on the terminal; None without either."""
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env:
-        return env
+def ask_secret(env: str, prompt: str, *, confirm: bool) -> str | None:
+    """A passphrase from the environment variable ``env``, else asked on the terminal (twice with
+    ``confirm``); None without either."""
+    value = os.environ.get(env)
+    if value:
+        return value
     if not sys.stdin.isatty():
         return None
-    first = getpass.getpass("hushnote passphrase: ")
+    first = getpass.getpass(prompt)
     if confirm and getpass.getpass("Type it again: ") != first:
         raise VaultError("The two passphrases did not match; nothing was changed.", "Start again.")
     return first or None
+
+
+def _ask(confirm: bool) -> str | None:
+    """The passphrase from ``$HUSHNOTE_PASSPHRASE``, else asked on the terminal; None without either."""
+    return ask_secret(PASSPHRASE_ENV, "hushnote passphrase: ", confirm=confirm)
 
 
 def _no_passphrase() -> PassphraseRequired:
@@ -109,8 +115,8 @@ def load_master_key(cfg: Config, *, passphrase: str | None = None, interactive: 
             raise KeyMissing(
                 f"hushnote's master key is missing ({where}), so the encrypted recordings in {data_dir} "
                 "cannot be opened.",
-                "Restore the master key from your backup and start again. Only if those recordings can be "
-                f"given up: move the folder {_keys_dir(data_dir)} away; a new key is then made.")
+                "Restore it from your backup (hushnote key import BACKUP-FILE) and try again. Only if those "
+                f"recordings can be given up: move the folder {_keys_dir(data_dir)} away; a new key is then made.")
         if bool(cfg["storage.passphrase"]):
             pp = pp or (_ask(confirm=True) if interactive else None)
             if not pp:
@@ -143,33 +149,41 @@ def _wrong_key(data_dir: Path) -> VaultError:
                       "same backup (the keyring entry or master.key in the settings folder). Nothing was changed.")
 
 
-def check_master(data_dir: Path, key: bytes) -> None:
-    """Refuse a master key that cannot open this data folder's keys; remember a good one."""
+def key_matches(data_dir: Path, key: bytes) -> bool | None:
+    """Does ``key`` open this data folder's encrypted files? None: nothing there to tell (no check record,
+    no wrapped keys)."""
     folder = _keys_dir(data_dir)
-    check = folder / CHECK_FILE
     try:
-        blob = check.read_bytes()
+        blob = (folder / CHECK_FILE).read_bytes()
     except FileNotFoundError:
         blob = None
     if blob is not None:
         try:
             nb.crypto_aead_xchacha20poly1305_ietf_decrypt(blob[_NONCE:], _CHECK_AD, blob[:_NONCE], key)
         except (nacl.exceptions.CryptoError, ValueError):
-            raise _wrong_key(data_dir) from None
+            return False
+        return True
+    if not has_wrapped_keys(data_dir):
+        return None
+    ks = KeyStore(folder, key)  # made before the check record existed: try a few keys
+    for fid in sorted(e.name[:-4] for e in os.scandir(folder) if e.name.endswith(".key"))[:3]:
+        try:
+            ks.get(fid)
+            return True
+        except (VaultError, ValueError):
+            continue
+    return False
+
+
+def check_master(data_dir: Path, key: bytes) -> None:
+    """Refuse a master key that cannot open this data folder's keys; remember a good one."""
+    folder = _keys_dir(data_dir)
+    check = folder / CHECK_FILE
+    matches = key_matches(data_dir, key)
+    if matches is False:
+        raise _wrong_key(data_dir)
+    if check.exists():
         return
-    if has_wrapped_keys(data_dir):  # made before the check record existed: try a few keys
-        ks = KeyStore(folder, key)
-        ids = sorted(e.name[:-4] for e in os.scandir(folder) if e.name.endswith(".key"))[:3]
-        ok = False
-        for fid in ids:
-            try:
-                ks.get(fid)
-                ok = True
-                break
-            except (VaultError, ValueError):
-                continue
-        if not ok:
-            raise _wrong_key(data_dir)
     nonce = secrets.token_bytes(_NONCE)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     atomic_write_bytes(check, nonce + nb.crypto_aead_xchacha20poly1305_ietf_encrypt(_CHECK_TEXT, _CHECK_AD,

@@ -62,6 +62,10 @@ class PassphraseRequired(VaultError):
     """The master key is passphrase-protected and no passphrase was given."""
 
 
+class WrongPassphrase(VaultError):
+    """The passphrase given does not unlock the master key."""
+
+
 def check_file_id(file_id: str) -> str:
     """File ids name key files: letters, digits, ``._-``, no leading dot, at most 128 characters."""
     if not isinstance(file_id, str) or not _ID_RE.match(file_id):
@@ -130,7 +134,8 @@ def usable_keyring(backend: Any) -> bool:
     return prio > 0
 
 
-def _encode_record(key: bytes, passphrase: str | None, ops: int, mem: int) -> str:
+def encode_key_record(key: bytes, passphrase: str | None, ops: int, mem: int) -> str:
+    """The master key as stored: plain (base64), or wrapped by ``passphrase`` (argon2id + XChaCha20-Poly1305)."""
     if passphrase is None:
         rec: dict[str, Any] = {"v": 1, "key": base64.b64encode(key).decode()}
     else:
@@ -143,7 +148,8 @@ def _encode_record(key: bytes, passphrase: str | None, ops: int, mem: int) -> st
     return json.dumps(rec, sort_keys=True)
 
 
-def _decode_record(text: str, passphrase: str | None, where: str) -> tuple[bytes, bool]:
+def decode_key_record(text: str, passphrase: str | None, where: str) -> tuple[bytes, bool]:
+    """(key, protected) from ``encode_key_record``'s text; ``where`` names the place in error messages."""
     damaged = VaultError(f"The hushnote master key stored in {where} is damaged and cannot be read.",
                          "Restore it from a backup; without it, encrypted files cannot be opened.")
     try:
@@ -170,8 +176,8 @@ def _decode_record(text: str, passphrase: str | None, where: str) -> tuple[bytes
         kek = argon2id.kdf(KEY_BYTES, passphrase.encode("utf-8"), salt, opslimit=ops, memlimit=mem)
         key = nb.crypto_aead_xchacha20poly1305_ietf_decrypt(wrapped, b"hushnote-master", nonce, kek)
     except (nacl.exceptions.CryptoError, ValueError):
-        raise VaultError("The passphrase is wrong: the hushnote master key could not be unlocked.",
-                         "Check the passphrase and try again.") from None
+        raise WrongPassphrase("The passphrase is wrong: the hushnote master key could not be unlocked.",
+                              "Check the passphrase and try again.") from None
     if len(key) != KEY_BYTES:
         raise damaged
     return key, True
@@ -246,7 +252,7 @@ class MasterKeyStore:
             raise KeyMissing("There is no hushnote master key yet, so nothing encrypted can be opened.",
                              "If you moved to a new computer, restore the key from your backup.")
         where = "the system keyring" if self.source == "keyring" else str(self.file)
-        key, protected = _decode_record(text, passphrase, where)
+        key, protected = decode_key_record(text, passphrase, where)
         return MasterKey(key, self.source, False, protected, self._warning())
 
     def create(self, passphrase: str | None = None) -> MasterKey:
@@ -254,16 +260,24 @@ class MasterKeyStore:
             raise VaultError("A hushnote master key already exists; refusing to replace it.",
                              "Replacing it would make every encrypted file unreadable.")
         key = secrets.token_bytes(KEY_BYTES)
-        self._write(_encode_record(key, passphrase, self.kdf_ops, self.kdf_mem))
+        self._write(encode_key_record(key, passphrase, self.kdf_ops, self.kdf_mem))
         return MasterKey(key, self.source, True, passphrase is not None, self._warning())
 
     def load_or_create(self, passphrase: str | None = None) -> MasterKey:
         return self.load(passphrase) if self._read() is not None else self.create(passphrase)
 
+    def replace(self, key: bytes, passphrase: str | None = None) -> MasterKey:
+        """Store ``key`` as the master key (restoring a backup), replacing whatever is stored now. The caller
+        makes sure that replacing is what the user asked for."""
+        if len(key) != KEY_BYTES:
+            raise ValueError("master key must be 32 bytes")
+        self._write(encode_key_record(key, passphrase, self.kdf_ops, self.kdf_mem))
+        return MasterKey(key, self.source, False, passphrase is not None, self._warning())
+
     def set_passphrase(self, old: str | None, new: str | None) -> MasterKey:
         """Re-wrap the same master key with a new passphrase (``None``: no passphrase)."""
         mk = self.load(old)
-        self._write(_encode_record(mk.key, new, self.kdf_ops, self.kdf_mem))
+        self._write(encode_key_record(mk.key, new, self.kdf_ops, self.kdf_mem))
         return MasterKey(mk.key, self.source, False, new is not None, self._warning())
 
 

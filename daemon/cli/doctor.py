@@ -258,10 +258,11 @@ def check_service_installed() -> Check:
 
 
 def check_audit(cfg: Config) -> Check:
-    from hushnote.daemon.privacy import audit
+    from hushnote.daemon.privacy import audit, audit_head
 
     path = cfg.path("paths.data") / audit.FILENAME
-    ok, bad, what = audit.verify(path)
+    v = audit_head.verify(path.parent)  # the chain, and its end against the copy kept in the keyring
+    ok, bad, what = v.ok, v.first_bad, v.what
     blocked = 0
     if path.exists():  # refusals recorded by the service and its model processes, ever
         for line in path.read_bytes().splitlines():

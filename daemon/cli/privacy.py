@@ -25,17 +25,19 @@ def _audit_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from hushnote.daemon.privacy import audit
+    from hushnote.daemon.privacy import audit_head
 
     path = _audit_path(args)
-    ok, bad, what = audit.verify(path)
-    if ok:
-        print(f"The audit log is intact: {what}.")
+    v = audit_head.verify(path.parent)
+    if v.ok:
+        print(f"The audit log is intact: {v.what}.")
+        print(v.head)
         print(f"({path})")
         return 0
-    print(f"The audit log has been changed: {what}.")
-    if bad is not None and bad > 1:
-        print(f"Entries 1 to {bad - 1} are intact; entry {bad} and everything after it cannot be trusted.")
+    print(f"The audit log has been changed: {v.what}.")
+    if v.first_bad is not None and v.first_bad > 1:
+        print(f"Entries 1 to {v.first_bad - 1} are intact; entry {v.first_bad} and everything after it cannot "
+              "be trusted.")
     else:
         print("No entry in it can be trusted.")
     print(f"({path}; `hushnote audit show` lists the entries)")

@@ -11,7 +11,11 @@ many in ``stripped``), so a caller's mistake never writes a patient's name or wo
 only be letters, digits, ``_`` and ``-``; free text (spaces, ``@``, slashes…) never fits any kind.
 
 The chain proves the log was not altered *in the middle*; a cut-off end (or an edited last line) is only
-detectable against a remembered head: keep ``head()`` somewhere else and pass it to ``verify``.
+detectable against a remembered head. ``AuditLog(head=...)`` keeps it a second time after every append (the
+service passes ``audit_head.HeadStore``: the keyring, or a 0600 file in the settings folder), and ``verify``
+takes it as ``expect_head``. An append that finds the log shorter than the remembered head (or a different
+entry in its place) first writes an ``audit.end_mismatch`` entry, so the loss stays on record in the chain
+even after new entries follow; ``verify`` reports it.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hushnote.daemon.core.datatypes import Clock, utc_now
 from hushnote.daemon.core.errors import HushnoteError
@@ -32,6 +37,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: single-writer only
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("hushnote.audit")
 
 GENESIS = hashlib.sha256(b"hushnote audit log v1").hexdigest()
 FILENAME = "audit.jsonl"
@@ -68,6 +75,7 @@ EVENTS: dict[str, dict[str, str]] = {
     "note.signed": {"job_id": "id", "note_sha256": "hash", "encrypted": "flag"},
     "note.unsigned": {"job_id": "id", "note_sha256": "hash", "reason_sha256": "hash"},
     "note.exported": {"note_sha256": "hash", "format": "name", "encrypted": "flag"},
+    "audit.end_mismatch": {"remembered_seq": "count", "found_seq": "count"},
 }
 
 # reasons for guard refusals arrive as phrases; the log keeps them as codes
@@ -118,16 +126,27 @@ def _iso(ts: dt.datetime) -> str:
     return ts.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-class AuditLog:
-    """``<data>/audit.jsonl``. ``append(event, **data)`` returns the entry written."""
+class HeadKeeper(Protocol):
+    """Where the log's head (last seq, its line hash) is kept a second time (``audit_head.HeadStore``)."""
 
-    def __init__(self, path: str | os.PathLike[str], clock: Clock = utc_now) -> None:
+    def read(self) -> tuple[int, str] | None: ...
+
+    def write(self, seq: int, line_hash: str) -> None: ...
+
+
+class AuditLog:
+    """``<data>/audit.jsonl``. ``append(event, **data)`` returns the entry written. With ``head``, the head is
+    kept there too after every append, and a log found shorter than it is recorded (``audit.end_mismatch``)."""
+
+    def __init__(self, path: str | os.PathLike[str], clock: Clock = utc_now, head: HeadKeeper | None = None) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.head_keeper = head
 
     @classmethod
-    def in_data_dir(cls, data_dir: str | os.PathLike[str], clock: Clock = utc_now) -> AuditLog:
-        return cls(Path(data_dir) / FILENAME, clock)
+    def in_data_dir(cls, data_dir: str | os.PathLike[str], clock: Clock = utc_now,
+                    head: HeadKeeper | None = None) -> AuditLog:
+        return cls(Path(data_dir) / FILENAME, clock, head)
 
     def append(self, event: str, /, **data: Any) -> dict[str, Any]:
         clean_data, stripped = clean(event, data)
@@ -139,12 +158,47 @@ class AuditLog:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev = self._tail(fd, repair=True)
-            entry = {"seq": seq + 1, "ts": _iso(self.clock()), "event": event, "data": clean_data, "prev": prev}
-            os.write(fd, _encode(entry) + b"\n")
-            os.fsync(fd)
+            if self.head_keeper is not None:
+                seq, prev = self._check_end(fd, seq, prev)
+            entry = self._write_entry(fd, seq, prev, event, clean_data)
+            if self.head_keeper is not None:
+                self._remember(entry["seq"], entry["hash"])
+            del entry["hash"]
             return entry
         finally:
             os.close(fd)  # releases the lock
+
+    def _write_entry(self, fd: int, seq: int, prev: str, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Append entry ``seq + 1`` (fsynced); returns it with its line hash under ``"hash"``."""
+        entry: dict[str, Any] = {"seq": seq + 1, "ts": _iso(self.clock()), "event": event, "data": data,
+                                 "prev": prev}
+        line = _encode(entry)
+        os.write(fd, line + b"\n")
+        os.fsync(fd)
+        return {**entry, "hash": _line_hash(line)}
+
+    def _check_end(self, fd: int, seq: int, prev: str) -> tuple[int, str]:
+        """Compare the log's end with the head kept elsewhere. Shorter than it (cut off, or the whole file
+        gone), or another entry where it was: an ``audit.end_mismatch`` entry goes on record first."""
+        try:
+            remembered = self.head_keeper.read() if self.head_keeper is not None else None
+        except Exception as exc:  # noqa: BLE001 - a locked keyring must not stop auditing
+            log.warning("the audit log's remembered end could not be read (%s)", type(exc).__name__)
+            return seq, prev
+        if remembered is None:
+            return seq, prev
+        rseq, rhash = remembered
+        if rseq <= 0 or (seq == rseq and prev == rhash) or (seq > rseq and _hash_of_entry(fd, rseq) == rhash):
+            return seq, prev
+        e = self._write_entry(fd, seq, prev, "audit.end_mismatch", {"remembered_seq": rseq, "found_seq": seq})
+        return e["seq"], e["hash"]
+
+    def _remember(self, seq: int, line_hash: str) -> None:
+        try:
+            if self.head_keeper is not None:
+                self.head_keeper.write(seq, line_hash)
+        except Exception as exc:  # noqa: BLE001 - the entry is written; only the second copy of its head failed
+            log.warning("the audit log's end could not be remembered (%s)", type(exc).__name__)
 
     def _tail(self, fd: int, *, repair: bool) -> tuple[int, str]:
         """(seq, hash) of the last complete line. A torn last line (a crash mid-write, no newline) is cut
@@ -181,10 +235,7 @@ class AuditLog:
         return seq, h
 
     def _write_torn(self, fd: int, seq: int, prev: str, nbytes: int) -> None:
-        entry = {"seq": seq + 1, "ts": _iso(self.clock()), "event": "audit.torn_tail",
-                 "data": {"bytes": nbytes}, "prev": prev}
-        os.write(fd, _encode(entry) + b"\n")
-        os.fsync(fd)
+        self._write_entry(fd, seq, prev, "audit.torn_tail", {"bytes": nbytes})
 
     def head(self) -> tuple[int, str]:
         """(last seq, its line hash): remember it elsewhere to detect a cut-off end later."""
@@ -252,10 +303,34 @@ def verify(path: str | os.PathLike[str], expect_head: tuple[int, str] | None = N
     if expect_head is not None:
         hseq, hhash = expect_head
         if count < hseq:
-            return False, count + 1, f"the log ends at entry {count} but entry {hseq} was written"
+            return False, count + 1, (f"the log ends at entry {count} but entry {hseq} was written: "
+                                      f"entries {count + 1} to {hseq} were cut off its end")
         if hseq > 0 and _line_hash(lines[hseq - 1]) != hhash:
-            return False, hseq, f"entry {hseq} was altered (it does not match the remembered head)"
+            return False, hseq, f"entry {hseq} was altered (it does not match the remembered end)"
+    for line in lines:
+        lost = _end_mismatch(line)
+        if lost is not None:
+            return False, lost[0], lost[1]
     return True, None, f"{count} entries, chain intact"
+
+
+def _hash_of_entry(fd: int, seq: int) -> str | None:
+    """The line hash of entry ``seq`` (the log's ``seq``-th line), or None if there is no such line."""
+    size = os.fstat(fd).st_size
+    lines = os.pread(fd, size, 0).split(b"\n")
+    return _line_hash(lines[seq - 1]) if 0 < seq < len(lines) else None
+
+
+def _end_mismatch(line: bytes) -> tuple[int, str] | None:
+    """(first untrustworthy entry, what happened) for an ``audit.end_mismatch`` entry, else None."""
+    if b'"event":"audit.end_mismatch"' not in line:
+        return None
+    e = json.loads(line)
+    found, remembered = int(e["data"].get("found_seq", 0)), int(e["data"].get("remembered_seq", 0))
+    if found < remembered:
+        return found + 1, (f"entries {found + 1} to {remembered} were cut off the end of the log (found missing "
+                           f"when entry {e['seq']} was written; entries from {found + 1} on were written after that)")
+    return remembered, (f"entry {remembered} was altered or replaced (found when entry {e['seq']} was written)")
 
 
 def _prev_of(line: bytes) -> str | None:

@@ -134,6 +134,19 @@ def usable_keyring(backend: Any) -> bool:
     return prio > 0
 
 
+def system_keyring(backend: Any = None, use_keyring: bool = True) -> Any:
+    """``backend`` or the OS keyring (``keyring.get_keyring()``) if it is a real, secure one; else None (the
+    caller falls back to a 0600 file in the settings folder)."""
+    if backend is None and use_keyring:
+        try:
+            import keyring
+
+            backend = keyring.get_keyring()
+        except Exception:  # noqa: BLE001 - no keyring at all: use the file fallback
+            return None
+    return backend if backend is not None and usable_keyring(backend) else None
+
+
 def encode_key_record(key: bytes, passphrase: str | None, ops: int, mem: int) -> str:
     """The master key as stored: plain (base64), or wrapped by ``passphrase`` (argon2id + XChaCha20-Poly1305)."""
     if passphrase is None:
@@ -194,16 +207,7 @@ class MasterKeyStore:
         self.config_dir = Path(config_dir)
         self.file = self.config_dir / MASTER_FILE
         self.kdf_ops, self.kdf_mem = kdf_ops, kdf_mem
-        self._backend = backend
-        if backend is None and use_keyring:
-            try:
-                import keyring
-
-                self._backend = keyring.get_keyring()
-            except Exception:  # noqa: BLE001 - no keyring at all: use the file fallback
-                self._backend = None
-        if self._backend is not None and not usable_keyring(self._backend):
-            self._backend = None
+        self._backend = system_keyring(backend, use_keyring)
 
     @property
     def source(self) -> str:

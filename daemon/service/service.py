@@ -190,10 +190,11 @@ class Service:
 
     def _start_audit(self) -> None:
         """The audit log, first: the guard's refusals, deletions, drafts and this start are recorded in it."""
-        from hushnote.daemon.privacy import guard
+        from hushnote.daemon.privacy import audit_head, guard
         from hushnote.daemon.privacy.audit import AuditLog
 
-        self.audit = AuditLog.in_data_dir(self.data_dir)
+        # its head is kept a second time (keyring or settings folder): a log cut short is noticed
+        self.audit = AuditLog.in_data_dir(self.data_dir, head=audit_head.for_data_dir(self.data_dir))
         g = guard.status()
         if g["installed"]:  # installed by `hushnote` first thing (hushnote.daemon.cli.main); a library user may not have
             guard.add_callback(self._on_guard_block)

@@ -352,8 +352,8 @@ def test_guard_enabled_false_is_record_only_and_a_broken_file_keeps_it_on(tmp_pa
     assert out["wanted_broken"] is True and out["wanted_missing"] is True
 
 
-def test_the_service_writes_blocked_attempts_to_its_audit_log(tmp_path: Path) -> None:
-    root = tmp_path / "svc"
+def test_the_service_writes_blocked_attempts_to_its_audit_log(tmp_path: Path, home: Path) -> None:
+    root = tmp_path / "svc"  # ``home``: its master key and audit head go to an isolated settings folder
     out = run_isolated(f"""
         from pathlib import Path
         from hushnote.daemon.core.config import defaults, Config

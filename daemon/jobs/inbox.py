@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.fileio import atomic_write_text, fsync_dir
 from hushnote.daemon.jobs.store import Job, Store
+from hushnote.daemon.privacy.vault import ENCRYPTED_SUFFIX, MAGIC, is_encrypted, plain_name
 
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
@@ -120,6 +121,13 @@ def _wav_data_bytes(head: bytes) -> int | None:
     return None
 
 
+def _encrypted_copy(name: str) -> Rejection:
+    return Rejection(f"{name} is audio that hushnote keeps encrypted, not a recording it can take in.",
+                     f'Make a playable copy with: hushnote open "FILE" --output "{plain_name(name)}" (FILE: where '
+                     "this file is now, in the inbox's failed folder), then put that copy into the inbox.",
+                     "encrypted_copy", "the file is hushnote's own encrypted copy")
+
+
 def check_inbox_file(path: Path) -> Rejection | None:
     """None if ``path`` looks like audio worth queueing; else why not. Cheap: a stat and a 4 KiB read.
 
@@ -139,6 +147,8 @@ def check_inbox_file(path: Path) -> Rejection | None:
     if not stat.S_ISREG(st.st_mode):
         return Rejection(f"{name} is not a regular file.", "Copy the recording itself into the inbox.", "not_file")
     ext = path.suffix.lower()
+    if name.endswith(ENCRYPTED_SUFFIX):
+        return _encrypted_copy(name)
     if ext not in AUDIO_EXTS:
         return Rejection(f"{name} is not an audio file (hushnote takes recordings such as wav, m4a, mp3, flac, "
                          "ogg, opus, webm or mp4).",
@@ -154,6 +164,8 @@ def check_inbox_file(path: Path) -> Rejection | None:
                          "Check the file's permissions, or copy it again so that you own the copy.", "unreadable")
     except OSError:
         return Rejection(f"{name} could not be read.", "Check the file and put it into the inbox again.", "unreadable")
+    if head.startswith(MAGIC):
+        return _encrypted_copy(name)
     kind = sniff(head)
     if kind is None:
         return Rejection(f"{name} is not audio: its contents are not a sound format hushnote knows "
@@ -201,9 +213,12 @@ def move_file(src: Path, dst: Path) -> None:
 
 
 def unique_path(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``name-2.ext`` … so that nothing existing is ever overwritten."""
-    p = Path(name)
-    stem, ext = (p.stem, p.suffix) if "." in name.lstrip(".") else (name, "")
+    """``folder/name``, or ``name-2.ext`` … so that nothing existing is ever overwritten (an encrypted
+    ``name.wav.hushnote`` becomes ``name-2.wav.hushnote``)."""
+    base = plain_name(name)
+    p = Path(base)
+    stem, ext = (p.stem, p.suffix) if "." in base.lstrip(".") else (base, "")
+    ext += name[len(base):]
     candidate, n = folder / name, 1
     while os.path.lexists(candidate):
         n += 1
@@ -225,11 +240,9 @@ def write_error_report(notes_dir: Path, job: Job, what: str, hint: str, kept_at:
     ]
     if kept_at is not None:
         lines.append(f"The file is kept at: {kept_at} (nothing was deleted).")
-        from hushnote.daemon.privacy.vault import is_encrypted
-
         if is_encrypted(kept_at):
             lines.append("It is kept encrypted (like all session audio hushnote keeps). For a playable copy: "
-                         f'hushnote open "{kept_at}" --output COPY{kept_at.suffix}')
+                         f'hushnote open "{kept_at}" --output "{plain_name(kept_at.name)}"')
     if not job.rejected:
         lines.append(f"To try again without moving it: hushnote retry {job.id}")
     path = notes_dir / f"{job.stem}{ERROR_SUFFIX}"

@@ -37,6 +37,7 @@ from typing import Any
 
 from hushnote.daemon.core.datatypes import Clock, utc_now
 from hushnote.daemon.core.errors import HushnoteError
+from hushnote.daemon.privacy.vault import encrypted_name
 
 MAX_ATTEMPTS = 3
 PRIORITY = {"recording": 10, "inbox": 0}
@@ -238,7 +239,9 @@ class Store:
         row = db.execute("SELECT 1 FROM jobs WHERE stem = ? AND state != 'done' LIMIT 1", (stem,)).fetchone()
         if row:
             return True
-        names = [f"{stem}{s}" for s in OUTPUT_SUFFIXES] + ([f"{stem}{ext}"] if ext else [])
+        names = [f"{stem}{s}" for s in OUTPUT_SUFFIXES]
+        if ext:  # the audio beside the note: NAME.wav.hushnote (encrypted) or NAME.wav
+            names += [f"{stem}{ext}", encrypted_name(f"{stem}{ext}")]
         return any(os.path.lexists(notes_dir / n) for n in names)
 
     def _reserve_stem(self, db: sqlite3.Connection, base: str, ext: str, notes_dir: Path) -> str:

@@ -46,7 +46,7 @@ from hushnote.daemon.privacy.keys import (
     VaultError,
     shred_file,
 )
-from hushnote.daemon.privacy.vault import Vault, is_encrypted, read_header
+from hushnote.daemon.privacy.vault import Vault, is_encrypted, plain_name, read_header
 from nacl import bindings as nb
 
 log = logging.getLogger("hushnote.at_rest")
@@ -308,7 +308,8 @@ TEXT_SUFFIXES = (".md", ".txt")
 
 def open_main(cfg: Config, path: Path, output: Path | None) -> int:
     """``hushnote open FILE [--output COPY]``: print an encrypted note or transcript, or save a decrypted
-    copy of any encrypted file (e.g. audio kept in ``Inbox/failed/``) where the clinician chooses."""
+    copy of any encrypted file (e.g. audio ``NAME.wav.hushnote`` beside a note or in ``Inbox/failed/``) where
+    the clinician chooses; ``--output FOLDER`` saves it there as ``NAME.wav``."""
     if not path.is_file():
         raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path))
     if not is_encrypted(path):
@@ -318,12 +319,14 @@ def open_main(cfg: Config, path: Path, output: Path | None) -> int:
         raise InputError(f"{path.name} is not encrypted.", "Open it directly.", path=str(path))
     if output is None and path.suffix.lower() not in TEXT_SUFFIXES:
         raise InputError(f"{path.name} is encrypted audio, which cannot be shown as text.",
-                         f"Save a playable copy with: hushnote open \"{path}\" --output COPY{path.suffix} "
+                         f"Save a playable copy with: hushnote open \"{path}\" --output \"{plain_name(path.name)}\" "
                          "(the copy is not encrypted: delete it when you are done).", path=str(path))
     vault = open_vault(cfg, create=False)
     if output is None:
         print(vault.decrypt_to_text(path), end="")
         return 0
+    if output.is_dir():
+        output = output / plain_name(path.name)
     try:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

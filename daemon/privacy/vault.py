@@ -46,9 +46,25 @@ from hushnote.daemon.privacy.keys import (
 from nacl import bindings as nb
 
 __all__ = [
-    "DEFAULT_CHUNK", "DecryptedFile", "EncryptedWriter", "KeyDestroyed", "KeyMissing", "PassphraseRequired",
-    "Vault", "VaultError", "is_encrypted", "open_decrypted", "plaintext_size", "read_header",
+    "DEFAULT_CHUNK", "ENCRYPTED_SUFFIX", "DecryptedFile", "EncryptedWriter", "KeyDestroyed", "KeyMissing",
+    "PassphraseRequired", "Vault", "VaultError", "encrypted_name", "is_encrypted", "open_decrypted", "plain_name",
+    "plaintext_size", "read_header",
 ]
+
+# Encrypted audio the clinician can see (beside a note, in Inbox/failed/) is named ``NAME.wav.hushnote``: a media
+# player does not take it for audio, and ``plain_name`` gives the name of its playable copy (``hushnote open``).
+# Files from before this name existed keep their plain names (``NAME.wav``); everything finds both.
+ENCRYPTED_SUFFIX = ".hushnote"
+
+
+def encrypted_name(name: str) -> str:
+    """``NAME.wav`` -> ``NAME.wav.hushnote`` (unchanged if it already ends so)."""
+    return name if name.endswith(ENCRYPTED_SUFFIX) else name + ENCRYPTED_SUFFIX
+
+
+def plain_name(name: str) -> str:
+    """``NAME.wav.hushnote`` -> ``NAME.wav``: the name of a playable copy."""
+    return name.removesuffix(ENCRYPTED_SUFFIX) or name
 
 MAGIC = b"HNVAULT"
 VERSION = 1

@@ -48,6 +48,7 @@ from hushnote.daemon.core.errors import HushnoteError, InputError, ModelError, T
 from hushnote.daemon.jobs.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, unique_path, write_error_report
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.notes import pipeline
+from hushnote.daemon.privacy.vault import encrypted_name, is_encrypted
 from hushnote.daemon.runner.process import ModelRunner, RunnerCrashed
 
 if TYPE_CHECKING:
@@ -71,11 +72,18 @@ def _no_event(event: str, data: dict[str, Any]) -> None:
 
 
 def locate_audio(job: Job, notes: Path) -> Path | None:
-    """Where the job's audio is now: the recorded place, the store, or already beside the note."""
-    for p in (job.audio_path, job.store_path, str(notes / f"{job.stem}{job.ext}")):
+    """Where the job's audio is now: the recorded place, the store, or already beside the note (encrypted
+    ``NAME.wav.hushnote``, or ``NAME.wav`` as older versions named it)."""
+    beside = f"{job.stem}{job.ext}"
+    for p in (job.audio_path, job.store_path, str(notes / encrypted_name(beside)), str(notes / beside)):
         if p and os.path.lexists(p):
             return Path(p)
     return None
+
+
+def kept_name(name: str, audio: Path) -> str:
+    """The name audio is kept under where the clinician sees it: ``NAME.wav.hushnote`` when it is encrypted."""
+    return encrypted_name(name) if is_encrypted(audio) else name
 
 
 def file_failed_job(store: Store, job: Job, cfg: Config, what: str, hint: str) -> Path | None:
@@ -87,7 +95,7 @@ def file_failed_job(store: Store, job: Job, cfg: Config, what: str, hint: str) -
     kept = audio
     if audio is not None and audio.parent != failed_dir:
         failed_dir.mkdir(parents=True, exist_ok=True)
-        kept = unique_path(failed_dir, job.original_name.replace("/", "_") or f"{job.id}{job.ext}")
+        kept = unique_path(failed_dir, kept_name(job.original_name.replace("/", "_") or f"{job.id}{job.ext}", audio))
         store.set_audio_path(job.id, kept)
         move_file(audio, kept)
     fresh = store.get(job.id) or job
@@ -383,8 +391,10 @@ class Workers:
         notes = self.notes
         n_path = notes / f"{job.stem}{pipeline.NOTE_SUFFIX}"
         t_path = notes / f"{job.stem}{pipeline.TRANSCRIPT_SUFFIX}"
-        beside = notes / f"{job.stem}{job.ext}"
         audio = locate_audio(job, notes)
+        beside = notes / f"{job.stem}{job.ext}"
+        if audio is not None:
+            beside = notes / kept_name(beside.name, audio)
         _remove_stale_temps(notes, job.stem)
         if not (n_path.exists() and t_path.exists()):
             if audio is None:
@@ -402,7 +412,7 @@ class Workers:
         # else: an earlier attempt wrote this job's note (the stem is reserved for it): finish the rest
         crashpoint("job.written")
         final = audio
-        if audio is not None and audio != beside:
+        if audio is not None and audio.parent != notes:  # (already beside the note: left under its name)
             if not os.path.lexists(beside):
                 self.store.set_audio_path(job.id, beside)
                 move_file(audio, beside)

@@ -17,6 +17,7 @@ from hushnote.daemon.privacy import vault
 from hushnote.ipc.protocol import IpcError
 
 from tests.support.daemon import Daemon, assert_no_names_in_log
+from tests.support.plaintext import kept_as
 from tests.support.speech import speech
 from tests.support.waiting import wait_for
 
@@ -35,7 +36,7 @@ def test_five_files_five_notes(daemon: Daemon, eval_dir: Path) -> None:
     for i, n in enumerate(names):
         stem = Path(n).stem
         assert (daemon.notes / f"{stem}.transcript.md").exists()
-        assert daemon.audio_bytes(daemon.notes / n) == speech(eval_dir, i).read_bytes()  # audio beside the note
+        assert daemon.audio_bytes(kept_as(daemon.notes, n)) == speech(eval_dir, i).read_bytes()  # beside the note
     assert list(daemon.inbox.iterdir()) == []
     assert list((daemon.data / "store").iterdir()) == []
     st = daemon.call("status")
@@ -87,8 +88,10 @@ def test_bad_inputs_reported_and_daemon_keeps_going(daemon: Daemon, eval_dir: Pa
     # never deleted: everything bad is in Inbox/failed/ (the truncated file may have been drafted from
     # what was there, or failed: either way it is accounted for)
     failed = {p.name for p in (inbox / "failed").iterdir()}
-    assert {"empty.wav", "random.wav", "x.wav", "link.wav", "odd name\nline ünï.wav", "zero.wav", "quiet.wav"} <= failed
-    assert "truncated.flac" in failed or (daemon.notes / "truncated.flac").exists()
+    # (rejected at the door: as they were; taken in, then failed: encrypted, as NAME.wav.hushnote)
+    assert {"empty.wav", "random.wav", "x.wav", "link.wav", "odd name\nline ünï.wav.hushnote", "zero.wav",
+            "quiet.wav.hushnote"} <= failed, failed
+    assert "truncated.flac.hushnote" in failed or (daemon.notes / "truncated.flac.hushnote").exists()
     assert [p.name for p in inbox.iterdir()] == ["failed"]
     st = daemon.call("status")
     assert st["failed_audio_kept"] >= 1 and st["queue"]["done"] >= 1
@@ -187,6 +190,6 @@ def test_slow_100mb_copy_processed_once_after_copy(daemon: Daemon, eval_dir: Pat
     assert wait_for(lambda: len(daemon.call("queue")["jobs"]) == 1, 30)
     assert wait_for(lambda: daemon.counts()["done"] == 1, 480, 1.0), daemon.call("status")
     assert len(daemon.call("queue")["jobs"]) == 1
-    assert vault.plaintext_size(daemon.notes / "big session.wav") == src.stat().st_size  # kept encrypted
+    assert vault.plaintext_size(daemon.notes / "big session.wav.hushnote") == src.stat().st_size  # kept encrypted
     assert list(daemon.notes_by_source()) == ["big session.wav"]
     assert daemon.stop() == 0

@@ -36,7 +36,7 @@ def test_crash_while_taking_in_an_inbox_file_gives_one_note_and_no_unused_key(
     d.start()
     assert wait_for(lambda: d.counts()["done"] == 1, 120), d.call("queue")
     everything_accounted_for(d, ["one.flac"])
-    assert vault_mod.is_encrypted(d.notes / "one.flac")
+    assert vault_mod.is_encrypted(d.notes / "one.flac.hushnote")
     if point == "ingest.encrypting":  # taken in again under a new job: the half copy's key is destroyed
         assert not [p for p in keys.glob("*.key") if p.stem in first], "the unused key is destroyed"
         assert {p.stem for p in keys.glob("*.destroyed")} >= first
@@ -62,7 +62,7 @@ def test_recording_through_the_service_is_never_in_the_clear(tmp_path: Path, hom
         words = transcript_words(d.notes)
         assert len(words) >= 5
         assert scan([d.data], words) == {}
-        kept = d.notes / recording_name(st["id"])
+        kept = d.notes / f"{recording_name(st['id'])}.hushnote"
         assert vault_mod.is_encrypted(kept) and scan([kept], words) == {}
         assert d.audio_bytes(kept)[:4] == b"fLaC"  # the recording itself, decrypted in memory
         assert d.stop() == 0

@@ -21,6 +21,7 @@ from hushnote.ipc.protocol import IpcError
 
 from tests.support.config import recorder_cfg as make_cfg
 from tests.support.daemon import Daemon, pulse_daemon
+from tests.support.plaintext import kept_as
 from tests.support.pulse import PulseServer, pulse_server
 from tests.support.speech import JFK_SLACK, joined_clips, write_wav
 from tests.support.waiting import wait_for
@@ -87,7 +88,7 @@ def test_record_from_the_service_makes_a_note(daemon: Daemon, pulse: PulseServer
     assert [(j["id"], j["kind"], j["state"]) for j in jobs] == [(ev["job_id"], "recording", "done")]
     name = recording_name(st["id"])
     stem = Path(name).stem
-    assert (daemon.notes / f"{stem}.note.md").exists() and (daemon.notes / name).exists()
+    assert (daemon.notes / f"{stem}.note.md").exists() and kept_as(daemon.notes, name)
     rec_root = recordings_dir(daemon.data)
     assert wait_for(lambda: list(rec_root.iterdir()) == [], 5), list(rec_root.rglob("*"))  # chunks cleaned up
     log = daemon.log.read_text(errors="replace")

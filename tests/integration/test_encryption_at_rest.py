@@ -33,11 +33,10 @@ from tests.support.config import TINY, make_cfg, write_toml
 from tests.support.paths import REPO
 from tests.support.plaintext import scan, scan_bytes, transcript_words
 from tests.support.service import FAST_INBOX, audit_of
-from tests.support.speech import JFK
+from tests.support.speech import JFK, WAV
 from tests.support.waiting import wait_for
 
 PASSPHRASE = "correct horse battery"  # noqa: S105 - a test passphrase
-WAV = "librivox_pocketsphinx/sense_and_sensibility_01_austen_64kb-0870.wav"
 
 
 def sha(p: Path) -> str:
@@ -69,11 +68,12 @@ def test_service_encrypts_inbox_files_and_nothing_is_left_in_the_clear(home: Pat
     words = transcript_words(notes)
     assert {"country", "americans"} <= words
     for name, src in clips.items():
-        beside = notes / name
+        beside = notes / f"{name}.hushnote"  # its own extension: no media player takes it for audio
         assert vault_mod.is_encrypted(beside), "the audio beside the note stays encrypted"
+        assert not (notes / name).exists()
         assert b"".join(v.iter_plaintext(beside)) == src.read_bytes()
     assert scan([data], words | plain_words) == {}
-    assert scan([p for p in notes.iterdir() if p.suffix in (".flac", ".wav")], words) == {}
+    assert scan([p for p in notes.iterdir() if p.suffix == ".hushnote"], words) == {}
     assert not list((data / "store").iterdir())
     ingests = audit_of(cfg, "ingest")
     assert len(ingests) == 2 and all(e["encrypted"] is True and e["source"] == "inbox" for e in ingests)
@@ -125,7 +125,8 @@ def test_tampered_and_truncated_files_fail_their_own_job_and_open_round_trip(
     report = (notes / "truncated.error.txt").read_text()
     assert "truncated.flac" in report and "incomplete" in report
     for name in ("tampered.flac", "truncated.flac"):  # kept (encrypted) in Inbox/failed/, never deleted
-        assert vault_mod.is_encrypted(inbox / "failed" / name)
+        assert vault_mod.is_encrypted(inbox / "failed" / f"{name}.hushnote")
+        assert f'--output "{name}"' in (notes / f"{name[:-5]}.error.txt").read_text()
     assert "Traceback" not in report
     # notes.encrypt: the note and transcript are encrypted; `hushnote open` shows them
     note, tr = notes / "good.note.md", notes / "good.transcript.md"
@@ -141,12 +142,12 @@ def test_tampered_and_truncated_files_fail_their_own_job_and_open_round_trip(
     assert r.returncode == 0, r.stderr  # re-drafting from an encrypted transcript, written encrypted
     redraft = tmp_path / "good.note.md"
     assert vault_mod.is_encrypted(redraft) and "DAP" in v.decrypt_to_text(redraft).upper()
-    r = run_cli("open", str(notes / "good.flac"), "--config", str(conf))
-    assert r.returncode == 3 and "--output" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("open", str(notes / "good.flac.hushnote"), "--config", str(conf))
+    assert r.returncode == 3 and '--output "good.flac"' in r.stderr and "Traceback" not in r.stderr
     copy = tmp_path / "copy.flac"
-    r = run_cli("open", str(notes / "good.flac"), "--output", str(copy), "--config", str(conf))
+    r = run_cli("open", str(notes / "good.flac.hushnote"), "--output", str(copy), "--config", str(conf))
     assert r.returncode == 0 and copy.read_bytes() == src.read_bytes()
-    r = run_cli("open", str(inbox / "failed" / "truncated.flac"), "--output", str(tmp_path / "t.flac"),
+    r = run_cli("open", str(inbox / "failed" / "truncated.flac.hushnote"), "--output", str(tmp_path / "t.flac"),
             "--config", str(conf))
     assert r.returncode == 6 and "incomplete" in r.stderr and not (tmp_path / "t.flac").exists()
 
@@ -281,7 +282,7 @@ def test_service_tampered_store_file_fails_only_its_job(home: Path, eval_dir: Pa
     report = (notes / "bad.error.txt").read_text()
     assert "bad.flac failed its integrity check" in report and "hushnote retry" in report
     assert (notes / "fine.note.md").exists() and not (notes / "bad.note.md").exists()
-    assert vault_mod.is_encrypted(inbox / "failed" / "bad.flac")
+    assert vault_mod.is_encrypted(inbox / "failed" / "bad.flac.hushnote")
 
 
 DISK_FULL_RECORDING = textwrap.dedent("""
@@ -361,7 +362,7 @@ def test_user_deletes_audio_now_crypto_shredded(home: Path, eval_dir: Path) -> N
         assert exc.value.code == "not_found"
         svc.workers.resume()
         assert wait_for(lambda: store.counts()["done"] == 1, 120)
-        kept = notes / "s.flac"
+        kept = notes / "s.flac.hushnote"
         assert vault_mod.is_encrypted(kept)
         reply = svc.delete(job.id)
         assert reply == {"id": job.id, "deleted": True}

@@ -21,6 +21,7 @@ from hushnote.daemon.privacy.keys import MasterKeyStore
 from hushnote.ipc.client import IpcClient
 
 from tests.support.cli import run_cli
+from tests.support.plaintext import kept_as
 from tests.support.pulse import PulseServer
 from tests.support.waiting import wait_for
 
@@ -145,13 +146,13 @@ def everything_accounted_for(d: Daemon, good: list[str], bad: list[str] = ()) ->
         assert len(notes) == 1, (name, notes)
         stem = notes[0].name.removesuffix(".note.md")
         assert (d.notes / f"{stem}.transcript.md").exists()
-        assert (d.notes / f"{stem}{Path(name).suffix}").exists(), f"audio of {name} lost"
+        kept_as(d.notes, f"{stem}{Path(name).suffix}")
     visible = [p.name for p in d.notes.iterdir() if not p.name.startswith(".")]
     assert not [n for n in visible if n.endswith(".tmp")]
     assert not [p for p in d.notes.iterdir() if p.name.endswith(".tmp")], "temp files left behind"
     for name in bad:
         assert len(list(d.notes.glob(f"{Path(name).stem}*.error.txt"))) == 1
-        assert (d.inbox / "failed" / name).exists()
+        kept_as(d.inbox / "failed", name)
     assert [p.name for p in d.inbox.iterdir() if p.name != "failed"] == []
     assert list((d.data / "store").iterdir()) == []
     c = d.counts()

@@ -1,9 +1,12 @@
-"""Look for what must never be in the clear: audio container signatures, or words of the transcript."""
+"""Look for what must never be in the clear: audio container signatures, or words of the transcript; and where
+encrypted audio is kept (``kept_as``)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from hushnote.daemon.privacy import vault
 
 # Container signatures, long enough that random ciphertext cannot match them by chance (~2^-64 per byte).
 SIGNATURES = {
@@ -40,3 +43,11 @@ def transcript_words(notes: Path) -> set[str]:
         spoken = [ln.split("]", 1)[-1] for ln in t.read_text(encoding="utf-8").splitlines() if ln.startswith("[")]
         words |= {w.lower() for w in re.findall(r"[A-Za-z]{6,}", " ".join(spoken))}
     return words
+
+
+def kept_as(folder: Path, name: str) -> Path:
+    """The audio kept as ``folder/name``: encrypted as ``NAME.hushnote``, or plain under ``name`` (never both)."""
+    found = [p for p in (folder / name, folder / vault.encrypted_name(name)) if p.exists()]
+    assert len(found) == 1, f"audio of {name} lost (or kept twice): {found}"
+    assert vault.is_encrypted(found[0]) == found[0].name.endswith(vault.ENCRYPTED_SUFFIX), found[0]
+    return found[0]

@@ -19,6 +19,7 @@ from tests.support.wer import load_manifest
 
 SAMPLE_RATE = 16000
 JFK = "faster_whisper_tests/jfk.flac"  # 11 s, 22 words, under eval/speech
+WAV = "librivox_pocketsphinx/sense_and_sensibility_01_austen_64kb-0870.wav"  # a WAV, under eval/speech
 GAP_S = 0.6  # the silence between joined clips
 # How much worse the 22-word JFK clip may score when recorded than when transcribed directly: 2 words.
 # tiny.en hears "Americans"/"ask" as "American"/"asked" on some captures of the same clip (2 words in

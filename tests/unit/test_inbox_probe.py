@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hushnote.daemon.jobs.inbox import check_inbox_file, ignored_name
+from hushnote.daemon.jobs.inbox import check_inbox_file, ignored_name, unique_path
 
 from tests.support.speech import JFK, wav
 
@@ -46,3 +46,15 @@ def test_unreadable_file(tmp_path: Path) -> None:
         assert bad is not None and bad.code == "unreadable"
     finally:
         p.chmod(0o600)
+
+
+def test_encrypted_copies_in_the_inbox_are_refused_plainly(tmp_path: Path) -> None:
+    for name, data in (("Client D.m4a.hushnote", b"HNVAULT\x01\x00\x00" + bytes(40)),
+                       ("Client D.m4a", b"HNVAULT\x01\x00\x00" + bytes(40))):  # old-style name
+        p = tmp_path / name
+        p.write_bytes(data)
+        bad = check_inbox_file(p)
+        assert bad is not None and bad.code == "encrypted_copy", bad
+        assert "hushnote keeps encrypted" in bad.what and '--output "Client D.m4a"' in bad.hint
+    (tmp_path / "a.wav.hushnote").write_bytes(b"x")
+    assert unique_path(tmp_path, "a.wav.hushnote").name == "a-2.wav.hushnote"

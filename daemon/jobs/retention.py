@@ -18,7 +18,8 @@ no executor pool and nothing to import at idle; ``coalesce``/``misfire_grace_tim
 construction (missed runs collapse into the next one, and no run is ever skipped as too late).
 
 Each deletion leaves a receipt (job id, what, when, why; never a name) in the ``deletions`` table and
-the log. An encrypted file (encryption at rest) is crypto-shredded: its wrapped key is destroyed first,
+the log. When the audio goes, the job's names go from the database too (``Store.record_deletion``): only the
+path of a transcript retention will still delete is kept, until then. An encrypted file (encryption at rest) is crypto-shredded: its wrapped key is destroyed first,
 then the file (``hushnote.daemon.privacy.at_rest.shred``); the vault reports ``key.destroyed`` to the audit log. The clock is injected.
 """
 
@@ -74,6 +75,11 @@ class Retention:
         self.sweeps = 0
 
     # -------------------------------------------------------------------- the rules
+
+    @property
+    def _tr_due(self) -> bool:
+        """Retention deletes transcripts too: a job's transcript path is kept (in the database) until then."""
+        return self.transcript_days is not None
 
     def _due(self, job: Job) -> list[tuple[str, dt.datetime, str]]:
         """(what, due time, why) for each file of ``job`` retention still has to delete."""
@@ -131,12 +137,12 @@ class Retention:
                 raise JobConflict(f"The audio of job {job_id} was already deleted.")
             path = self._path(job, "audio")
             if path is None or not os.path.lexists(path):
-                self.store.record_deletion(job.id, "audio", why, deleted=False)
+                self.store.record_deletion(job.id, "audio", why, deleted=False, transcript_due=self._tr_due)
                 return None
             if not self._allowed(path) or path.is_dir():
                 raise JobConflict(f"The audio of job {job_id} is not where hushnote keeps files, so it was left alone.")
             self._delete(path)
-            receipt = self.store.record_deletion(job.id, "audio", why)
+            receipt = self.store.record_deletion(job.id, "audio", why, transcript_due=self._tr_due)
             log.info("deleted audio of job %s at the user's request", job.id)
             return receipt
 
@@ -145,19 +151,21 @@ class Retention:
         receipts: list[Receipt] = []
         with self._sweep_lock:
             now = self.clock()
+            self.store.forget_names(transcript_due=self._tr_due)  # e.g. rows of audio an older version deleted
             for job in self.store.retention_candidates():
                 for what, due, why in self._due(job):
                     if now < due:
                         continue
                     path = self._path(job, what)
                     if path is None or not os.path.lexists(path):
-                        self.store.record_deletion(job.id, what, why, deleted=False)
-                        log.info("retention: %s of job %s was already gone", what, job.id)
+                        self.store.record_deletion(job.id, what, why, deleted=False, transcript_due=self._tr_due)
+                        log.info("retention: %s of job %s was already gone (or no longer tracked)", what, job.id)
                         continue
                     if not self._allowed(path) or path.is_dir():
                         log.error("retention: %s of job %s is not where hushnote keeps files; left alone",
                                   what, job.id)
-                        self.store.record_deletion(job.id, what, "left alone: unexpected location", deleted=False)
+                        self.store.record_deletion(job.id, what, "left alone: unexpected location", deleted=False,
+                                                   transcript_due=self._tr_due)
                         continue
                     try:
                         self._delete(path)
@@ -165,7 +173,7 @@ class Retention:
                         log.error("retention: deleting %s of job %s failed (%s); will try again",
                                   what, job.id, type(exc).__name__)
                         continue
-                    r = self.store.record_deletion(job.id, what, why)
+                    r = self.store.record_deletion(job.id, what, why, transcript_due=self._tr_due)
                     if r is not None:
                         receipts.append(r)
                         if self.on_receipt is not None:

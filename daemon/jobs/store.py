@@ -20,6 +20,12 @@ died back in the queue with ``attempts + 1``; after ``MAX_ATTEMPTS`` such attemp
 Timestamps come from an injectable clock (``hushnote.daemon.core.datatypes.Clock``) and are stored as fixed-width UTC
 ISO-8601 strings, so they sort and compare as text. The original file name is kept here only to name
 the outputs; it is never logged. ``last_error`` holds an error code and generic text, never a name.
+
+Names live no longer than the audio: the original name, the stem and every path that carries it are
+cleared when the audio is deleted (``record_deletion``; only a transcript retention will still delete keeps
+its path until then). ``secure_delete`` makes SQLite overwrite what it frees with zeros, and the WAL is
+checkpointed and truncated after each such deletion, so the cleared bytes leave ``queue.db`` and
+``queue.db-wal`` too. A database from before this is compacted once (``VACUUM``) to clear old free pages.
 """
 
 from __future__ import annotations
@@ -183,12 +189,17 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.db_path), timeout=busy_timeout_s, isolation_level=None,
                                    check_same_thread=False)
+        self._db.execute("PRAGMA secure_delete=ON")  # freed bytes (a cleared name) are overwritten with zeros
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed transition survives power loss too
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
+            fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").fetchone() is None
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            if fresh:
+                self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('secure_delete', '1')")
+        self._compact_once()
 
     # ------------------------------------------------------------------------- plumbing
 
@@ -204,6 +215,26 @@ class Store:
 
     def now(self) -> str:
         return iso(self.clock())
+
+    def _compact_once(self) -> None:
+        """A database made before ``secure_delete`` may hold old names in its free space: rebuild it once.
+        Busy (another connection is reading): tried again at the next start."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM meta WHERE key = 'secure_delete'").fetchone():
+                return
+            try:
+                self._db.execute("VACUUM")
+                self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('secure_delete', '1')")
+            except sqlite3.OperationalError:
+                return
+        self.flush_wal()
+
+    def flush_wal(self) -> bool:
+        """Copy the WAL into ``queue.db`` and truncate it to 0 bytes, so bytes cleared there (a name) are gone
+        from the WAL file too. False if a reader kept part of it (tried again after the next deletion)."""
+        with self._lock:
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -541,17 +572,49 @@ class Store:
                 _SELECT + " WHERE (state = 'done' AND (audio_deleted IS NULL OR transcript_deleted IS NULL)) "
                 "OR (state IN ('failed', 'cancelled') AND rejected = 0 AND audio_deleted IS NULL) ORDER BY seq")]
 
-    def record_deletion(self, job_id: str, what: str, why: str, *, deleted: bool = True) -> Receipt | None:
-        """Mark ``what`` ("audio"/"transcript") of a job as gone; with ``deleted`` also write a receipt."""
+    def record_deletion(self, job_id: str, what: str, why: str, *, deleted: bool = True,
+                        transcript_due: bool = False) -> Receipt | None:
+        """Mark ``what`` ("audio"/"transcript") of a job as gone; with ``deleted`` also write a receipt.
+
+        Once the audio is gone the job's names are cleared (``forget_names``); ``transcript_due``: retention
+        will still delete the transcript, so its path is kept until then."""
         if what not in ("audio", "transcript"):
             raise ValueError(what)
         now = self.now()
         with self._tx() as db:
             db.execute(f"UPDATE jobs SET {what}_deleted = ? WHERE id = ?", (now, job_id))  # noqa: S608 - fixed names
-            if not deleted:
-                return None
-            db.execute("INSERT INTO deletions(job_id, what, at, why) VALUES (?, ?, ?, ?)", (job_id, what, now, why))
-        return Receipt(job_id, what, now, why)
+            forgot = self._forget_names(db, transcript_due, job_id)
+            if deleted:
+                db.execute("INSERT INTO deletions(job_id, what, at, why) VALUES (?, ?, ?, ?)",
+                           (job_id, what, now, why))
+        if forgot:
+            self.flush_wal()
+        return Receipt(job_id, what, now, why) if deleted else None
+
+    def forget_names(self, *, transcript_due: bool) -> int:
+        """Clear the names of every job whose audio is gone (e.g. deleted by an earlier version); returns how
+        many rows changed. ``transcript_due``: keep the path of a transcript retention will still delete."""
+        with self._tx() as db:
+            n = self._forget_names(db, transcript_due)
+        if n:
+            self.flush_wal()
+        return n
+
+    @staticmethod
+    def _forget_names(db: sqlite3.Connection, transcript_due: bool, job_id: str | None = None) -> int:
+        """The original name, the stem and every path that carries them, cleared for jobs whose audio is gone.
+        (``store_path`` is ``<data>/store/<job id><ext>``: no name.)"""
+        keep_tr = "CASE WHEN ? AND transcript_deleted IS NULL THEN transcript_path END"
+        where = ("audio_deleted IS NOT NULL AND (original_name != '' OR stem != '' OR source_path IS NOT NULL "
+                 "OR audio_path IS NOT NULL OR note_path IS NOT NULL OR transcript_path IS NOT "
+                 f"({keep_tr}))")
+        args: tuple[Any, ...] = (transcript_due, transcript_due)
+        if job_id is not None:
+            where += " AND id = ?"
+            args += (job_id,)
+        cur = db.execute(f"UPDATE jobs SET original_name = '', stem = '', source_path = NULL, "  # noqa: S608
+                         f"audio_path = NULL, note_path = NULL, transcript_path = {keep_tr} WHERE {where}", args)
+        return cur.rowcount
 
     def deletions(self) -> list[Receipt]:
         with self._lock:

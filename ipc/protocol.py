@@ -30,7 +30,7 @@ Operations (``OPS`` lists each op's arguments; the daemon registers a handler pe
     ``{"id": str, "state": str}``; unknown id -> ``not_found``; wrong state -> ``conflict``.
 ``subscribe`` (handled by the server itself)
     ``{"subscribed": true}``; afterwards the connection receives events:
-    ``job.progress {id, stage, fraction}``, ``job.done {id, state}``, ``state {state}``.
+    ``job.progress {id, stage, fraction}``, ``job.done {id, state[, warning]}``, ``state {state}``.
 ``ping`` (handled by the server itself)
     ``{"pong": true}``: a liveness check that does not touch the daemon.
 

@@ -84,6 +84,9 @@ STAGES = {"decode": "reading audio", "transcribe": "transcribing", "draft": "dra
 START_LABEL = "Start recording (client has consented)"
 NOTE_READY = Notice("Draft note ready", "A draft progress note is ready in your notes folder. "
                     "Review it before you sign it.")
+NOTE_READY_PARTIAL = Notice("Draft note ready: the recording ended early",
+                            "The recording's file was cut short, so the draft note covers only the part before "
+                            "that (the note says where). Check the original recording; `hushnote queue` has details.")
 JOB_FAILED = Notice("A recording could not be processed",
                     "hushnote could not turn a recording into a note. The audio is kept. "
                     "Run `hushnote queue` to see why, then `hushnote retry`.")
@@ -152,7 +155,8 @@ class TrayModel:
             cur = None if self.current and self.current.get("id") == data.get("id") else self.current
             state = data.get("state")
             if state == "done":
-                return replace(self, current=cur, last_note_at=wall), [NOTE_READY]
+                notice = NOTE_READY_PARTIAL if data.get("warning") else NOTE_READY
+                return replace(self, current=cur, last_note_at=wall), [notice]
             if state == "failed":
                 return replace(self, current=cur, error=JOB_FAILED.message), [JOB_FAILED]
             return replace(self, current=cur), []

@@ -139,6 +139,8 @@ def format_queue(r: Mapping[str, Any]) -> str:
         out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if job.get("error"):
             out.append(f"    Problem: {job['error']}")
+        if job.get("warning"):
+            out.append(f"    Note: {job['warning']}")
     failed = sum(1 for j in jobs if j.get("state") == "failed")
     out.append("")
     out.append(f"{_plural(len(jobs), 'job')}." + (" Retry a failed one with `hushnote retry ID`." if failed else ""))

@@ -30,6 +30,9 @@ def cmd_process(args: argparse.Namespace) -> int:
     if note.risk:
         summary += f" {len(note.risk)} risk statement(s) quoted under 'For clinician review'."
     print(summary)
+    warning = pipeline.ended_early_warning(result.transcript)
+    if warning:
+        print(f"Warning: {warning.split(': ', 1)[1]}. Check the original recording.")
     if args.print:
         print()
         from hushnote.daemon.privacy.at_rest import read_text

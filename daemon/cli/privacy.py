@@ -80,7 +80,8 @@ def cmd_key_export(args: argparse.Namespace) -> int:
     print(f"The master key was saved to {dest}, protected by your backup passphrase.")
     print("Keep this file away from this computer (e.g. on a USB stick in a locked drawer) and the passphrase "
           "somewhere else. With both, `hushnote key import` restores the key; without them, encrypted notes and "
-          "recordings cannot be opened if this computer's key is lost.")
+          "recordings cannot be opened if this computer's key is lost. Each encrypted file's own key is kept in "
+          "the keys folder of hushnote's data folder: include that folder in your usual backups.")
     return 0
 
 

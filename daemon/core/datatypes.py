@@ -26,6 +26,8 @@ class Transcript:
     model: str  # model name (e.g. "base", "tiny.en") or directory name
     source: str = ""  # the audio file's name (never logged)
     timed: bool = True  # False for a plain-text dialogue: Segment.start is then the line number
+    ended_early: bool = False  # the audio file was cut short: transcribed as far as it goes (``duration``)
+    expected_duration: float | None = None  # how long the cut-short file said the recording was, if it said
 
     @property
     def text(self) -> str:

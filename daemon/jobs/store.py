@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     transcript_path TEXT,
     audio_deleted  TEXT,            -- when retention deleted (or found gone) the audio
     transcript_deleted TEXT,
-    rejected       INTEGER NOT NULL DEFAULT 0  -- not audio: moved to Inbox/failed/, never deleted
+    rejected       INTEGER NOT NULL DEFAULT 0, -- not audio: moved to Inbox/failed/, never deleted
+    warning        TEXT             -- a done job's "code: generic text", e.g. the audio ended early; no name
 );
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs(state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_stem ON jobs(stem);
@@ -147,12 +148,13 @@ class Job:
     audio_deleted: str | None
     transcript_deleted: str | None
     rejected: bool
+    warning: str | None = None
 
     def public(self) -> dict[str, Any]:
         """The shape the ``queue`` IPC op returns (no names, no paths)."""
         return {"id": self.id, "kind": self.kind, "state": self.state, "priority": self.priority,
                 "attempts": self.attempts, "created": self.created, "updated": self.updated,
-                "error": self.last_error}
+                "error": self.last_error, "warning": self.warning}
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ class Receipt:
 
 _COLS = ("id", "kind", "priority", "state", "attempts", "lease_owner", "lease_expires", "created", "updated",
          "finished", "last_error", "original_name", "ext", "stem", "source_path", "store_path", "audio_path",
-         "note_path", "transcript_path", "audio_deleted", "transcript_deleted", "rejected")
+         "note_path", "transcript_path", "audio_deleted", "transcript_deleted", "rejected", "warning")
 _SELECT = "SELECT " + ", ".join(_COLS) + " FROM jobs"  # noqa: S608 - fixed column names
 
 
@@ -196,6 +198,8 @@ class Store:
         with self._lock:
             fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'jobs'").fetchone() is None
             self._db.executescript(_SCHEMA)
+            if "warning" not in {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}:
+                self._db.execute("ALTER TABLE jobs ADD COLUMN warning TEXT")  # a database from before
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             if fresh:
                 self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('secure_delete', '1')")
@@ -423,14 +427,17 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE jobs SET audio_path = ?, updated = ? WHERE id = ?", (str(path), self.now(), job_id))
 
-    def complete(self, job_id: str, *, note_path: Path, transcript_path: Path, audio_path: Path | None) -> bool:
+    def complete(self, job_id: str, *, note_path: Path, transcript_path: Path, audio_path: Path | None,
+                 warning: str | None = None) -> bool:
+        """running -> done. ``warning``: "code: generic text" the clinician should know (no name)."""
         now = self.now()
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires = NULL, updated = ?, finished = ?, "
-                "last_error = NULL, note_path = ?, transcript_path = ?, audio_path = ? "
+                "last_error = NULL, note_path = ?, transcript_path = ?, audio_path = ?, warning = ? "
                 "WHERE id = ? AND state = 'running'",
-                (now, now, str(note_path), str(transcript_path), str(audio_path) if audio_path else None, job_id))
+                (now, now, str(note_path), str(transcript_path), str(audio_path) if audio_path else None, warning,
+                 job_id))
             return cur.rowcount == 1
 
     def fail(self, job_id: str, error: str) -> bool:

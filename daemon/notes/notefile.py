@@ -24,6 +24,7 @@ DRAFT_BANNER = "DRAFT — review before signing"
 RISK_TITLE = "For clinician review"
 NOT_DISCUSSED = "Not discussed in this session."  # a section the session gave nothing for: never padded
 
+_ENDED_RE = re.compile(r"^ended early at (\d+):(\d\d):(\d\d)(?: of (\d+):(\d\d):(\d\d))?")
 _LINE_RE = re.compile(r"^\[(\d{1,3}):(\d{2}):(\d{2})(?:\.\d+)?\]\s*(?:\*\*(?P<spk>[^*]+):\*\*\s*)?(?P<text>.*)$")
 _SPEAKER_RE = re.compile(r"^\[(?P<spk>[A-Za-z][A-Za-z _-]{0,30})\]\s*(?P<text>.*)$")
 
@@ -52,15 +53,40 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return fields, text[end + 5:]
 
 
+def _hms(seconds: float) -> str:
+    return stamp(seconds)[1:-1]
+
+
+def audio_ended_early(t: Transcript) -> str | None:
+    """``ended early at 00:01:23 of 00:05:00`` for a recording whose file was cut short, else None."""
+    if not t.ended_early:
+        return None
+    of = f" of {_hms(t.expected_duration)}" if t.expected_duration else ""
+    return f"ended early at {_hms(t.duration)}{of}"
+
+
+def _ended_early_lines(t: Transcript) -> list[str]:
+    ended = audio_ended_early(t)
+    if ended is None:
+        return []
+    return [f"> The recording {ended}: its file was cut short (for example copied only in part), so this covers "
+            "only the part before that. Check the original recording.", ""]
+
+
+def _with_ended_early(fields: dict[str, Any], t: Transcript) -> dict[str, Any]:
+    ended = audio_ended_early(t)
+    return {**fields, "audio": ended} if ended else fields
+
+
 def render_transcript(t: Transcript) -> str:
-    head = front_matter({
+    head = front_matter(_with_ended_early({
         "source": t.source,
         "duration": round(t.duration, 2),
         "language": t.language,
         "model": t.model,
         "hushnote_version": __version__,
-    })
-    lines = ["# Transcript", ""]
+    }, t))
+    lines = ["# Transcript", "", *_ended_early_lines(t)]
     for seg in t.segments:
         text = seg.text.strip()
         if not text:
@@ -72,7 +98,7 @@ def render_transcript(t: Transcript) -> str:
 
 def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) -> str:
     when = (now or utc_now()).astimezone()
-    head = front_matter({
+    head = front_matter(_with_ended_early({
         "source": t.source,
         "date": when.date().isoformat(),
         "duration": round(t.duration, 2),
@@ -86,8 +112,8 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) ->
         "risk_flags": len(note.risk),
         "status": "draft",
         "hushnote_version": __version__,
-    })
-    out = [f"# {DRAFT_BANNER}", ""]
+    }, t))
+    out = [f"# {DRAFT_BANNER}", "", *_ended_early_lines(t)]
     if note.unverified_count:
         out += [f"> {note.unverified_count} sentence(s) below are marked [unverified]: the transcript does not "
                 "clearly support them. Check or delete them before signing.", ""]
@@ -140,13 +166,18 @@ def read_transcript(path: Path, vault: Vault | None = None) -> Transcript:
             h, mi, s = (int(m.group(i)) for i in (1, 2, 3))
             timed.append(Segment(float(h * 3600 + mi * 60 + s), 0.0, m.group("text").strip(),
                                  (m.group("spk") or None)))
+    ended = _ENDED_RE.match(str(fields.get("audio") or ""))
     if timed:
         segs = tuple(
             Segment(seg.start, timed[i + 1].start if i + 1 < len(timed) else float(fields.get("duration") or seg.start),
                     seg.text, seg.speaker)
             for i, seg in enumerate(timed))
+        expected = None
+        if ended and ended.group(4):
+            expected = float(int(ended.group(4)) * 3600 + int(ended.group(5)) * 60 + int(ended.group(6)))
         return Transcript(segs, str(fields.get("language", "en")), float(fields.get("duration") or segs[-1].end),
-                          str(fields.get("model", "")), str(fields.get("source") or path.name), True)
+                          str(fields.get("model", "")), str(fields.get("source") or path.name), True,
+                          ended is not None, expected)
     # plain-text dialogue: one utterance per non-empty line; Segment.start is the line number
     segs_l: list[Segment] = []
     for n, line in enumerate(body.splitlines(), start=1):

@@ -52,6 +52,15 @@ def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *
     return transcriber_for(cfg).transcribe_path(path, progress=progress, opener=opener)
 
 
+def ended_early_warning(transcript: Transcript) -> str | None:
+    """The job's warning when its audio file was cut short: ``audio_ended_early: the recording ended early at
+    00:01:23 of 00:05:00; …`` (times only: no name, no text). None for a complete recording."""
+    ended = notefile.audio_ended_early(transcript)
+    if ended is None:
+        return None
+    return f"audio_ended_early: the recording {ended} (its file was cut short); the note covers only that part"
+
+
 def check_enough_speech(transcript: Transcript, cfg: Config) -> None:
     words = transcript.word_count
     minimum = int(cfg["drafting.min_words"])

@@ -129,7 +129,8 @@ def transcript_to_dict(t: Transcript) -> dict[str, Any]:
 
 def transcript_from_dict(d: dict[str, Any]) -> Transcript:
     segs = tuple(Segment(**s) for s in d["segments"])
-    return Transcript(segs, d["language"], d["duration"], d["model"], d.get("source", ""), d.get("timed", True))
+    return Transcript(segs, d["language"], d["duration"], d["model"], d.get("source", ""), d.get("timed", True),
+                      bool(d.get("ended_early", False)), d.get("expected_duration"))
 
 
 def note_to_dict(n: Note) -> dict[str, Any]:

@@ -310,7 +310,11 @@ class Workers:
         if state in ("done", "failed"):
             if drafted and state == "done":  # what was used to draft it (no PHI): the audit log's draft.made
                 self.on_event("job.drafted", {"id": job.id, **drafted})
-            self.on_event("job.done", {"id": job.id, "state": state})
+            done: dict[str, Any] = {"id": job.id, "state": state}
+            fresh = self.store.get(job.id) if state == "done" else None
+            if fresh is not None and fresh.warning:
+                done["warning"] = fresh.warning  # e.g. the audio ended early (times only, no name)
+            self.on_event("job.done", done)
 
     def _transcribe_and_draft(self, owner: str, job: Job, audio: Path, transcript: Transcript | None,
                               progress: Callable[..., None]) -> tuple[Transcript, Note]:
@@ -396,6 +400,7 @@ class Workers:
         if audio is not None:
             beside = notes / kept_name(beside.name, audio)
         _remove_stale_temps(notes, job.stem)
+        warning = None  # (a retry that finds its note already written does not know it again)
         if not (n_path.exists() and t_path.exists()):
             if audio is None:
                 raise InputError(f"{job.original_name} is no longer where hushnote kept it.",
@@ -406,6 +411,9 @@ class Workers:
             self._drafted[job.id] = {"engine": note.engine, "template": note.template, "model": note.model,
                                      "model_sha256": note.model_sha256, "speech_model": transcript.model,
                                      "unverified": note.unverified_count, "risk_quotes": len(note.risk)}
+            warning = pipeline.ended_early_warning(transcript)
+            if warning:
+                log.warning("job %s: the audio ended early; the note covers only that part", job.id)
             progress("write", 1.0, "")
             t_path, n_path = pipeline.write_outputs(transcript, note, notes, job.stem, unique=False,
                                                     vault=self.vault if self.cfg["notes.encrypt"] else None)
@@ -421,6 +429,6 @@ class Workers:
         crashpoint("job.moved")
         with contextlib.suppress(OSError):
             (notes / f"{job.stem}{ERROR_SUFFIX}").unlink()  # a stale report from an earlier failed attempt
-        self.store.complete(job.id, note_path=n_path, transcript_path=t_path, audio_path=final)
+        self.store.complete(job.id, note_path=n_path, transcript_path=t_path, audio_path=final, warning=warning)
         log.info("job %s: done", job.id)
         return "done"

@@ -4,6 +4,12 @@ Any format PyAV (FFmpeg) reads is accepted. The file is decoded block by block a
 memory does not grow with the length of the recording. Speech is found with the Silero VAD bundled with
 faster-whisper; windows end in a pause, and only the speech inside a window is handed to Whisper.
 
+A file cut short (half copied) is decoded as far as it goes, and ``Decoded.ended_early`` says so. Evidence:
+less audio than the container announces (FLAC, MP3, M4A with its index first, WebM), a WAV header that
+promises more data than the file holds, an Ogg/Opus file whose last page is incomplete or lacks the
+end-of-stream mark, or decoding errors at the very end. (An M4A whose index is at its end cannot be read at
+all when cut: that stays an error saying the file is incomplete or damaged.)
+
 Error messages name the file (the user gave it to us) but nothing here is logged with file names.
 """
 
@@ -29,7 +35,7 @@ SAMPLE_RATE = 16_000
 WINDOW_MAX_S = 600.0
 WINDOW_MIN_S = 360.0
 DECODE_BLOCK_S = 30.0
-PROBE_S = 60.0  # most audio decoded when checking that a file is complete
+OGG_TAIL = 1 << 16  # the last Ogg page lies within this many bytes of the end (a page is at most ~64 KiB)
 
 # Silero VAD settings: faster-whisper's own vad_filter defaults. The VAD runs once over the stream;
 # the same frame probabilities choose where windows end and which stretches are speech.
@@ -73,30 +79,71 @@ def check_file(path: Path) -> None:
                    "The recording may not have been saved; check the original.")
     try:
         with path.open("rb") as fh:
-            head = fh.read(12)
+            fh.read(1)  # can it be read at all (permissions, I/O errors)?
     except PermissionError:
         raise InputError(f"{path} cannot be read (permission denied).",
                          "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
     except OSError as exc:
         raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
                          "Check the file and try again.", path=str(path)) from None
-    _check_riff(path, head, st.st_size)
-
-
-def _check_riff(path: Path, head: bytes, size: int) -> None:
-    """A WAV whose header promises more bytes than the file has was cut short (FFmpeg would not say)."""
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return
-    (riff_size,) = struct.unpack("<I", head[4:8])
-    if riff_size in (0, 0xFFFFFFFF, 0x7FFFFFFF) or riff_size < 36:
-        return  # a recorder that never finished the header: length unknown, not evidence of truncation
-    if riff_size + 8 > size + 1:
-        raise _truncated(path)
 
 
 def _truncated(path: Path) -> InputError:
-    return _bad(path, "is incomplete: the file ends before the recording does (truncated or still being copied).",
-                "Copy the whole file again, or export it again from the recorder.")
+    return _bad(path, "is incomplete: the file ends before any of the recording (truncated or still being "
+                "copied).", "Copy the whole file again, or export it again from the recorder.")
+
+
+# ----------------------------------------------------------------------------- a file cut short: its own bytes
+
+def _riff_cut_short(head: bytes, size: int) -> tuple[bool, float | None]:
+    """A WAV whose header promises more bytes than the file has was cut short (FFmpeg would not say: it
+    takes the length from the file's size). Returns (cut short, seconds the header promises)."""
+    (riff_size,) = struct.unpack("<I", head[4:8])
+    if riff_size in (0, 0xFFFFFFFF, 0x7FFFFFFF) or riff_size < 36:
+        return False, None  # a recorder that never finished the header: length unknown, no evidence
+    if riff_size + 8 <= size + 1:
+        return False, None
+    byte_rate, data = 0, 0
+    pos = 12
+    while pos + 8 <= len(head):
+        cid, n = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if cid == b"fmt " and pos + 20 <= len(head):
+            byte_rate = struct.unpack("<I", head[pos + 16:pos + 20])[0]
+        elif cid == b"data":
+            data = n
+            break
+        pos += 8 + n + (n & 1)
+    return True, (data / byte_rate if byte_rate and data not in (0, 0xFFFFFFFF) else None)
+
+
+def _ogg_cut_short(tail: bytes) -> bool:
+    """The end of an Ogg file: its last page must be complete and carry the end-of-stream mark."""
+    pos = tail.rfind(b"OggS\x00")
+    if pos < 0 or len(tail) - pos < 27:
+        return True
+    nsegs = tail[pos + 26]
+    if len(tail) - pos < 27 + nsegs:
+        return True
+    end = pos + 27 + nsegs + sum(tail[pos + 27:pos + 27 + nsegs])
+    eos = bool(tail[pos + 5] & 0x04)
+    return end != len(tail) or not eos
+
+
+def cut_short(fh: Any) -> tuple[bool, float | None]:
+    """What a file's own bytes say about its end (``fh``: a seekable binary file object, left at 0):
+    (cut short, the length in seconds the file promises if it says)."""
+    size = fh.seek(0, 2)
+    fh.seek(0)
+    head = fh.read(4096)
+    try:
+        if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            return _riff_cut_short(head, size)
+        if head[:4] == b"OggS":
+            fh.seek(max(0, size - OGG_TAIL))
+            return _ogg_cut_short(fh.read()), None
+        return False, None
+    finally:
+        fh.seek(0)
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -108,17 +155,20 @@ class Decoded:
     declared_s: float | None = None  # duration the container announces, if any
     decoded_s: float = 0.0
     skipped_packets: int = 0
+    ended_early: bool = False  # the file ends before the recording does: decoded as far as it goes
+    expected_s: float | None = None  # how long the file says the recording is (when it ended early and says)
 
 
 @contextlib.contextmanager
-def _open(path: Path, opener: Opener | None = None) -> Iterator[Any]:
+def _open(path: Path, opener: Opener | None = None, info: Decoded | None = None) -> Iterator[Any]:
+    """The file in PyAV (through ``opener`` for an encrypted one). With ``info``, its own bytes are read
+    first for signs that it was cut short (``cut_short``)."""
     fh = opener(path) if opener is not None else None
     try:
-        if fh is not None:
-            head = fh.read(12)
-            size = fh.seek(0, 2)
-            fh.seek(0)
-            _check_riff(path, head, size)  # check_file only saw the encrypted bytes
+        if info is not None:
+            with contextlib.ExitStack() as stack:
+                raw = fh if fh is not None else stack.enter_context(path.open("rb"))
+                info.ended_early, info.expected_s = cut_short(raw)
         with _av_open(path, fh) as container:
             yield container
     finally:
@@ -137,7 +187,26 @@ def _av_open(path: Path, fh: Any) -> Any:
         raise InputError(f"{path} cannot be read (permission denied).",
                          "Check the file's permissions.", path=str(path)) from None
     except (av.error.FFmpegError, OSError, ValueError):
+        if _isobmff(path, fh):
+            raise _bad(path, "cannot be read: it is damaged or incomplete (an m4a or mp4 file copied only in part "
+                       "cannot be read at all, because it keeps its index at the end).",
+                       "Copy the whole file again, or export it again from the recorder.") from None
         raise _bad(path, "is not an audio file that can be read (damaged, incomplete, or not audio at all).") from None
+
+
+def _isobmff(path: Path, fh: Any) -> bool:
+    """Does the file start like an MP4/M4A/MOV (an ``ftyp`` box)?"""
+    try:
+        if fh is not None:
+            fh.seek(0)
+            head = fh.read(12)
+            fh.seek(0)
+        else:
+            with path.open("rb") as raw:
+                head = raw.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp"
 
 
 def _declared_seconds(container: Any, stream: Any) -> float | None:
@@ -151,42 +220,18 @@ def _declared_seconds(container: Any, stream: Any) -> float | None:
 
 
 def _tolerance(declared: float) -> float:
-    return max(2.0, 0.05 * declared)
+    """How much less audio than announced still counts as complete (codec padding, imprecise headers)."""
+    return max(1.0, 0.01 * declared)
 
 
 def probe(path: Path, opener: Opener | None = None) -> float | None:
-    """Check the file opens and has a sound track; catch a cut-short file early. Returns the declared length."""
-    import av
-
+    """Check the file opens and has a sound track. Returns the length the container announces, if any."""
     check_file(path)
     with _open(path, opener) as container:
         if not container.streams.audio:
             raise _bad(path, "has no sound track (a video or file without audio).",
                        "Choose the session's audio recording, or a video that has sound.")
-        stream = container.streams.audio[0]
-        declared = _declared_seconds(container, stream)
-        if declared is None or declared < 4.0:
-            return declared
-        # Seek near the announced end and decode what is there: a file cut short has nothing there.
-        # At most PROBE_S of audio is decoded: if the seek landed far earlier (an imprecise format), the
-        # probe gives up and the end-of-stream check in ``iter_pcm`` still applies.
-        last_end, decoded, reached_end = 0.0, 0.0, True
-        try:
-            container.seek(int((declared - 1.5) * 1_000_000), any_frame=False, backward=True)
-            for frame in container.decode(stream):
-                if frame.time is not None and frame.sample_rate:
-                    last_end = max(last_end, float(frame.time) + frame.samples / frame.sample_rate)
-                    decoded += frame.samples / frame.sample_rate
-                if decoded > PROBE_S:
-                    reached_end = False
-                    break
-        except av.error.InvalidDataError:
-            raise _truncated(path) from None
-        except (av.error.FFmpegError, ValueError):
-            return declared  # cannot seek in this format: the end-of-stream check still applies
-        if reached_end and last_end and last_end < declared - _tolerance(declared):
-            raise _truncated(path)
-        return declared
+        return _declared_seconds(container, container.streams.audio[0])
 
 
 def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BLOCK_S,
@@ -205,7 +250,8 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
     pending: list[np.ndarray] = []
     pending_n = 0
     total = 0
-    with _open(path, opener) as container:
+    bad_end = False  # the last packets failed to decode: the file ends in damaged (cut) data
+    with _open(path, opener, info) as container:
         stream = container.streams.audio[0]
         packets = container.demux(stream)
         while True:
@@ -215,6 +261,7 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
                 break
             except av.error.InvalidDataError:
                 info.skipped_packets += 1
+                bad_end = True
                 continue
             except (av.error.FFmpegError, OSError) as exc:
                 raise _bad(path, f"could not be read to the end ({exc.__class__.__name__}).") from None
@@ -222,9 +269,11 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
                 frames = packet.decode()
             except av.error.InvalidDataError:
                 info.skipped_packets += 1
+                bad_end = True
                 continue
             except av.error.FFmpegError:
                 raise _bad(path, "could not be decoded (damaged audio data).") from None
+            bad_end = bad_end and not frames
             for frame in frames:
                 frame.pts = None
                 for out in resampler.resample(frame):
@@ -246,11 +295,24 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
         total += data.shape[0]
         info.decoded_s = total / SAMPLE_RATE
         yield data
+    _judge_end(info, bad_end)
     if total == 0:
+        if info.ended_early:
+            raise _truncated(path)
         raise _bad(path, "contains no audio (0 seconds).", "The recording may have failed; check the original.")
+
+
+def _judge_end(info: Decoded, bad_end: bool) -> None:
+    """Did the recording end early? Less audio than announced, decoding errors at the very end, or what the
+    file's own bytes said before decoding (``cut_short``)."""
     declared = info.declared_s
-    if declared is not None and declared >= 4.0 and info.decoded_s < declared - _tolerance(declared):
-        raise _truncated(path)
+    if declared is not None and info.decoded_s < declared - _tolerance(declared):
+        info.ended_early = True
+        info.expected_s = info.expected_s or declared
+    if bad_end:
+        info.ended_early = True
+    if info.expected_s is not None and info.expected_s <= info.decoded_s:
+        info.expected_s = None  # the file's promise is no longer than what was decoded: not a useful length
 
 
 def decode_all(path: Path, opener: Opener | None = None) -> np.ndarray:

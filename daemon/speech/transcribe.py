@@ -209,7 +209,9 @@ class Transcriber:
                         done = report(done, end)
                 done = report(done, win.end)
         progress("transcribe", 1.0, "")
-        return Transcript(tuple(segments), language or "en", round(info.decoded_s, 3), self.label, source)
+        expected = round(info.expected_s, 3) if info.expected_s is not None else None
+        return Transcript(tuple(segments), language or "en", round(info.decoded_s, 3), self.label, source,
+                          ended_early=info.ended_early, expected_duration=expected)
 
 
 def _load_error(model_dir: str, exc: BaseException) -> ModelError:

@@ -78,15 +78,19 @@ def test_bad_inputs_reported_and_daemon_keeps_going(daemon: Daemon, eval_dir: Pa
     shutil.copy(silence, inbox / "quiet.wav")
     time.sleep(3)
     daemon.drop(speech(eval_dir, 2), "good after.flac")
-    bad_stems = ["empty", "random", "truncated", "x", "link", "odd name_line ünï", "zero", "quiet"]
+    bad_stems = ["empty", "random", "x", "link", "odd name_line ünï", "zero", "quiet"]
+    cut = [daemon.notes / "truncated.error.txt", daemon.notes / "truncated.note.md"]  # too little speech, or a note
     assert wait_for(lambda: all((daemon.notes / f"{s}.error.txt").exists() for s in bad_stems)
+                    and any(p.exists() for p in cut)
                     and (daemon.notes / "good after.note.md").exists() and daemon.counts()["done"] >= 1, 120), (
         sorted(p.name for p in daemon.notes.iterdir()), daemon.call("queue"))
+    if cut[1].exists():  # transcribed as far as it goes, and the note says the audio ended early
+        assert "ended early at" in cut[1].read_text(encoding="utf-8")
     for s in bad_stems:
         text = (daemon.notes / f"{s}.error.txt").read_text()
         assert "What is wrong" in text and "What to do" in text and "File:" in text
-    # never deleted: everything bad is in Inbox/failed/ (the truncated file may have been drafted from
-    # what was there, or failed: either way it is accounted for)
+    # never deleted: everything bad is in Inbox/failed/ (the truncated file was drafted from what was there,
+    # or failed for too little speech: either way it is accounted for)
     failed = {p.name for p in (inbox / "failed").iterdir()}
     # (rejected at the door: as they were; taken in, then failed: encrypted, as NAME.wav.hushnote)
     assert {"empty.wav", "random.wav", "x.wav", "link.wav", "odd name\nline ünï.wav.hushnote", "zero.wav",

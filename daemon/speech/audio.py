@@ -196,10 +196,11 @@ def _av_open(path: Path, fh: Any) -> Any:
 
 def _isobmff(path: Path, fh: Any) -> bool:
     """Does the file start like an MP4/M4A/MOV (an ``ftyp`` box)?"""
+    head: bytes
     try:
         if fh is not None:
             fh.seek(0)
-            head = fh.read(12)
+            head = bytes(fh.read(12))
             fh.seek(0)
         else:
             with path.open("rb") as raw:

@@ -4,10 +4,12 @@
 ``joined_clips(eval_dir, ["jfk", …])``   named clips joined with short silences, and their reference text
 ``wav(path, seconds)``    a silent 16-bit mono WAV
 ``write_wav(path, samples)`` / ``write_flac(path, samples)``   float samples to a file
+``ffmpeg(...)``, ``reading_in_formats(folder, eval_dir)``, ``cut(src, dst)``   other formats, and files cut short
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import wave
 from collections.abc import Iterable
@@ -18,6 +20,7 @@ import numpy as np
 from tests.support.wer import load_manifest
 
 SAMPLE_RATE = 16000
+FFMPEG = shutil.which("ffmpeg")
 JFK = "faster_whisper_tests/jfk.flac"  # 11 s, 22 words, under eval/speech
 WAV = "librivox_pocketsphinx/sense_and_sensibility_01_austen_64kb-0870.wav"  # a WAV, under eval/speech
 GAP_S = 0.6  # the silence between joined clips
@@ -114,3 +117,36 @@ def spoken(texts: list[str], out: Path, *, rate: int = 140) -> Path:
         parts.append(str(part))
     subprocess.run(["sox", *parts, "-r", "16000", "-c", "1", str(out), "pad", "0", "1"], check=True, timeout=60)
     return out
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the ``ffmpeg`` command (quiet, overwriting); the caller skips when ``FFMPEG`` is None."""
+    assert FFMPEG  # noqa: S101 - a test helper
+    subprocess.run([FFMPEG, "-nostdin", "-loglevel", "error", "-y", *args], check=True)  # noqa: S603
+
+
+# ffmpeg options per format; m4a with its index first (as many recorders and `-movflags +faststart` write it)
+READING_FORMATS: dict[str, list[str]] = {"wav": [], "flac": [], "mp3": [], "m4a": ["-movflags", "+faststart"],
+                                         "ogg": ["-c:a", "libvorbis"], "opus": [], "webm": ["-c:a", "libopus"]}
+READING_S = 50.33  # the first eight LJ Speech clips end to end
+
+
+def reading_in_formats(folder: Path, eval_dir: Path) -> dict[str, Path]:
+    """A 50-second reading (eight LJ Speech clips) as ``folder/reading.<ext>`` in each of ``READING_FORMATS``."""
+    clips = sorted((eval_dir / "speech" / "ljspeech").glob("*.flac"))[:8]
+    inputs = [a for c in clips for a in ("-i", str(c))]
+    joined = "".join(f"[{i}:a]" for i in range(len(clips))) + f"concat=n={len(clips)}:v=0:a=1[a]"
+    out = {"wav": folder / "reading.wav"}
+    ffmpeg(*inputs, "-filter_complex", joined, "-map", "[a]", str(out["wav"]))
+    for ext, extra in READING_FORMATS.items():
+        if ext != "wav":
+            out[ext] = folder / f"reading.{ext}"
+            ffmpeg("-i", str(out["wav"]), *extra, str(out[ext]))
+    return out
+
+
+def cut(src: Path, dst: Path, fraction: float = 0.5) -> Path:
+    """``dst``: the first ``fraction`` of ``src``'s bytes, as a copy stopped half way leaves it."""
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +15,14 @@ from hushnote.daemon.cli import main as cli
 from hushnote.daemon.core.errors import InputError
 from hushnote.daemon.speech import audio
 
-FFMPEG = shutil.which("ffmpeg")
+from tests.support.speech import FFMPEG, ffmpeg
+
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg (the command) is needed to make test files")
 
 
 @pytest.fixture(scope="module")
 def jfk(eval_dir: Path) -> Path:
     return eval_dir / "speech" / "faster_whisper_tests" / "jfk.flac"
-
-
-def ffmpeg(*args: str) -> None:
-    assert FFMPEG
-    subprocess.run([FFMPEG, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

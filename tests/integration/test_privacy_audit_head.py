@@ -4,29 +4,21 @@ the settings folder) and ``hushnote audit verify`` compares. Real service, real 
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from hushnote.daemon.core.config import config_dir
 from hushnote.daemon.privacy import audit, audit_head
 from hushnote.daemon.service.service import Service
 
-from tests.test_privacy_service import make_cfg
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.cli import run_cli
+from tests.support.config import make_cfg, write_toml
 
 
 def verify_cmd(home: Path) -> subprocess.CompletedProcess[str]:
-    cfg = home / "config.toml"
-    if not cfg.exists():
-        cfg.write_text(f'[paths]\ndata = "{home / "data" / "hushnote"}"\nnotes = "{home / "Notes"}"\n'
-                       f'inbox = "{home / "Inbox"}"\n')
-    env = {k: v for k, v in os.environ.items() if k != "HUSHNOTE_CONFIG"}
-    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", "audit", "verify", "--config", str(cfg)],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    """``hushnote audit verify`` with the settings ``run_service`` uses."""
+    return run_cli("audit", "verify", "--config", str(write_toml(make_cfg(home), home / "config.toml")))
 
 
 def run_service(home: Path, times: int) -> Path:
@@ -83,9 +75,10 @@ def test_a_deleted_or_rewritten_log_is_detected(home: Path) -> None:
 
 
 def test_verify_says_when_no_copy_of_the_end_is_kept_yet(home: Path) -> None:
-    log = audit.AuditLog.in_data_dir(home / "data" / "hushnote")  # a log written without a head (an old version)
+    data = make_cfg(home).path("paths.data")
+    log = audit.AuditLog.in_data_dir(data)  # a log written without a head (an old version)
     log.append("service.start", version="0.1.0", pid=1, guard=True)
     r = verify_cmd(home)
     assert r.returncode == 0 and "No copy of its end is kept yet" in r.stdout, r.stdout
-    v = audit_head.verify(home / "data" / "hushnote")
+    v = audit_head.verify(data)
     assert v.ok and v.first_bad is None

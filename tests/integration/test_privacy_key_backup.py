@@ -8,14 +8,14 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from hushnote.daemon.core.config import config_dir
 from hushnote.daemon.privacy.keys import MasterKeyStore
 from hushnote.daemon.privacy.vault import is_encrypted
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.cli import run_cli
+
 BACKUP_PP = "correct horse battery staple"
 DIALOGUE = """[doctor] How have you been sleeping since our last session?
 [patient] Much better, I sleep about seven hours most nights now and I wake up rested.
@@ -29,8 +29,7 @@ def hushnote(cfg: Path, *args: str, backup_pp: str | None = None) -> subprocess.
     env = {k: v for k, v in os.environ.items() if k not in ("HUSHNOTE_CONFIG", "HUSHNOTE_BACKUP_PASSPHRASE")}
     if backup_pp is not None:
         env["HUSHNOTE_BACKUP_PASSPHRASE"] = backup_pp
-    return subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", *args, "--config", str(cfg)], env=env,
-                          cwd=REPO, capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
+    return run_cli(*args, "--config", str(cfg), env=env)
 
 
 def one_clear_line(r: subprocess.CompletedProcess[str], code: int, *words: str) -> str:

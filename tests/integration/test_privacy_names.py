@@ -18,10 +18,11 @@ from hushnote.daemon.jobs.store import Store
 from hushnote.daemon.privacy import at_rest
 from hushnote.daemon.service.service import Service
 
-from tests.test_daemon_e2e import wait_for
-from tests.test_encryption_at_rest import JFK, WAV
-from tests.test_privacy_service import FAST_INBOX, make_cfg
-from tests.test_queue import FakeClock
+from tests.support.clock import FakeClock
+from tests.support.config import TINY, make_cfg
+from tests.support.service import FAST_INBOX
+from tests.support.speech import JFK, WAV
+from tests.support.waiting import wait_for
 
 CLIENT = "Jane Doe 2026-11-02"
 T = "2025-01-06T09:00:00.000000+00:00"
@@ -50,7 +51,7 @@ def found_in(root: Path, text: str = "Jane Doe") -> list[str]:
 
 
 def test_the_service_keeps_no_client_name_once_the_audio_is_deleted(home: Path, eval_dir: Path) -> None:
-    cfg = make_cfg(home, retention__audio_days=0)  # the audio goes at the first sweep after the note
+    cfg = make_cfg(home, **TINY, retention__audio_days=0)  # the audio goes at the first sweep after the note
     data, notes = cfg.path("paths.data"), cfg.path("paths.notes")
     with Service(cfg, ipc=False, inbox_opts=FAST_INBOX) as svc:
         assert svc.store is not None and svc.workers is not None
@@ -72,7 +73,7 @@ def test_the_service_keeps_no_client_name_once_the_audio_is_deleted(home: Path, 
 
 
 def test_a_transcript_still_due_keeps_only_its_path_until_it_goes(home: Path, eval_dir: Path) -> None:
-    cfg = make_cfg(home, retention__audio_days=1, retention__transcript_days=2)
+    cfg = make_cfg(home, **TINY, retention__audio_days=1, retention__transcript_days=2)
     data, notes, inbox = cfg.path("paths.data"), cfg.path("paths.notes"), cfg.path("paths.inbox")
     for d in (notes, inbox):
         d.mkdir(parents=True)
@@ -110,7 +111,7 @@ def test_a_database_from_before_keeps_no_old_names_after_the_first_sweep(home: P
     """Rows whose audio an older version deleted still named the client, and SQLite's free pages kept copies."""
     cfg = make_cfg(home)
     data, notes = cfg.path("paths.data"), cfg.path("paths.notes")
-    data.mkdir(parents=True)
+    data.mkdir(parents=True, exist_ok=True)
     old = sqlite3.connect(data / "queue.db", isolation_level=None)  # as the previous version made it
     old.execute("PRAGMA journal_mode=WAL")
     old.executescript(store_mod._SCHEMA)

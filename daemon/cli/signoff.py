@@ -38,21 +38,29 @@ def _vault_for(cfg: Config, path: Path) -> Vault | None:
 
 
 def _audit(cfg: Config) -> AuditLog:
-    from hushnote.daemon.privacy.audit import AuditLog
+    from hushnote.daemon.privacy.audit import FILENAME
+    from hushnote.daemon.privacy.audit_head import audit_log
 
-    return AuditLog.in_data_dir(cfg.path("paths.data"))
+    return audit_log(cfg.path("paths.data") / FILENAME)  # its head kept a second time, as the service does
 
 
-def _job_for(cfg: Config, note: Path) -> Job | None:
+def _job_for(cfg: Config, note: Path, vault: Vault | None) -> Job | None:
     """The service's job that wrote ``note`` (None for a note made by ``hushnote process``/``draft``)."""
+    from hushnote.daemon.core.errors import HushnoteError
     from hushnote.daemon.jobs.store import Store
+    from hushnote.daemon.notes.notefile import parse_front_matter
+    from hushnote.daemon.privacy.at_rest import read_text
     from hushnote.daemon.service.service import DB_NAME
 
     db = cfg.path("paths.data") / DB_NAME
-    if not db.is_file():
+    if not db.is_file() or not note.is_file():
         return None
+    try:
+        named = parse_front_matter(read_text(note, vault))[0].get("job")
+    except (OSError, UnicodeDecodeError, HushnoteError):
+        named = None  # not a readable note: signing says so plainly
     with Store(db) as store:
-        return store.job_for_note(note)
+        return store.job_for_note(note, named if isinstance(named, str) else None)
 
 
 def default_signer() -> str:
@@ -130,7 +138,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     path = Path(args.note)
     vault = _vault_for(cfg, path)
     log = _audit(cfg)
-    job = _job_for(cfg, path)
+    job = _job_for(cfg, path, vault)
     name = args.name if args.name is not None else default_signer()
     digest = signing.sign(path, name=name, vault=vault, log=log, job_id=job.id if job else None)
     print(f"Signed by {name.strip()}: {path}")
@@ -155,9 +163,9 @@ def cmd_unsign(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     path = Path(args.note)
-    job = _job_for(cfg, path)
-    signing.unsign(path, reason=args.reason, vault=_vault_for(cfg, path), log=_audit(cfg),
-                   job_id=job.id if job else None)
+    vault = _vault_for(cfg, path)
+    job = _job_for(cfg, path, vault)
+    signing.unsign(path, reason=args.reason, vault=vault, log=_audit(cfg), job_id=job.id if job else None)
     print(f"{path} is a draft again and can be edited; the reason is kept in its front matter (amendments). "
           "Sign it again with `hushnote sign` when it is final.")
     return 0

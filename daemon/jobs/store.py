@@ -550,12 +550,19 @@ class Store:
         with self._lock:
             return [_job(r) for r in self._db.execute(q, args)]
 
-    def job_for_note(self, note: Path) -> Job | None:
-        """The done job that wrote ``note`` (the same file, however the path is spelt), or None."""
+    def job_for_note(self, note: Path, named_job: str | None = None) -> Job | None:
+        """The done job that wrote ``note`` (the same file, however the path is spelt), or None.
+
+        ``named_job``: the job the note names (``job:`` in its front matter). It is taken when its row still
+        points at this note, or when its audio is gone and with it the note's path (names live no longer
+        than the audio): then there is nothing of it left to delete, and the job id links the signature."""
         try:
             want = note.resolve()
         except OSError:
             return None
+        named = self.get(named_job) if named_job else None
+        if named is not None and named.state == "done" and named.note_path is None and named.audio_deleted:
+            return named
         with self._lock:
             rows = self._db.execute(_SELECT + " WHERE state = 'done' AND note_path IS NOT NULL ORDER BY seq DESC")
             jobs = [_job(r) for r in rows]

@@ -96,10 +96,13 @@ def render_transcript(t: Transcript) -> str:
     return head + "\n" + "\n".join(lines) + "\n"
 
 
-def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None) -> str:
+def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None, job_id: str | None = None) -> str:
+    """The note file. ``job_id``: the service's job that made it (``job:`` in the front matter), so that
+    ``hushnote sign`` finds the job (and its audio) without the name the job forgets with its audio."""
     when = (now or utc_now()).astimezone()
     head = front_matter(_with_ended_early({
         "source": t.source,
+        **({"job": job_id} if job_id else {}),
         "date": when.date().isoformat(),
         "duration": round(t.duration, 2),
         "template": note.template,

@@ -85,8 +85,8 @@ def draft_note(transcript: Transcript, cfg: Config, *, template: str | None = No
 
 
 def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, *,
-                  unique: bool = True, vault: Vault | None = None) -> tuple[Path, Path]:
-    """Write transcript then note, each atomically.
+                  unique: bool = True, vault: Vault | None = None, job_id: str | None = None) -> tuple[Path, Path]:
+    """Write transcript then note, each atomically. ``job_id``: the service's job (named in the note).
 
     ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note (the CLI). The daemon
     passes ``unique=False`` with a stem it reserved when the job was created, so a job retried after a
@@ -102,10 +102,10 @@ def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, 
         from hushnote.daemon.privacy.at_rest import write_text
 
         write_text(t_path, notefile.render_transcript(transcript), vault, "transcript")
-        write_text(n_path, notefile.render_note(note, transcript), vault, "note")
+        write_text(n_path, notefile.render_note(note, transcript, job_id=job_id), vault, "note")
         return t_path, n_path
     atomic_write_text(t_path, notefile.render_transcript(transcript))
-    atomic_write_text(n_path, notefile.render_note(note, transcript))
+    atomic_write_text(n_path, notefile.render_note(note, transcript, job_id=job_id))
     return t_path, n_path
 
 

@@ -72,6 +72,12 @@ def for_data_dir(data_dir: Path, **kw: Any) -> HeadStore:
     return HeadStore(Path(data_dir) / audit.FILENAME, config_dir(), **kw)
 
 
+def audit_log(path: Path) -> audit.AuditLog:
+    """The audit log at ``path`` keeping its head a second time: what every hushnote process that writes the
+    real log uses (the service, its model processes, ``hushnote sign``)."""
+    return audit.AuditLog(path, head=HeadStore(path, config_dir()))
+
+
 @dataclass(frozen=True)
 class Verdict:
     ok: bool

@@ -413,9 +413,9 @@ def child_main(argv: list[str]) -> int:
 
         on_block = None
         if "--audit" in argv:  # refusals in this child go to the service's audit log (it is multi-process safe)
-            from hushnote.daemon.privacy.audit import AuditLog
+            from hushnote.daemon.privacy.audit_head import audit_log
 
-            on_block = AuditLog(argv[argv.index("--audit") + 1]).on_guard_block
+            on_block = audit_log(Path(argv[argv.index("--audit") + 1])).on_guard_block
         guard.install(on_block=on_block)
     _die_with_parent()
     fd = int(argv[argv.index("--fd") + 1])

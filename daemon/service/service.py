@@ -191,10 +191,10 @@ class Service:
     def _start_audit(self) -> None:
         """The audit log, first: the guard's refusals, deletions, drafts and this start are recorded in it."""
         from hushnote.daemon.privacy import audit_head, guard
-        from hushnote.daemon.privacy.audit import AuditLog
+        from hushnote.daemon.privacy.audit import FILENAME
 
         # its head is kept a second time (keyring or settings folder): a log cut short is noticed
-        self.audit = AuditLog.in_data_dir(self.data_dir, head=audit_head.for_data_dir(self.data_dir))
+        self.audit = audit_head.audit_log(self.data_dir / FILENAME)
         g = guard.status()
         if g["installed"]:  # installed by `hushnote` first thing (hushnote.daemon.cli.main); a library user may not have
             guard.add_callback(self._on_guard_block)

@@ -416,7 +416,8 @@ class Workers:
                 log.warning("job %s: the audio ended early; the note covers only that part", job.id)
             progress("write", 1.0, "")
             t_path, n_path = pipeline.write_outputs(transcript, note, notes, job.stem, unique=False,
-                                                    vault=self.vault if self.cfg["notes.encrypt"] else None)
+                                                    vault=self.vault if self.cfg["notes.encrypt"] else None,
+                                                    job_id=job.id)
         # else: an earlier attempt wrote this job's note (the stem is reserved for it): finish the rest
         crashpoint("job.written")
         final = audio

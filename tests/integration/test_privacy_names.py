@@ -15,6 +15,7 @@ from hushnote.daemon.jobs import store as store_mod
 from hushnote.daemon.jobs.inbox import Ingestor
 from hushnote.daemon.jobs.retention import Retention
 from hushnote.daemon.jobs.store import Store
+from hushnote.daemon.notes.notefile import parse_front_matter
 from hushnote.daemon.privacy import at_rest
 from hushnote.daemon.service.service import Service
 
@@ -70,6 +71,8 @@ def test_the_service_keeps_no_client_name_once_the_audio_is_deleted(home: Path, 
         assert [r.job_id for r in store.deletions()] == [job.id]  # the receipt stays, without a name
     assert found_in(data) == []
     assert (notes / f"{CLIENT}.note.md").exists() and not list(notes.glob("*.hushnote"))  # the note stays
+    fields, _ = parse_front_matter((notes / f"{CLIENT}.note.md").read_text(encoding="utf-8"))
+    assert fields["job"] == job.id  # how `hushnote sign` still finds the job, without its name
 
 
 def test_a_transcript_still_due_keeps_only_its_path_until_it_goes(home: Path, eval_dir: Path) -> None:

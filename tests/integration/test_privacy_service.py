@@ -118,9 +118,10 @@ def test_socket_folder_or_socket_of_another_user_is_refused(home: Path) -> None:
         stranger.close()
 
 
-def test_a_model_process_records_its_refusals_in_the_audit_log(tmp_path: Path) -> None:
+def test_a_model_process_records_its_refusals_in_the_audit_log(tmp_path: Path, home: Path) -> None:
     """``python -m hushnote.daemon.runner.process --audit PATH`` (the service's model child): its guard writes each refusal
-    to the service's audit log. Run in a thread of a network-less subprocess, talking to it over its pipes."""
+    to the service's audit log. Run in a thread of a network-less subprocess, talking to it over its pipes.
+    (``home``: the log's head goes to an isolated settings folder.)"""
     log_path = tmp_path / "audit.jsonl"
     out = run_isolated(f"""
         import io, threading

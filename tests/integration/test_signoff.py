@@ -66,7 +66,7 @@ def make_rig(home: Path, eval_dir: Path, tmp_path: Path, **overrides: Any) -> Ri
         job = Ingestor(store, inbox, notes, vault=v).ingest(inbox / "visit.flac")
         assert job is not None and store.claim("test", 60) is not None
         t_path, n_path = write_outputs(transcript, note, notes, job.stem, unique=False,
-                                       vault=v if cfg["notes.encrypt"] else None)
+                                       vault=v if cfg["notes.encrypt"] else None, job_id=job.id)  # as the worker
         assert store.complete(job.id, note_path=n_path, transcript_path=t_path, audio_path=Path(job.store_path))
         job = store.get(job.id)  # type: ignore[assignment]
     assert job is not None and vault_mod.is_encrypted(Path(job.store_path))

@@ -166,4 +166,4 @@ def test_timestamps_come_from_the_clock(store: Store, tmp_path: Path, clock: Fak
     jid = queued_job(store, tmp_path, "a.wav")
     j = store.get(jid)
     assert j is not None and j.created == iso(clock.t) == "2025-01-06T09:00:00.000000+00:00"
-    assert set(j.public()) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error"}
+    assert set(j.public()) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error", "warning"}

@@ -93,7 +93,7 @@ def test_consent_text_uses_the_configured_days(cfg_file: Path) -> None:
     text = " ".join(r.stdout.split())
     assert "The recording is made on this laptop, and the draft of my note is written on this laptop too" in text
     assert "Nothing goes anywhere" in text
-    assert "The recording is deleted 7 days after my note is written" in text
+    assert "The recording is deleted as soon as I sign my note, and at the latest 7 days after my note is written" in text
     assert "kept at most 14 days" in text
     assert "The written transcript is deleted 30 days after my note is written." in text
 

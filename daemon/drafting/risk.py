@@ -85,12 +85,18 @@ class Rulebook:
         unknown = set(self.labels) - set(SUICIDE_SCALE) - set(OTHERS)
         if unknown:
             raise RuleError(f"rules.txt: unknown categories {sorted(unknown)}")
+        broad_labels, raw_broad = read_sections(data / "broad.txt")
+        if set(broad_labels) - set(self.labels):
+            raise RuleError(f"broad.txt: unknown categories {sorted(set(broad_labels) - set(self.labels))}")
         masks = [line for _, line in read_lines(data / "masks.txt")]
-        vocab = compiler.vocabulary([r for _, _, r in raw_rules] + masks)
+        contexts = [line for _, line in read_lines(data / "broad_masks.txt")]
+        vocab = compiler.vocabulary([r for _, _, r in raw_rules + raw_broad] + masks + contexts)
         self.lemma = Lemmatiser(read_forms(data / "forms.txt"), vocab)
         compiler.lemma = self.lemma
         self.masks = [compiler.compile(m) for m in masks]
         self.rules = [Rule(c, t, n, compiler.compile(t)) for c, n, t in raw_rules]
+        self.broad = [Rule(c, t, n, compiler.compile(t)) for c, n, t in raw_broad]
+        self.contexts = [compiler.compile(m) for m in contexts]
 
     def tokens(self, text: str) -> Tokens:
         toks = tokenise(text, self.lemma)
@@ -98,10 +104,19 @@ class Rulebook:
         return masked(toks, spans)
 
     def hits(self, text: str) -> list[RiskHit]:
-        """Every category that ``text`` matches (one hit per category, the first rule in file order)."""
+        """Every category that ``text`` matches (one hit per category, the first rule in file order).
+
+        The rules of rules.txt first; when none matches, the broad layer (broad.txt), which needs a person
+        or a wish in the sentence and no ordinary context (broad_masks.txt)."""
         toks = self.tokens(text)
+        found = self._match(self.rules, toks, "rules.txt")
+        if not found and has_cue(toks) and not any(match_span(p, toks) for p in self.contexts):
+            found = self._match(self.broad, toks, "broad.txt")
+        return order(found)
+
+    def _match(self, rules: list[Rule], toks: Tokens, source: str) -> dict[str, RiskHit]:
         found: dict[str, RiskHit] = {}
-        for rule in self.rules:
+        for rule in rules:
             if rule.category in found:
                 continue
             span = match_span(rule.pattern, toks)
@@ -110,8 +125,22 @@ class Rulebook:
             about_other = rule.category not in NO_PERSON and experiencer(toks, span, rule.category) == "other"
             words = " ".join(toks.surface[span[0]:span[1]])
             found[rule.category] = RiskHit(rule.category, self.labels[rule.category], about_other,
-                                           f"rules.txt line {rule.line}: {rule.text}", words)
-        return order(found)
+                                           f"{source} line {rule.line}: {rule.text}", words)
+        return found
+
+
+_PERSON_WORDS = _FIRST | _REFL_FIRST | _REFL_THIRD | _THIRD | _OBJ_THIRD | frozenset(
+    {"me", "my", "mine", "us", "our", "his", "their", "you", "your", "yourself", "everyone", "everybody",
+     "nobody", "anyone", "anybody", "people"})
+_DESIRE_WORDS = frozenset({"want", "wish", "hope", "pray", "rather", "ready", "relief", "peace", "good", "better",
+                           "nice", "tempt", "plan", "decide"})
+
+
+def has_cue(toks: Tokens) -> bool:
+    """A person (I, my, she, you, my son...) or a wish (want, hope, sounds good...) in the sentence: the broad
+    layer's cue that the strong word is about someone's own risk."""
+    return any(w in _PERSON_WORDS or w in _DESIRE_WORDS or _is_person_noun(toks, i)
+               for i, w in enumerate(toks.lemmas))
 
 
 def order(found: dict[str, RiskHit]) -> list[RiskHit]:

@@ -35,7 +35,7 @@ _CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), r
     (r"\b(\w+) n't\b", r"\1n't"),  # tokenised text: "do n't"
     (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bain't\b", "is not"),
     (r"n't\b", " not"), (r"\bi'm\b", "i am"), (r"'re\b", " are"), (r"'ve\b", " have"), (r"'ll\b", " will"),
-    (r"'d\b", " would"), (r"\b(it|that|there|what|who|he|she|where|here|everyone|nobody|someone)'s\b", r"\1 is"),
+    (r"'d\b", " would"), (r"\b(it|that|there|what|who|he|she|where|here|everyone|nobody|someone|tonight|today|life|everything|nothing)'s\b", r"\1 is"),
     (r"'s\b", ""), (r"s'(?=\s|$)", "s"), (r"\bgonna\b", "going to"), (r"\bwanna\b", "want to"),
     (r"\bgotta\b", "got to"), (r"\bkinda\b", "kind of"), (r"\bdunno\b", "do not know"),
     (r"\b(do|does|did|is|was|were|are|has|have|had|could|would|should)nt\b", r"\1 not"),

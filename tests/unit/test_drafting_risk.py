@@ -24,7 +24,8 @@ def rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv", "check_set_2.tsv", "check_set_3.tsv", "check_set_4.tsv", "check_set_5.tsv"])
+@pytest.mark.parametrize("name", ["dev_set.tsv", "check_set.tsv", "check_set_2.tsv", "check_set_3.tsv", "check_set_4.tsv", "check_set_5.tsv",
+                                  "fresh_set_A.tsv", "fresh_set_B.tsv"])
 def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
     found: dict[str, list[bool]] = defaultdict(list)
     alarms: list[str] = []
@@ -43,6 +44,45 @@ def test_recall_and_false_alarms_meet_the_goals(name: str) -> None:
     assert len(alarms) / controls <= FALSE_ALARM_GOAL, alarms
     for cat, v in found.items():  # no category may be a blind spot (where a set has enough of it to tell)
         assert len(v) < 5 or sum(v) / len(v) >= 0.8, (cat, v)
+
+
+def rates(name: str) -> tuple[float, float]:
+    """(recall, false-alarm rate) of the detector on one set."""
+    risky = [is_risk(r["text"]) for r in rows(name) if r["expected"] == "risk"]
+    alarms = [is_risk(r["text"]) for r in rows(name) if r["expected"] == "control"]
+    return sum(risky) / len(risky), sum(alarms) / len(alarms)
+
+
+def test_the_held_out_set_c_stays_at_least_at_its_first_run() -> None:
+    # fresh_set_C was run once, untouched, as the honest estimate for unseen phrasing (0.74 recall (68 of 92), 0.19
+    # false alarms: see docs/BENCHMARKS.md). It is kept out of rule tuning; this floor only catches a
+    # regression, it is not the goal.
+    recall, false_alarms = rates("fresh_set_C.tsv")
+    assert recall >= 0.73
+    assert false_alarms <= 0.20
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("i won't be a problem for much longer", "wish_dead"),
+    ("I think about my funeral a lot", "wish_dead"),
+    ("dad locks my sister in the closet for hours", "child_at_risk"),
+    ("i make myself bleed so i can feel something", "self_harm"),
+])
+def test_the_broad_layer_names_its_category_and_rule(text: str, category: str) -> None:
+    hits = classify(text)
+    assert [h.category for h in hits][:1] == [category]
+    assert hits[0].rule.startswith("broad.txt line ")
+
+
+@pytest.mark.parametrize("text", [
+    "the hero dies at the end of the film, I cried",
+    "My grandpa died peacefully in his sleep.",
+    "My son fell off his bike and has a bruise on his knee.",
+    "I overdosed on coffee this morning",
+    "How many Tylenol can I take for a headache?",
+])
+def test_ordinary_contexts_keep_strong_words_out(text: str) -> None:
+    assert classify(text) == []
 
 
 def test_every_category_the_issue_names_is_in_the_development_set() -> None:

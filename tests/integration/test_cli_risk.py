@@ -104,7 +104,7 @@ def test_draft_names_every_category_and_keeps_risk_out_of_the_sections(tmp_path:
 SPOKEN = {  # said aloud: what a review block must name for each
     "I have been cutting again, mostly on my arms.": "self-harm",
     "Some nights I hope I just do not wake up.": "wish to be dead",
-    "I have been saving up my pills, just in case.": "preparing for suicide",
+    "I wrote goodbye letters to my family last week.": "preparing for suicide",
     "My mom hits my little brother with a belt.": "child at risk",
 }
 SPOKEN_ORDINARY = ["Work has been busy and I feel tired most evenings.", "I am on lithium, six hundred milligrams."]

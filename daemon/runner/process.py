@@ -142,7 +142,7 @@ def note_from_dict(d: dict[str, Any]) -> Note:
                 for s in d["sections"]]
     risk = [Evidence(**e) for e in d.get("risk", [])]
     return Note(d["template"], sections, d["engine"], d.get("model", ""), d.get("model_sha256", ""), risk,
-                d.get("strategy", "single"))
+                d.get("strategy", "single"), d.get("quotes", ""))
 
 
 def error_to_dict(exc: BaseException) -> dict[str, Any]:

@@ -64,7 +64,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c",
                                 "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
-    (site / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    borrowed = [p for p in sys.path if p.endswith("site-packages")] or [sysconfig.get_paths()["purelib"]]
+    (site / "zz_dependencies.pth").write_text("".join(f"{p}\n" for p in borrowed), encoding="utf-8")
     # python-daemon first, then hushnote: hushnote must not overwrite a file of theirs
     _pip(venv / "bin" / "python", "--find-links", str(WHEELS), "python-daemon")
     _pip(venv / "bin" / "python", "--no-deps", str(wheel))

@@ -13,11 +13,14 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.cli.common import Subparsers, load_config
 from hushnote.daemon.core.config import Config
 from hushnote.tray.state import format_elapsed
+
+if TYPE_CHECKING:
+    from hushnote.daemon.recording.system_audio import MonitorInfo
 
 CONSENT_NEEDED = ("Recording needs the client's consent. Ask the client first; once they have agreed, run "
                   "`hushnote record start --consent-confirmed`.")
@@ -69,13 +72,18 @@ def format_record(action: str, r: Mapping[str, Any]) -> str:
 
 
 def devices_main(args: argparse.Namespace) -> int:
-    """``hushnote devices``: the microphones this computer offers (the default marked with *)."""
+    """``hushnote devices``: the microphones this computer offers (the default marked with *), then the outputs
+    whose sound ``system_audio`` can record ("Computer audio (for calls)")."""
     from hushnote.daemon.recording.devices import list_devices
 
     with _quiet_stderr():
         devs = list_devices()
+    monitors = _monitors()
     if args.json:
-        print(json.dumps([d.as_dict() for d in devs], indent=2))
+        if args.computer_audio:  # the outputs only (a list, like the microphones')
+            print(json.dumps([m.as_dict() for m in monitors] if isinstance(monitors, list) else [], indent=2))
+        else:
+            print(json.dumps([d.as_dict() for d in devs], indent=2))
         return 0
     if not devs:
         print("No microphone found. Connect one (or check the sound settings) and try again.")
@@ -85,7 +93,34 @@ def devices_main(args: argparse.Namespace) -> int:
         print(d.describe())
     print("\n* = the system default. Choose another with `device = NUMBER or part of the name` under [recording] "
           "in the settings file.")
+    _print_monitors(monitors)
     return 0
+
+
+def _print_monitors(monitors: list[MonitorInfo] | str) -> None:
+    """The section "Computer audio (for calls)": outputs whose sound ``system_audio`` can record."""
+    print("\nComputer audio (for calls)")
+    if isinstance(monitors, str):
+        print(f"  {monitors}")
+        return
+    if not monitors:
+        print("  None found (recording the computer's audio works on Linux with PulseAudio or PipeWire).")
+        return
+    for m in monitors:
+        print(f"  {m.describe()}")
+    print("\nTo record a call's sound as well (left = microphone, right = computer audio), set "
+          "`system_audio = true` under [recording]; `system_audio_device = \"part of the name\"` picks another "
+          "output than the default (*).")
+
+
+def _monitors() -> list[MonitorInfo] | str:
+    from hushnote.daemon.core.errors import HushnoteError
+    from hushnote.daemon.recording.system_audio import list_monitors
+
+    try:
+        return list_monitors()
+    except HushnoteError as exc:
+        return str(exc)
 
 
 @contextmanager
@@ -128,6 +163,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         r = rsub.add_parser(name, parents=[common], help=hlp)
         r.add_argument("--json", action="store_true")
         r.set_defaults(func=cmd_record)
-    sp = sub.add_parser("devices", parents=[common], help="list the microphones (input devices)")
-    sp.add_argument("--json", action="store_true")
+    sp = sub.add_parser("devices", parents=[common],
+                        help="list the microphones, and the computer's audio outputs (for calls)")
+    sp.add_argument("--json", action="store_true", help="the microphones as JSON")
+    sp.add_argument("--computer-audio", action="store_true",
+                    help="with --json: the computer's audio outputs (system_audio_device) instead")
     sp.set_defaults(func=cmd_devices)

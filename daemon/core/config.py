@@ -116,6 +116,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
                          "in a power cut)", _at_least(0.5)),
         "live_transcription": Field(bool, True, "transcribe while recording, so the note is ready soon after Stop"),
         "live_window_s": Field(NUMBER, 25, "longest live-transcription window in seconds", _at_least(5)),
+        "system_audio": Field(bool, False, "also record the computer's sound output (the client in a video call) "
+                              "as a second channel: left = microphone (therapist), right = computer audio "
+                              "(client); Linux only for now"),
+        "system_audio_device": Field(str, "", 'the output to record with system_audio: "" = the default output, '
+                                     "text = part of its name (hushnote devices lists them)"),
     },
     "inbox": {
         "consent_covered": Field(bool, True, "files put in the inbox are covered by the practice's consent "

@@ -26,13 +26,18 @@ def _deleted_after(days: float) -> str:
     return "as soon as my note is written" if not phrase else f"{phrase} after my note is written"
 
 
+_BOTH_CHANNELS = (" Because we meet by video call, two things are recorded: my microphone, and the sound of the "
+                  "call as it plays on this laptop, which carries your voice.")
+
+
 def client_text(cfg: Config) -> str:
     """The paragraph a clinician can read aloud before recording (retention numbers from ``cfg``)."""
     audio_days = float(cfg["retention.audio_days"])
     max_days = float(cfg["retention.max_audio_days"])
     transcript = cfg["retention.transcript_days"]
     lines = [
-        "I would like to record our session so that I can write my notes afterwards.",
+        "I would like to record our session so that I can write my notes afterwards."
+        + (_BOTH_CHANNELS if cfg["recording.system_audio"] else ""),
         "The recording is made on this laptop, and the draft of my note is written on this laptop too, "
         "by a program that works without the internet. Nothing goes anywhere: not the recording, "
         "not the text, not the note. No company and no cloud service receives any of it.",

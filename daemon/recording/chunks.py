@@ -3,7 +3,9 @@
 Layout under ``<paths.data>/recordings/``::
 
     <rec_id>/meta.json            written atomically; "state": recording → assembled → handing_off → handed_off
-    <rec_id>/chunk-000001.pcm     ~chunk_s seconds of 16 kHz mono s16le each, fsynced, then renamed in
+    <rec_id>/chunk-000001.pcm     ~chunk_s seconds of 16 kHz s16le each, fsynced, then renamed in: mono, or
+                                  interleaved stereo (L = microphone, R = computer audio) when meta.json
+                                  says "channels": 2
     <rec_id>/chunk-000002.pcm.part  the chunk being captured: appended as audio arrives (not fsynced)
     <rec_id>/.lock                flock held by the process recording it (a crashed process holds none)
     <rec_id>.flac                 the assembled recording, handed to the queue
@@ -78,6 +80,15 @@ class RecordingStore:
         self._part_fd: int | None = None
         self._part_writer: EncryptedWriter | None = None
         self._part_index = 0
+        self._channels: int | None = None
+
+    @property
+    def channels(self) -> int:
+        """1 (the microphone) or 2 (microphone left, the computer's audio right), from meta.json."""
+        if self._channels is None:
+            value = self.read_meta().get("channels", 1)
+            self._channels = value if isinstance(value, int) and value in (1, 2) else 1
+        return self._channels
 
     def _data_key(self) -> bytes:
         if self._key is None:
@@ -92,8 +103,10 @@ class RecordingStore:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def create(cls, root: Path, rec_id: str, meta: dict[str, Any], vault: Vault | None = None) -> RecordingStore:
+    def create(cls, root: Path, rec_id: str, meta: dict[str, Any], vault: Vault | None = None,
+               channels: int = 1) -> RecordingStore:
         store = cls(root, rec_id, vault)
+        store._channels = channels
         try:
             store.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             store.dir.mkdir(mode=0o700)
@@ -102,7 +115,7 @@ class RecordingStore:
                 raise RecorderError("The recording folder is in use by another process.")
             if vault is not None:
                 store._key = vault.new_key(rec_id)  # stored (wrapped) before any audio is written
-            store.write_meta({"version": 1, "id": rec_id, "sample_rate": SAMPLE_RATE, "channels": 1,
+            store.write_meta({"version": 1, "id": rec_id, "sample_rate": SAMPLE_RATE, "channels": channels,
                               "sample_format": "s16le", "state": "recording", "encrypted": vault is not None,
                               **meta})
         except OSError as exc:
@@ -247,6 +260,8 @@ class RecordingStore:
         return data[: len(data) - len(data) % BYTES_PER_SAMPLE]
 
     def iter_pcm(self) -> Iterator[np.ndarray]:
+        """Each chunk's samples (interleaved when stereo), in order; a cut-off last frame is left out."""
+        frame = BYTES_PER_SAMPLE * self.channels
         for _, path, part in self.chunk_files():
             try:
                 data = self._read(path, part)
@@ -254,6 +269,7 @@ class RecordingStore:
                 log.warning("recording %s: a chunk could not be read (%s); skipped", self.rec_id,
                             exc.__class__.__name__)
                 continue
+            data = data[: len(data) - len(data) % frame]
             if data:
                 yield np.frombuffer(data, dtype="<i2")
 
@@ -289,15 +305,18 @@ class RecordingStore:
         import av
 
         total = 0
-        stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
+        ch = self.channels
+        layout = "stereo" if ch == 2 else "mono"
+        stream = out.add_stream("flac", rate=SAMPLE_RATE, layout=layout)
         stream.format = "s16"
+        step = SAMPLE_RATE * 10 * ch
         for block in self.iter_pcm():
-            for start in range(0, block.shape[0], SAMPLE_RATE * 10):
-                piece = np.ascontiguousarray(block[start:start + SAMPLE_RATE * 10]).reshape(1, -1)
-                frame = av.AudioFrame.from_ndarray(piece, format="s16", layout="mono")
+            for start in range(0, block.shape[0], step):
+                piece = np.ascontiguousarray(block[start:start + step]).reshape(1, -1)  # packed: L R L R ...
+                frame = av.AudioFrame.from_ndarray(piece, format="s16", layout=layout)
                 frame.sample_rate = SAMPLE_RATE
                 frame.pts = total
-                total += piece.shape[1]
+                total += piece.shape[1] // ch
                 for packet in stream.encode(frame):
                     out.mux(packet)
         for packet in stream.encode(None):

@@ -3,7 +3,8 @@ device-loss handling, the hand-off of the finished file, and windows for transcr
 
 Threads of one recording (all joined; each ends on a sentinel or an event):
 
-* the *session* thread opens the device, polls it without ever blocking indefinitely (so a dead or
+* the *session* thread opens the device (and, with ``system_audio``, the computer's audio output as a second
+  channel: ``hushnote.daemon.recording.system_audio``, aligned by ``hushnote.daemon.recording.align``), polls it without ever blocking indefinitely (so a dead or
   hung sound server is noticed within ``stall_s``), resamples to 16 kHz mono when needed, publishes
   ``record.level`` / ``record.warning`` events, and hands blocks to the writer; when capture ends
   (Stop, device lost, error) it finalises: last chunk, FLAC assembly, ``on_finished``, ``record.stopped``;
@@ -12,6 +13,7 @@ Threads of one recording (all joined; each ends on a sentinel or an event):
 * the optional *window* thread (live transcription) reads completed chunks back from disk, cuts windows
   at pauses (the pipeline's Silero VAD), and calls the consumer. It may fall behind: its backlog is the
   chunk files already on disk, so memory stays bounded and nothing is dropped; it catches up after Stop.
+  A stereo recording (microphone left, computer audio right) is transcribed as the mix of both channels.
 
 Nothing here logs anything but recording ids, device names and durations.
 """
@@ -33,6 +35,7 @@ import numpy as np
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Segment, Transcript, utc_now
 from hushnote.daemon.core.errors import HushnoteError
+from hushnote.daemon.recording.align import ChannelAligner
 from hushnote.daemon.recording.chunks import RecordingStore, hand_off_and_clean, recordings_dir
 from hushnote.daemon.recording.chunks import recover as _recover
 from hushnote.daemon.recording.devices import (
@@ -48,6 +51,7 @@ from hushnote.daemon.recording.devices import (
     supports,
     to_int16,
 )
+from hushnote.daemon.recording.system_audio import SystemAudioSource, open_source
 
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
@@ -68,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "chunk_s": 3.0,  # seconds of audio per chunk file
     "require_consent": True,  # refuse to start unless the client's consent is confirmed
     "live_window_s": 25.0,  # longest live-transcription window (cut at a pause between 0.6x and this)
+    "system_audio": False,  # also record the computer's audio output (a call) as the right channel
+    "system_audio_device": "",  # "" = the default output's monitor; text = part of its name
 }
 LEVEL_INTERVAL_S = 0.5
 SILENCE_DB = -65.0  # below this a 0.5 s block counts as "no signal"
@@ -107,11 +113,25 @@ class _DeviceLost(Exception):
 
 
 @dataclass
+class _Meter:
+    """The microphone's level meter between two ``record.level`` events."""
+
+    blocks: list[np.ndarray] = field(default_factory=list)
+    n: int = 0
+    silent_s: float = 0.0
+    warned: bool = False
+
+
+@dataclass
 class _Session:
     rec_id: str
     store: RecordingStore
     consumer: Any = None
     device: DeviceInfo | None = None
+    channels: int = 1  # 2: microphone left, the computer's audio right
+    system: SystemAudioSource | None = None
+    aligner: ChannelAligner | None = None
+    system_warned: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     ready: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -142,8 +162,9 @@ class Recorder:
     def __init__(self, cfg: Config, *, on_event: EventSink | None = None, on_finished: FinishedSink | None = None,
                  consent_hook: ConsentHook | None = None, data_dir: Path | None = None,
                  capture_rate: int | None = None, stall_s: float = 5.0, start_timeout_s: float = 10.0,
-                 vault: Vault | None = None) -> None:
+                 vault: Vault | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
+        self.clock = clock  # arrival times of audio blocks (the two channels are aligned on them)
         self.vault = vault  # hushnote.daemon.privacy.vault.Vault: chunks encrypted as they are written (storage.encrypt_audio)
         self.on_event = on_event
         self.on_finished = on_finished
@@ -155,6 +176,7 @@ class Recorder:
         self.chunk_s = float(_setting(cfg, "chunk_s"))
         self.no_signal_s = float(_setting(cfg, "no_signal_warning_s"))
         self.window_s = float(_setting(cfg, "live_window_s"))
+        self.system_audio = bool(_setting(cfg, "system_audio"))
         self._lock = threading.Lock()
         self._state = "idle"  # idle | starting | recording | finalising
         self._session: _Session | None = None
@@ -191,8 +213,8 @@ class Recorder:
             store = RecordingStore.create(self.root, rec_id, {
                 "created_utc": utc_now().isoformat(timespec="seconds"),
                 "chunk_samples": self._chunk_samples(), "consent_confirmed": bool(consent_confirmed)},
-                vault=self.vault)
-            s = _Session(rec_id, store, consumer=window_consumer)
+                vault=self.vault, channels=2 if self.system_audio else 1)
+            s = _Session(rec_id, store, consumer=window_consumer, channels=store.channels)
             with self._lock:
                 self._session = s
             t = threading.Thread(target=self._run_session, args=(s,), name=f"recorder-{rec_id}")
@@ -220,7 +242,8 @@ class Recorder:
             with self._lock:
                 self._state = "idle"
             raise
-        self._emit("record.started", {"id": rec_id, "device": s.device.name if s.device else ""})
+        self._emit("record.started", {"id": rec_id, "device": s.device.name if s.device else "",
+                                       "system_audio": s.system.name if s.system else None})
         return self.status()
 
     def stop(self, *, wait: bool = True, timeout: float | None = None) -> StopResult | None:
@@ -332,6 +355,8 @@ class Recorder:
             s.reason = s.reason or "error"
             s.message = s.message or "Recording stopped because of an unexpected problem. What was recorded is saved."
         finally:
+            if s.system is not None:
+                s.system.close()  # idempotent: closed already unless the start failed
             writer_q.put(None)
             writer.join()
         if not s.ready.is_set():  # the start failed: nothing was recorded
@@ -374,6 +399,11 @@ class Recorder:
 
     def _capture(self, s: _Session, writer_q: queue.SimpleQueue[np.ndarray | None]) -> None:
         pyaudio = _pyaudio()
+        if self.system_audio:  # first: the computer's audio is already flowing when the microphone opens
+            s.system = open_source(str(_setting(self.cfg, "system_audio_device")), self.clock)
+            s.system.start()
+            s.aligner = ChannelAligner()
+            s.store.update_meta(system_audio=s.system.name)
         if not _pa_lock.acquire(timeout=10):
             raise RecorderError("The sound system is not responding.", "Restart the computer's sound system or "
                                 "the hushnote service, then try again.")
@@ -387,10 +417,7 @@ class Recorder:
             stream, rate, channels = self._open_stream(s, pa)
             resampler = StreamResampler(rate, SAMPLE_RATE) if rate != SAMPLE_RATE else None
             max_frames = rate // 2
-            meter: list[np.ndarray] = []
-            meter_n = 0
-            silent_s = 0.0
-            warned = False
+            meter = _Meter()
             last_data = time.monotonic()
             opened = last_data
             while True:
@@ -408,6 +435,7 @@ class Recorder:
                         s.stop.wait(0.01)
                         continue
                     data = stream.read(min(avail, max_frames), exception_on_overflow=False) if avail else b""
+                    arrived = self.clock()
                 except (_DeviceLost, OSError, ValueError):
                     if not s.ready.is_set():
                         name = s.device.name if s.device else "the microphone"
@@ -430,30 +458,77 @@ class Recorder:
                 if block.shape[0]:
                     last_data = time.monotonic()
                     s.ready.set()
-                    writer_q.put(block)
-                    s.samples += block.shape[0]
-                    meter.append(block)
-                    meter_n += block.shape[0]
-                    if meter_n >= int(LEVEL_INTERVAL_S * SAMPLE_RATE):
-                        s.level_db = level_db(np.concatenate(meter))
-                        meter, meter_n = [], 0
-                        self._emit("record.level", {"id": s.rec_id, "elapsed_s": round(s.samples / SAMPLE_RATE, 2),
-                                                    "level_db": s.level_db})
-                        if s.level_db < SILENCE_DB:
-                            silent_s += LEVEL_INTERVAL_S
-                            if silent_s >= self.no_signal_s and not warned:
-                                warned = True
-                                self._emit("record.warning", {
-                                    "id": s.rec_id, "code": "no_signal",
-                                    "message": f"No sound has reached the microphone for {int(silent_s)} seconds. "
-                                               "Check that it is connected, switched on and not muted. "
-                                               "Recording continues."})
-                        else:
-                            silent_s, warned = 0.0, False
+                    self._write(s, writer_q, block, arrived)
+                    self._measure(s, meter, block)
                 if stopping:
                     break
         finally:
+            self._end_system_audio(s, writer_q)
             self._close_audio(stream, pa, hung)
+
+    def _write(self, s: _Session, writer_q: queue.SimpleQueue[np.ndarray | None], mic: np.ndarray,
+               arrived: float) -> None:
+        """Hand the microphone's block to the writer: as it is, or paired with the computer's audio."""
+        if s.aligner is None or s.system is None:
+            writer_q.put(mic)
+            s.samples += mic.shape[0]
+            return
+        s.aligner.add_mic(mic, arrived)
+        self._feed_system(s.system, s.aligner)
+        frames = s.aligner.take()
+        if frames.shape[0]:
+            writer_q.put(frames)
+            s.samples += frames.shape[0]
+        if not s.system.alive() and not s.system_warned:
+            s.system_warned = True
+            log.warning("recording %s: the computer's audio stopped", s.rec_id)
+            self._emit("record.warning", {
+                "id": s.rec_id, "code": "system_audio_lost",
+                "message": "The computer's audio (the call) is no longer being recorded: its output device went "
+                           "away. The microphone is still recording."})
+
+    @staticmethod
+    def _feed_system(system: SystemAudioSource, aligner: ChannelAligner) -> None:
+        for when, block in system.read():
+            aligner.add_system(block, when)
+
+    def _end_system_audio(self, s: _Session, writer_q: queue.SimpleQueue[np.ndarray | None]) -> None:
+        """Write what the aligner still holds (the computer's audio padded to the microphone's length)."""
+        if s.system is None:
+            return
+        try:
+            if s.aligner is not None and s.ready.is_set():
+                self._feed_system(s.system, s.aligner)
+                rest = s.aligner.finish()
+                if rest.shape[0]:
+                    writer_q.put(rest)
+                    s.samples += rest.shape[0]
+                log.info("recording %s: computer audio aligned (start offset %s, padded %d, dropped %d samples)",
+                         s.rec_id, s.aligner.offset, s.aligner.padded, s.aligner.dropped)
+        finally:
+            s.system.close()
+
+    def _measure(self, s: _Session, m: _Meter, block: np.ndarray) -> None:
+        """The microphone's level every ``LEVEL_INTERVAL_S``, and the no-signal warning."""
+        m.blocks.append(block)
+        m.n += block.shape[0]
+        if m.n < int(LEVEL_INTERVAL_S * SAMPLE_RATE):
+            return
+        s.level_db = level_db(np.concatenate(m.blocks))
+        m.blocks, m.n = [], 0
+        self._emit("record.level", {"id": s.rec_id, "elapsed_s": round(s.samples / SAMPLE_RATE, 2),
+                                    "level_db": s.level_db})
+        if s.level_db >= SILENCE_DB:
+            m.silent_s, m.warned = 0.0, False
+            return
+        m.silent_s += LEVEL_INTERVAL_S
+        if m.silent_s >= self.no_signal_s and not m.warned:
+            m.warned = True
+            self._emit("record.warning", {
+                "id": s.rec_id, "code": "no_signal",
+                "message": f"No sound has reached the microphone for {int(m.silent_s)} seconds. "
+                           "Check that it is connected, switched on and not muted. "
+                           "Recording continues."})
 
     def _close_audio(self, stream: Any, pa: Any, hung: bool) -> None:
         def close() -> None:
@@ -477,7 +552,7 @@ class Recorder:
     # ------------------------------------------------------------------ the writer thread
 
     def _write_loop(self, s: _Session, q: queue.SimpleQueue[np.ndarray | None]) -> None:
-        chunk_bytes = self._chunk_samples() * 2
+        chunk_bytes = self._chunk_samples() * 2 * s.channels
         buf = bytearray()
         index = 1
         failed = False
@@ -588,7 +663,7 @@ class Recorder:
                     complete = finished
                     break
                 try:
-                    data = np.frombuffer(s.store.read_chunk(nxt), dtype="<i2")
+                    data = _mix(np.frombuffer(s.store.read_chunk(nxt), dtype="<i2"), s.channels)
                 except OSError:
                     data = np.zeros(chunk_n, dtype=np.int16)  # keep the timing of what follows
                 nxt += 1
@@ -616,6 +691,14 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - one failed window must not stop the others
             log.warning("recording %s: live window at %.0f s failed (%s)", s.rec_id, offset / SAMPLE_RATE,
                         exc.__class__.__name__)
+
+
+def _mix(pcm: np.ndarray, channels: int) -> np.ndarray:
+    """Interleaved int16 samples as mono: the mean of the channels (the microphone and the call, together)."""
+    if channels == 1:
+        return pcm
+    frames = pcm[: pcm.shape[0] - pcm.shape[0] % channels].reshape(-1, channels)
+    return np.asarray(np.round(frames.mean(axis=1)), dtype=np.int16)
 
 
 def _pick_cut(pcm: np.ndarray, lo: int, hi: int,

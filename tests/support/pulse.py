@@ -125,15 +125,34 @@ class PulseServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # ------------------------------------------------------------------ more devices
+
+    def pactl(self, *args: str) -> str:
+        done = subprocess.run(["pactl", *args], env=self.env(), capture_output=True, text=True, timeout=20)
+        if done.returncode != 0:
+            raise RuntimeError(f"pactl {' '.join(args)} failed: {done.stderr[:300]}")
+        return done.stdout
+
+    def call_setup(self) -> PulseServer:
+        """A telehealth computer: ``vmic`` (a null sink whose monitor is the default source) is the microphone,
+        ``vsink`` (the default sink) the call app's output, and ``both`` plays into the two at once (a
+        combined sink, for a click heard by both channels at the same instant)."""
+        self.pactl("load-module", "module-null-sink", "sink_name=vmic", f"rate={RATE}", "channels=1")
+        self.pactl("set-default-source", "vmic.monitor")
+        self.pactl("load-module", "module-combine-sink", "sink_name=both", "slaves=vmic,vsink", f"rate={RATE}",
+                   "channels=1")
+        self.pactl("set-default-sink", "vsink")
+        return self
+
     # ------------------------------------------------------------------ playing
 
-    def play(self, wav: Path) -> subprocess.Popen[bytes]:
-        """Start playing ``wav`` into ``vsink`` (real time). ``wait()`` on the result."""
-        return subprocess.Popen(["paplay", "--device=vsink", str(wav)], env=self.env(),
+    def play(self, wav: Path, device: str = "vsink") -> subprocess.Popen[bytes]:
+        """Start playing ``wav`` into ``device`` (real time). ``wait()`` on the result."""
+        return subprocess.Popen(["paplay", f"--device={device}", str(wav)], env=self.env(),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
-    def play_and_wait(self, wav: Path, timeout: float = 600.0) -> None:
-        p = self.play(wav)
+    def play_and_wait(self, wav: Path, timeout: float = 600.0, device: str = "vsink") -> None:
+        p = self.play(wav, device)
         _, err = p.communicate(timeout=timeout)
         if p.returncode != 0:
             raise RuntimeError(f"paplay failed: {err.decode(errors='replace')[:300]}")

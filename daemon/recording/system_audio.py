@@ -146,12 +146,16 @@ class ParecSource:
         self._blocks: list[tuple[float, np.ndarray]] = []
         self._first = threading.Event()
         self._ended = threading.Event()
+        self._gone = threading.Event()  # the monitor was removed: what parec delivers now is not the output
+        self._watch: subprocess.Popen[str] | None = None
+        self._watch_thread: threading.Thread | None = None
 
     def start(self) -> None:
         exe = shutil.which("parec")
         if exe is None:
             raise RecorderError("The computer's audio cannot be recorded: the 'parec' program is not installed.",
                                 "Install pulseaudio-utils (it works with PipeWire too). " + _HINT_OFF)
+        self._start_watch()
         self._proc = subprocess.Popen(  # noqa: S603 - a fixed program and arguments, no shell
             [exe, f"--device={self.name}", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1",
              "--latency-msec=20", "--client-name=hushnote", "--stream-name=computer audio", "--raw"],
@@ -163,6 +167,34 @@ class ParecSource:
             raise RecorderError(f'The computer\'s audio ("{self.name}") could not be recorded: '
                                 "it sent no sound.",
                                 "Check the output device (hushnote devices lists them). " + _HINT_OFF)
+
+    def _start_watch(self) -> None:
+        """PulseAudio moves a stream whose source disappears to the default source (the microphone!), and
+        parec has no flag against it; so ``pactl subscribe`` watches for the monitor's removal, and from then
+        on nothing parec delivers is kept and parec is ended (``alive()`` turns False)."""
+        index = next((line.split()[0] for line in _pactl("list", "short", "sources").splitlines()
+                      if line.split()[1:2] == [self.name]), None)
+        exe = shutil.which("pactl")
+        if index is None or exe is None:
+            raise RecorderError(f'The computer\'s audio output "{self.name}" is gone.',
+                                "Check the output device (hushnote devices lists them). " + _HINT_OFF)
+        self._watch = subprocess.Popen([exe, "subscribe"], stdin=subprocess.DEVNULL,  # noqa: S603 - fixed
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        removed = f"'remove' on source #{index}"
+
+        def watch(out: Any) -> None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in out:
+                    if removed in line:
+                        self._gone.set()
+                        if self._proc is not None:
+                            with contextlib.suppress(OSError):
+                                self._proc.terminate()
+                        return
+
+        self._watch_thread = threading.Thread(target=watch, args=(self._watch.stdout,), daemon=True,
+                                              name="recorder-system-audio-watch")
+        self._watch_thread.start()
 
     def _read_loop(self) -> None:
         if self._proc is None or self._proc.stdout is None:  # pragma: no cover - started by start()
@@ -180,6 +212,8 @@ class ParecSource:
                 data, rest = rest + data, b""
                 if len(data) % 2:
                     data, rest = data[:-1], data[-1:]
+                if self._gone.is_set():
+                    break
                 with self._lock:
                     self._blocks.append((now, np.frombuffer(data, dtype="<i2").copy()))
                 self._first.set()
@@ -199,19 +233,26 @@ class ParecSource:
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=3)
-            if self._thread is not None:
-                self._thread.join(timeout=3)
-            if proc.stdout is not None:
+        watch, self._watch = self._watch, None
+        for p, thread in ((proc, self._thread), (watch, self._watch_thread)):
+            if p is None:
+                continue
+            _end(p)
+            if thread is not None:
+                thread.join(timeout=3)
+            if p.stdout is not None:
                 with contextlib.suppress(OSError):
-                    proc.stdout.close()
+                    p.stdout.close()
+
+
+def _end(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=3)
 
 
 # ----------------------------------------------------------------------------- Windows, macOS: planned

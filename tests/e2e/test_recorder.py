@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,8 +20,8 @@ from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder, Record
 from hushnote.daemon.speech.transcribe import transcriber_for
 
 from tests.support.config import recorder_cfg as make_cfg
-from tests.support.paths import REPO
 from tests.support.pulse import PulseServer, pulse_server
+from tests.support.recorder_proc import recorder_process
 from tests.support.speech import JFK_SLACK, joined_clips, seconds_of, write_wav
 from tests.support.wer import wer
 
@@ -101,22 +99,10 @@ def test_kill_9_mid_recording_is_recovered_once(pulse: PulseServer, home: Path, 
     samples, ref = joined_clips(eval_dir, ["jfk"])
     wav = write_wav(tmp_path / "jfk.wav", samples)
     data = home / "data" / "hushnote"
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "hushnote.daemon.recording.recorder", str(data), "--chunk-s", "2"], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
-        assert first["event"] == "record.started", first
+    with recorder_process(data, "--chunk-s", "2") as (proc, first):
         pulse.play_and_wait(wav)
         time.sleep(0.5)
         os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        for f in (proc.stdin, proc.stdout):
-            if f:
-                f.close()
     rec_dir = recordings_dir(data) / first["id"]
     assert (rec_dir / "meta.json").exists()
     assert json.loads((rec_dir / "meta.json").read_text())["state"] == "recording"

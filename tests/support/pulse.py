@@ -135,12 +135,10 @@ class PulseServer:
 
     def call_setup(self) -> PulseServer:
         """A telehealth computer: ``vmic`` (a null sink whose monitor is the default source) is the microphone,
-        ``vsink`` (the default sink) the call app's output, and ``both`` plays into the two at once (a
-        combined sink, for a click heard by both channels at the same instant)."""
+        ``vsink`` (the default sink) the call app's output. (A combined sink playing one click into both is no
+        way to measure alignment: it adapts its slaves' rates, which moved the click by up to 6 ms.)"""
         self.pactl("load-module", "module-null-sink", "sink_name=vmic", f"rate={RATE}", "channels=1")
         self.pactl("set-default-source", "vmic.monitor")
-        self.pactl("load-module", "module-combine-sink", "sink_name=both", "slaves=vmic,vsink", f"rate={RATE}",
-                   "channels=1")
         self.pactl("set-default-sink", "vsink")
         return self
 

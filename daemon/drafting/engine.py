@@ -17,7 +17,7 @@ from hushnote.daemon.core.datatypes import Note, NoteSection, Progress, Transcri
 from hushnote.daemon.core.errors import InputError, ModelError
 from hushnote.daemon.drafting import extractive, mustkeep
 from hushnote.daemon.drafting.grounding import ground, index_transcript
-from hushnote.daemon.drafting.risk import find_risk, is_risk
+from hushnote.daemon.drafting.risk import find_risk, rule_hits
 from hushnote.daemon.drafting.template import Template, load_template
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,10 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
         got = by_key.get(sec.key)
         kept = []
         for s in got.sentences if got else []:
-            if is_risk(s.text):
+            # The rules only: the classifier judges what was said (transcript sentences: the extractive
+            # drafter never picks one it flags, and find_risk quotes them), not a note's wording around a quote
+            # ('Therapist stated: "...safety plan..."' reads like therapy talk about risk to it).
+            if rule_hits(s.text):
                 dropped += 1
                 continue
             kept.append(ground(s.text, idx, threshold))

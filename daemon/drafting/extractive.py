@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript, stamp
 from hushnote.daemon.drafting import mustkeep
-from hushnote.daemon.drafting.risk import is_risk
+from hushnote.daemon.drafting.risk import is_risk, prepare
 from hushnote.daemon.drafting.template import Section, Template
 from hushnote.daemon.drafting.text import (
     Unit,
@@ -170,6 +170,7 @@ def candidates(all_units: list[Unit], template: Template, labelled: bool, clean:
     sentence only in a section that something was said about (a sentence there has a real cue): a section
     without one stays empty ("Not discussed in this session.") rather than padded."""
     secs = template.sections
+    prepare([u.text for u in all_units] + [quote_text(u, clean) for u in all_units])  # one embedding batch
     quotable = [(u, text) for u in all_units
                 if eligible(u) and eligible(Unit(u.index, u.segment, u.start, text := quote_text(u, clean), u.speaker))]
     discussed = {i for i, sec in enumerate(secs) if any(cue_score(u.text, sec) > 0 for u, _ in quotable)}

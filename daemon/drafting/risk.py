@@ -6,7 +6,9 @@ and quote it with its timestamp under "For clinician review".
 Recall first, offline and explainable: the rules are readable data files in ``data/risk/`` (see
 ``wordrules.py`` for their syntax). Ordinary phrases ("this commute is killing me") are masked first;
 negation never hides a match. Each hit says which rule matched, and whether it is said about another
-person ("my son said he wants to die"). Nothing here is ever logged.
+person ("my son said he wants to die"). Beside the rules, when the embedding model package is installed, a
+small classifier (``riskmodel.py``) catches what the rules' words miss; its hits name the category and the
+training statement they are most similar to. The rule pass always runs. Nothing here is ever logged.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hushnote.daemon.core.datatypes import Evidence, Transcript
+from hushnote.daemon.drafting import riskmodel
 from hushnote.daemon.drafting.text import units
 from hushnote.daemon.drafting.wordrules import (
     Compiler,
@@ -68,11 +71,14 @@ class RiskHit:
     category: str  # key, e.g. "self_harm"
     label: str  # e.g. "self-harm"
     about_other: bool  # said about someone other than the speaker
-    rule: str  # the rule that matched (rules.txt line N: ...)
-    words: str  # the words it matched
+    rule: str  # the rule that matched (rules.txt line N: ...), or "classifier (score 0.87)"
+    words: str  # the words it matched; for the classifier, the most similar training statement
+    similar: bool = False  # found by the classifier: ``words`` is the training statement it resembles
 
     @property
     def name(self) -> str:
+        if self.similar:
+            return f'{self.label} (classifier; similar to: "{self.words}")'
         return f"{self.label} ({ABOUT_OTHER})" if self.about_other else self.label
 
 
@@ -215,14 +221,54 @@ def rulebook() -> Rulebook:
     return Rulebook()
 
 
-def classify(text: str) -> list[RiskHit]:
-    """The risk categories in ``text`` (empty: none), most important first."""
-    return list(_classify(text))
+def rule_hits(text: str) -> list[RiskHit]:
+    """The risk categories the rules find in ``text`` (empty: none), most important first."""
+    return list(_rule_hits(text))
 
 
 @lru_cache(maxsize=8192)
-def _classify(text: str) -> tuple[RiskHit, ...]:  # the drafter asks about the same sentence several times
+def _rule_hits(text: str) -> tuple[RiskHit, ...]:  # the drafter asks about the same sentence several times
     return tuple(rulebook().hits(text))
+
+
+def classify(text: str) -> list[RiskHit]:
+    """The risk categories in ``text`` (empty: none), most important first: the rules' hits, else the
+    classifier's (when installed). Call ``prepare`` first with every sentence to embed them in one batch."""
+    hits = rule_hits(text)
+    if hits:
+        return hits
+    prepare([text])
+    found = _verdicts.get(text.strip())
+    return [found] if found else []
+
+
+_verdicts: dict[str, RiskHit | None] = {}
+_MAX_VERDICTS = 20000
+
+
+def prepare(texts: Iterable[str]) -> None:
+    """Run the classifier, in one batch, on every sentence the rules do not flag and that it has not seen
+    (embedding is the costly part: a 50-minute session's sentences take a few seconds). Without the
+    classifier installed this does nothing."""
+    todo = list(dict.fromkeys(t for t in (x.strip() for x in texts) if t not in _verdicts and not rule_hits(t)))
+    if not todo:
+        return
+    verdicts = riskmodel.judge(todo)
+    if len(_verdicts) + len(todo) > _MAX_VERDICTS:
+        _verdicts.clear()
+    for i, text in enumerate(todo):
+        v = verdicts[i] if verdicts else None
+        _verdicts[text] = _classifier_hit(v) if v and v.flagged else None
+
+
+def forget() -> None:
+    """Drop the classifier's remembered verdicts (they are kept per sentence text for this process)."""
+    _verdicts.clear()
+
+
+def _classifier_hit(v: riskmodel.Verdict) -> RiskHit:
+    return RiskHit(v.category, rulebook().labels.get(v.category, v.category), False,
+                   f"classifier (score {v.score:.2f})", v.example, similar=True)
 
 
 def is_risk(text: str) -> bool:
@@ -247,7 +293,9 @@ def find_risk(transcript: Transcript, suggested: Iterable[str] = ()) -> list[Evi
     The rules always run: a suggestion can add a quote, never remove one."""
     wanted = [w for w in (_squash(x) for x in suggested) if len(w.split()) >= _MIN_MODEL_WORDS]
     out: list[Evidence] = []
-    for u in units(transcript):
+    sentences = units(transcript)
+    prepare(u.text for u in sentences)
+    for u in sentences:
         hits = classify(u.text)
         if hits:
             out.append(Evidence(u.text.strip(), u.start, transcript.timed, label(hits)))

@@ -1,0 +1,101 @@
+"""The pure-numpy pieces of the risk classifier: reading a safetensors file, erf/GELU, the logistic score
+and the nearest training statement that explains a verdict, and the shipped classifier file itself."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+from hushnote.daemon.drafting import riskmodel
+from hushnote.daemon.drafting.embed import erf, gelu
+from hushnote.daemon.drafting.risk import OTHERS, SUICIDE_SCALE
+from hushnote.daemon.drafting.tensorfile import TensorFileError, read_tensors
+
+
+def safetensors(tensors: dict[str, np.ndarray], pad_header: int = 0) -> bytes:
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    body = b""
+    for name, arr in tensors.items():
+        raw = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+        dtype = {"float32": "F32", "int64": "I64", "float16": "F16"}[arr.dtype.name]
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [len(body), len(body) + len(raw)]}
+        body += raw
+    head = json.dumps(header).encode() + b" " * pad_header
+    return struct.pack("<Q", len(head)) + head + body
+
+
+def test_safetensors_round_trip() -> None:
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    b = np.array([[1, -2]], dtype=np.int64)
+    got = read_tensors(safetensors({"a": a, "b": b}, pad_header=5))
+    assert set(got) == {"a", "b"}
+    np.testing.assert_array_equal(got["a"], a)
+    np.testing.assert_array_equal(got["b"], b)
+    assert set(read_tensors(safetensors({"a": a, "b": b}), names={"b"})) == {"b"}
+
+
+@pytest.mark.parametrize("damage", ["short", "header_too_long", "not_json", "range"])
+def test_damaged_safetensors_give_a_clear_error(damage: str) -> None:
+    good = safetensors({"a": np.ones((2, 2), dtype=np.float32)})
+    bad = {"short": good[:5],
+           "header_too_long": struct.pack("<Q", 10**6) + good[8:],
+           "not_json": struct.pack("<Q", 3) + b"{{{" + good[8:],
+           "range": good[:-4]}[damage]
+    with pytest.raises(TensorFileError, match="safetensors"):
+        read_tensors(bad)
+
+
+def test_erf_and_gelu_match_the_exact_functions() -> None:
+    xs = np.linspace(-6, 6, 241, dtype=np.float32)
+    exact = np.array([math.erf(float(x)) for x in xs])
+    assert np.max(np.abs(erf(xs) - exact)) < 1e-6
+    exact_gelu = np.array([float(x) * 0.5 * (1 + math.erf(float(x) / math.sqrt(2))) for x in xs])
+    assert np.max(np.abs(gelu(xs) - exact_gelu)) < 1e-5
+
+
+def unit(v: list[float]) -> np.ndarray:
+    a = np.array(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+def test_scores_and_the_nearest_statement_explain_a_verdict() -> None:
+    clf = riskmodel.Classifier(weights=np.array([4.0, 0.0, 0.0], dtype=np.float32), bias=-1.0, threshold=0.5,
+                               examples=np.stack([unit([1, 0.2, 0]), unit([1, -0.2, 0.1])]),
+                               example_text=("I want to die.", "I cut my arm."),
+                               example_category=("wish_dead", "self_harm"), provenance={})
+    emb = np.stack([unit([1, -0.3, 0.1]), unit([0, 1, 0])])
+    risky, ordinary = clf.verdicts(emb)
+    assert risky.flagged and risky.score == pytest.approx(1 / (1 + math.exp(-(4 * emb[0, 0] - 1))), rel=1e-5)
+    assert (risky.category, risky.example) == ("self_harm", "I cut my arm.")
+    assert not ordinary.flagged and ordinary.score == pytest.approx(1 / (1 + math.e), rel=1e-5)
+    assert clf.verdicts(np.zeros((0, 3), dtype=np.float32)) == []
+
+
+def test_the_shipped_classifier_file_is_complete() -> None:
+    clf = riskmodel.load()
+    assert clf.weights.shape == (384,) and np.all(np.isfinite(clf.weights))
+    assert 0.0 < clf.threshold < 1.0
+    assert clf.examples.shape == (len(clf.example_text), 384) == (len(clf.example_category), 384)
+    assert np.allclose(np.linalg.norm(clf.examples, axis=1), 1.0, atol=1e-3)
+    assert set(clf.example_category) <= set(SUICIDE_SCALE) | set(OTHERS)
+    assert clf.provenance["trained_by"] == "scripts/dev/train_risk_classifier.py"
+
+
+def test_doctor_warns_when_the_classifier_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hushnote.daemon.cli import doctor
+    from hushnote.daemon.drafting import embed
+
+    monkeypatch.setattr(embed, "model_zip", lambda: None)
+    check = doctor.check_risk_classifier()
+    assert check.status == doctor.WARN and "not installed" in check.summary and "rules" in check.summary
+
+
+def test_without_the_classifier_the_rules_still_run() -> None:
+    from hushnote.daemon.drafting.risk import classify, is_risk
+
+    assert riskmodel.judge(["anything"]) is None  # switched off in this tier (tests/unit/conftest.py)
+    assert is_risk("I want to kill myself.") and not is_risk("We talked about the weather.")
+    assert not classify("I want to kill myself.")[0].similar

@@ -17,17 +17,18 @@ a subscriber that stops reading is dropped once its backlog passes ``max_backlog
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import selectors
 import socket
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hushnote.daemon.core.threads import BackgroundThread, where
 from hushnote.ipc import protocol
 from hushnote.ipc.protocol import MAX_MESSAGE, OPS, SERVER_OPS, IpcError, RequestId, check_args
 from hushnote.ipc.transport import Transport, as_transport
@@ -41,15 +42,6 @@ _INTERNAL = ("The hushnote service hit an unexpected problem with this request. 
              "the details are in its log.")
 _LISTENER = object()
 _WAKER = object()
-
-
-def _where(exc: BaseException) -> str:
-    """``file.py:123 in func`` of the innermost frame: a location, never the exception's message (PHI)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return "?"
-    fs = frames[-1]
-    return f"{Path(fs.filename).name}:{fs.lineno} in {fs.name}"
 
 
 class Router:
@@ -123,8 +115,8 @@ class IpcServer:
         self._hello_timeout = hello_timeout
         self._lock = threading.Lock()  # guards _conns and every conn's outbuf/subscribed/dead
         self._conns: dict[int, _Conn] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._loop: BackgroundThread | None = None
         self._listener: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
         self._wake_r: socket.socket | None = None
@@ -143,7 +135,7 @@ class IpcServer:
 
     def start(self) -> IpcServer:
         """Bind (raising ``AlreadyRunning`` / ``EndpointError`` here, in the caller's thread) and serve."""
-        if self._thread is not None or self._closed:
+        if self._loop is not None or self._closed:
             raise RuntimeError("an IpcServer can be started once")
         listener = self._transport.listen()
         try:
@@ -159,9 +151,8 @@ class IpcServer:
             self._transport.cleanup()
             raise
         self._listener = listener
-        self._thread = threading.Thread(target=self._run, args=(self._sel, listener, self._wake_r),
-                                        name="hushnote-ipc", daemon=True)
-        self._thread.start()
+        self._loop = BackgroundThread("hushnote-ipc", functools.partial(self._run, self._sel, listener, self._wake_r),
+                                      wake=self._wake, stopping=self._stopping, join_timeout=10.0).start()
         log.info("IPC listening at %s", self.address)
         return self
 
@@ -170,12 +161,8 @@ class IpcServer:
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        self._wake()
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-            if self._thread.is_alive():
-                log.warning("IPC thread did not stop within 10 s (a handler is stuck)")
+        if self._loop is not None and not self._loop.close():
+            log.warning("IPC thread did not stop within 10 s (a handler is stuck)")
         for s in (self._listener, self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
@@ -185,7 +172,7 @@ class IpcServer:
             self._transport.cleanup()
 
     def __enter__(self) -> IpcServer:
-        if self._thread is None:
+        if self._loop is None:
             self.start()
         return self
 
@@ -233,7 +220,7 @@ class IpcServer:
 
     def _run(self, sel: selectors.BaseSelector, listener: socket.socket, wake_r: socket.socket) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 for key, mask in sel.select(timeout=0.5):
                     if key.data is _LISTENER:
                         self._accept(sel, listener)
@@ -247,11 +234,11 @@ class IpcServer:
                             if mask & selectors.EVENT_WRITE and not conn.dead:
                                 self._flush(conn)
                         except Exception as exc:  # noqa: BLE001 - one connection never takes the server down
-                            log.error("IPC connection failed: %s at %s", exc.__class__.__name__, _where(exc))
+                            log.error("IPC connection failed: %s at %s", exc.__class__.__name__, where(exc))
                             conn.dead = True
                 self._tidy(sel)
         except Exception as exc:  # noqa: BLE001 - logged; close() still cleans up
-            log.error("IPC loop stopped: %s at %s", exc.__class__.__name__, _where(exc))
+            log.error("IPC loop stopped: %s at %s", exc.__class__.__name__, where(exc))
         finally:
             with self._lock:
                 conns = list(self._conns.values())
@@ -379,7 +366,7 @@ class IpcServer:
             log.debug("IPC %s answered %s", op, exc.code)
             return protocol.encode_error(rid, exc.code, exc.message)
         except Exception as exc:  # noqa: BLE001 - any handler failure is an 'internal' reply, server keeps going
-            log.error("IPC %s failed: %s at %s", op, exc.__class__.__name__, _where(exc))
+            log.error("IPC %s failed: %s at %s", op, exc.__class__.__name__, where(exc))
             return protocol.encode_error(rid, "internal", _INTERNAL)
 
     def _send(self, conn: _Conn, data: bytes) -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.tray.state import Action, Notice, TrayModel, TrayView, view
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class TrayController:
         self._stop = threading.Event()
         self._poke = threading.Event()  # poll now (after an action)
         self._actions: queue.Queue[Action | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[BackgroundThread] = []
         self._sub: Any = None
         self._started_proc: subprocess.Popen[bytes] | None = None
         self._started_at = 0.0
@@ -154,23 +155,25 @@ class TrayController:
 
     def start(self) -> TrayController:
         self._publish([])
-        for name, target in (("hushnote-tray-ipc", self._ipc_loop), ("hushnote-tray-actions", self._action_loop)):
-            t = threading.Thread(target=target, name=name, daemon=True)
+        self._threads = [
+            BackgroundThread("hushnote-tray-ipc", self._ipc_loop, wake=self._poke.set, stopping=self._stop),
+            BackgroundThread("hushnote-tray-actions", self._action_loop,
+                             wake=functools.partial(self._actions.put, None), stopping=self._stop),  # the sentinel
+        ]
+        for t in self._threads:
             t.start()
-            self._threads.append(t)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._poke.set()
-        self._actions.put(None)  # the sentinel
+        for t in self._threads:
+            t.stop()
+        self._stop.set()  # also when never started: a late click is ignored
         with self._lock:
             sub = self._sub
         if sub is not None:
             sub.close()
         for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(timeout=CALL_TIMEOUT + 2)
+            t.join(CALL_TIMEOUT + 2)  # never the calling thread itself
         self._threads.clear()
 
     def __enter__(self) -> TrayController:

@@ -35,7 +35,6 @@ import shutil
 import stat
 import struct
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.fileio import atomic_write_text, fsync_dir
+from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.privacy.vault import ENCRYPTED_SUFFIX, MAGIC, is_encrypted, plain_name
 
@@ -448,8 +448,8 @@ class InboxWatcher:
         self._next_scan = float("-inf")  # the first pass scans the inbox
         self._events: queue.Queue[tuple[str, Path]] = queue.Queue()
         self._pending: dict[Path, _Candidate] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundThread("hushnote-inbox", self._run, wake=lambda: self._events.put(("stop", self.inbox)),
+                                      join_timeout=60)
         self._observer: Any = None
         self.ingested = 0
 
@@ -464,20 +464,16 @@ class InboxWatcher:
             obs.start()
             self._observer = obs
             self.close_events = sys.platform.startswith("linux") and type(obs).__name__ == "InotifyObserver"
-        self._thread = threading.Thread(target=self._run, name="hushnote-inbox", daemon=True)
-        self._thread.start()
+        self._loop.start()
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        self._events.put(("stop", self.inbox))
+        self._loop.stop()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=10)
             self._observer = None
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-            self._thread = None
+        self._loop.join(self._loop.join_timeout)
 
     def __enter__(self) -> InboxWatcher:
         return self.start()
@@ -493,14 +489,15 @@ class InboxWatcher:
         except Exception as exc:  # noqa: BLE001 - keep watching; the scan still takes files in
             log.error("inbox recovery failed (%s)", type(exc).__name__)
         self.tick()  # the startup scan
-        while not self._stop.is_set():
+        stopping = self._loop.stopping
+        while not stopping.is_set():
             timeout = self.poll_s if self._pending else max(0.0, self._next_scan - self.clock())
             try:
                 kind, path = self._events.get(timeout=timeout)
                 self._on_event(kind, path)
             except queue.Empty:
                 pass
-            if self._stop.is_set():
+            if stopping.is_set():
                 break
             self.tick()
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Clock
+from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.inbox import FAILED_DIR
 from hushnote.daemon.jobs.store import Job, JobConflict, JobNotFound, Receipt, Store, parse_iso
 
@@ -68,9 +69,8 @@ class Retention:
         self.tick_s = min(tick_s, self.interval_s)
         # only files in these folders are ever deleted (a guard against a bad path in the database)
         self.roots = [cfg.path("paths.notes"), store.store_dir, cfg.path("paths.inbox") / FAILED_DIR]
-        self._stop = threading.Event()
         self._poke = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundThread("hushnote-retention", self._run, wake=self._poke.set)
         self._sweep_lock = threading.Lock()
         self.sweeps = 0
 
@@ -188,16 +188,11 @@ class Retention:
         self._poke.set()
 
     def start(self) -> Retention:
-        self._thread = threading.Thread(target=self._run, name="hushnote-retention", daemon=True)
-        self._thread.start()
+        self._loop.start()
         return self
 
     def close(self) -> None:
-        self._stop.set()
-        self._poke.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._loop.close()
 
     def __enter__(self) -> Retention:
         return self.start()
@@ -217,9 +212,10 @@ class Retention:
         self._safe_sweep("start")
         last = time.monotonic()
         wall_minus_mono = time.time() - time.monotonic()
-        while not self._stop.is_set():
+        stopping = self._loop.stopping
+        while not stopping.is_set():
             poked = self._poke.wait(self.tick_s)
-            if self._stop.is_set():
+            if stopping.is_set():
                 break
             self._poke.clear()
             now_m = time.monotonic()

@@ -21,6 +21,7 @@ Nothing here logs anything but recording ids, device names and durations.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import secrets
@@ -35,6 +36,7 @@ import numpy as np
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Segment, Transcript, utc_now
 from hushnote.daemon.core.errors import HushnoteError
+from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.recording.align import ChannelAligner
 from hushnote.daemon.recording.chunks import RecordingStore, hand_off_and_clean, recordings_dir
 from hushnote.daemon.recording.chunks import recover as _recover
@@ -148,7 +150,7 @@ class _Session:
     writer_finished: bool = False
     users: int = 1  # holders of the store (the session thread, plus the window thread if any)
     handed_off: bool = False
-    threads: list[threading.Thread] = field(default_factory=list)
+    threads: list[BackgroundThread] = field(default_factory=list)
 
 
 class Recorder:
@@ -180,7 +182,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._state = "idle"  # idle | starting | recording | finalising
         self._session: _Session | None = None
-        self._window_threads: list[tuple[threading.Thread, _Session]] = []
+        self._window_threads: list[tuple[BackgroundThread, _Session]] = []
 
     # ------------------------------------------------------------------ public API
 
@@ -217,7 +219,8 @@ class Recorder:
             s = _Session(rec_id, store, consumer=window_consumer, channels=store.channels)
             with self._lock:
                 self._session = s
-            t = threading.Thread(target=self._run_session, args=(s,), name=f"recorder-{rec_id}")
+            t = BackgroundThread(f"recorder-{rec_id}", functools.partial(self._run_session, s), stopping=s.stop,
+                                 daemon=False)
             s.threads.append(t)
             t.start()
             if not s.ready.wait(self.start_timeout_s + 5.0):  # the session thread times out first
@@ -232,7 +235,8 @@ class Recorder:
             if window_consumer is not None:
                 with s.cond:
                     s.users += 1
-                w = threading.Thread(target=self._window_loop, args=(s,), name=f"recorder-windows-{rec_id}")
+                w = BackgroundThread(f"recorder-windows-{rec_id}", functools.partial(self._window_loop, s),
+                                     daemon=False)
                 self._window_threads.append((w, s))
                 w.start()
             with self._lock:
@@ -327,7 +331,7 @@ class Recorder:
     def _reap_window_threads(self, join: bool = False) -> None:
         alive = []
         for t, ws in self._window_threads:
-            if join or not t.is_alive():
+            if join or not t.alive:
                 t.join()
             else:
                 alive.append((t, ws))
@@ -337,8 +341,8 @@ class Recorder:
 
     def _run_session(self, s: _Session) -> None:
         writer_q: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
-        writer = threading.Thread(target=self._write_loop, args=(s, writer_q), name=f"recorder-writer-{s.rec_id}")
-        writer.start()
+        writer = BackgroundThread(f"recorder-writer-{s.rec_id}", functools.partial(self._write_loop, s, writer_q),
+                                  daemon=False).start()
         s.threads.append(writer)
         try:
             self._capture(s, writer_q)
@@ -543,10 +547,7 @@ class Recorder:
             close()
             return
         # A hung sound server can block close() forever: do it aside and go on saving the recording.
-        t = threading.Thread(target=close, name="recorder-close", daemon=True)
-        t.start()
-        t.join(2.0)
-        if t.is_alive():
+        if not BackgroundThread("recorder-close", close).start().join(2.0):
             log.warning("the sound system did not release the microphone; continuing without waiting")
 
     # ------------------------------------------------------------------ the writer thread

@@ -11,6 +11,7 @@ IPC ops are a registry (``Service.register``): the recorder adds ``record.*`` th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -56,6 +57,7 @@ class Service:
         self.server: Any = None
         self.router: Any = None
         self._extra_ops: list[tuple[str, Callable[..., dict[str, Any]], dict[str, Any]]] = []
+        self._stack = contextlib.ExitStack()  # what start() started, closed by close() in reverse
         # Parts owned by later issues, created in _start (None when switched off or not yet started):
         self.audit: Any = None  # hushnote.daemon.privacy.audit.AuditLog: the hash-chained audit log (privacy)
         self.vault: Vault | None = None  # hushnote.daemon.privacy.vault.Vault: encryption at rest, when storage.encrypt_audio (privacy)
@@ -67,27 +69,27 @@ class Service:
     # -------------------------------------------------------------------- lifecycle
 
     def start(self) -> Service:
+        """Start the parts in order; if one fails, those already started are closed again (in reverse)."""
         for d in (self.inbox_dir, self.notes_dir, self.data_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.lock.acquire()
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
+        with contextlib.ExitStack() as stack:
+            self.lock.acquire()
+            stack.callback(self.lock.release)
+            self._start(stack)
+            self._stack = stack.pop_all()
         return self
 
-    def _start(self) -> None:
+    def _start(self, stack: contextlib.ExitStack) -> None:
+        stack.callback(self._stop_audit)
         self._start_audit()
         self._start_vault()
         self.store = store = Store(self.data_dir / DB_NAME)
-        for job in store.recover_running():
-            log.warning("job %s: failed after repeated interruptions", job.id)
-            try:
-                file_failed_job(store, job, self.cfg, "processing was interrupted 3 times before it could finish.",
-                                "Try again with `hushnote retry`; if it keeps failing, report it with the log.")
-            except Exception as exc:  # noqa: BLE001 - the job stays failed; the audio stays in the store
-                log.error("job %s: could not file the failed job (%s)", job.id, type(exc).__name__)
+        stack.callback(self._close_part, "store")
+        # closed in the reverse order: first the recording (saved and queued), then the inbox, the workers (the
+        # current job released or finished), retention, and the socket last, so clients see all of it
+        for part in ("server", "retention", "workers", "watcher", "recording"):
+            stack.callback(self._close_part, part)
+        self._recover_jobs(store)
         self._start_recorder(store)
         self.workers = Workers(store, self.cfg, on_event=self._event, vault=self.vault)
         self.workers.transcript_for = self.recording.transcript_for
@@ -103,41 +105,43 @@ class Service:
         if store.has_queued():
             self.workers.notify()
         if self.use_ipc:
-            from hushnote.ipc.paths import endpoint
-            from hushnote.ipc.server import IpcServer, Router
+            self._start_ipc()
 
-            self.router = Router()
-            for op, fn in (("status", self.status), ("queue", self.queue), ("pause", self.pause),
-                           ("resume", self.resume), ("retry", self.retry), ("cancel", self.cancel),
-                           ("delete", self.delete)):
-                self.router.register(op, fn)
-            for op, fn, kw in self._extra_ops:
-                self.router.register(op, fn, **kw)
-            self.server = self._ipc_server(endpoint(self.cfg), self.router, IpcServer)
+    def _recover_jobs(self, store: Store) -> None:
+        """Jobs a crash left running go back to the queue, or fail after their 3rd interruption."""
+        for job in store.recover_running():
+            log.warning("job %s: failed after repeated interruptions", job.id)
+            try:
+                file_failed_job(store, job, self.cfg, "processing was interrupted 3 times before it could finish.",
+                                "Try again with `hushnote retry`; if it keeps failing, report it with the log.")
+            except Exception as exc:  # noqa: BLE001 - the job stays failed; the audio stays in the store
+                log.error("job %s: could not file the failed job (%s)", job.id, type(exc).__name__)
+
+    def _start_ipc(self) -> None:
+        from hushnote.ipc.paths import endpoint
+        from hushnote.ipc.server import IpcServer, Router
+
+        self.router = Router()
+        for op, fn in (("status", self.status), ("queue", self.queue), ("pause", self.pause),
+                       ("resume", self.resume), ("retry", self.retry), ("cancel", self.cancel),
+                       ("delete", self.delete)):
+            self.router.register(op, fn)
+        for op, fn, kw in self._extra_ops:
+            self.router.register(op, fn, **kw)
+        self.server = self._ipc_server(endpoint(self.cfg), self.router, IpcServer)
 
     def close(self) -> None:
         """Stop a recording (saved and queued), stop taking files in, release or finish the current job,
         stop everything, unlock."""
-        if self.recording is not None:
-            self.recording.close()
-            self.recording = self.recorder = None
-        if self.watcher is not None:
-            self.watcher.close()
-            self.watcher = None
-        if self.workers is not None:
-            self.workers.close()
-            self.workers = None
-        if self.retention is not None:
-            self.retention.close()
-            self.retention = None
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-        self._stop_audit()
-        self.lock.release()
+        self._stack.close()
+
+    def _close_part(self, name: str) -> None:
+        part = getattr(self, name)
+        if part is not None:
+            part.close()
+            setattr(self, name, None)
+            if name == "recording":
+                self.recorder = None
 
     def __enter__(self) -> Service:
         return self.start()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import os
@@ -45,6 +46,7 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.datatypes import Note, Transcript
 from hushnote.daemon.core.errors import HushnoteError, InputError, ModelError, TooLittleSpeech
+from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, unique_path, write_error_report
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.notes import pipeline
@@ -153,7 +155,7 @@ class Workers:
         self.notes = cfg.path("paths.notes")
         self._wake: queue.Queue[object] = queue.Queue()
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[BackgroundThread] = []
         self._lock = threading.Lock()
         self._current: dict[str, dict[str, Any]] = {}  # owner -> {id, kind, stage, fraction}
         self._paused = store.is_paused()
@@ -172,29 +174,29 @@ class Workers:
 
     def start(self) -> Workers:
         for i in range(self.count):
-            t = threading.Thread(target=self._run, args=(f"{os.getpid()}-{i}",), name=f"hushnote-worker-{i}",
-                                 daemon=True)
-            t.start()
-            self._threads.append(t)
+            owner = f"{os.getpid()}-{i}"
+            self._threads.append(BackgroundThread(f"hushnote-worker-{i}", functools.partial(self._run, owner),
+                                                  wake=functools.partial(self._wake.put, _STOP),
+                                                  stopping=self._stopping).start())
         return self
 
     def close(self, timeout: float = 30.0) -> bool:
         """Stop: the current job is released at its next progress report (or finishes first).
         Returns False if a worker did not stop in time (its job is then released here)."""
         self._stopping.set()
-        for _ in self._threads:
-            self._wake.put(_STOP)
+        for t in self._threads:
+            t.stop()
         deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
-        alive = [t for t in self._threads if t.is_alive()]
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.alive]
         if alive:
             with self._lock:
                 running = list(self._current.items())
             for owner, cur in running:
                 self.store.release(cur["id"], owner)
                 log.warning("job %s: released while its worker was still busy", cur["id"])
-        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads = alive
         self._stop_runners(kill_busy=bool(alive))
         if self._loaded and not self._threads:
             _unload_models()

@@ -17,16 +17,17 @@ def test_a_failure_half_way_through_start_unwinds_what_was_started(home: Path,
     started: list[str] = []
 
     def boom(self: Service) -> None:
-        started.extend(p for p in ("store", "recording", "workers", "retention", "watcher") if getattr(self, p))
+        started.extend(p for p in ("store", "scheduler", "recording", "workers", "retention", "watcher")
+                       if getattr(self, p))
         raise OSError("the socket could not be made")
 
     svc = Service(cfg)
     with monkeypatch.context() as m, pytest.raises(OSError):
         m.setattr(Service, "_start_ipc", boom)
         svc.start()
-    assert started == ["store", "recording", "workers", "retention", "watcher"]  # all of it was running
-    assert all(getattr(svc, p) is None for p in ("store", "recording", "recorder", "workers", "retention",
-                                                   "watcher", "server"))
+    assert started == ["store", "scheduler", "recording", "workers", "retention", "watcher"]  # all running
+    assert all(getattr(svc, p) is None for p in ("store", "scheduler", "recording", "recorder", "workers",
+                                                   "retention", "watcher", "server"))
     events = [e["event"] for e in entries(cfg)]
     assert events[0] == "service.start" and events[-1] == "service.stop", events
     with Service(cfg, ipc=False) as again:  # the instance lock was released

@@ -140,7 +140,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "audio_days": Field(NUMBER, 3, "delete audio this many days after its note is written", _at_least(0)),
         "transcript_days": Field((str, int, float), "keep", 'delete transcripts after N days, or "keep"', _transcript_days),
         "max_audio_days": Field(NUMBER, 30, "delete audio of failed jobs after this many days", _at_least(0)),
-        "sweep_interval_s": Field(NUMBER, 600, "how often the retention sweep runs", _at_least(1)),
+        "sweep_interval_s": Field(NUMBER, 600, "the retention sweep also runs this often (a safety net: it "
+                                  "runs when the next file falls due, and after the computer wakes)", _at_least(1)),
         "after_sign": Field(str, "delete", '"delete": crypto-shred a session\'s audio as soon as its note is '
                             'signed (`hushnote sign`); "keep": leave it to retention.audio_days',
                             _one_of("delete", "keep")),

@@ -9,13 +9,15 @@ Rules (days may be fractional)::
 
 The sweep is idempotent and keyed on timestamps in the database, so *when* it runs only decides how
 soon after its due time a file goes: a sweep after a week asleep deletes everything that fell due
-meanwhile. It runs at start, every ``retention.sweep_interval_s``, after the machine wakes (the wall
-clock jumped ahead of the monotonic clock, which stops during suspend), and when poked (a job finished).
+meanwhile. It runs on the service's scheduler (``hushnote.daemon.core.schedule``, APScheduler):
 
-Why a plain thread rather than APScheduler: with an idempotent sweep the scheduler's only job is "run
-soon after each interval and after a wake". One thread waiting on an event does that, with no job store,
-no executor pool and nothing to import at idle; ``coalesce``/``misfire_grace_time`` semantics hold by
-construction (missed runs collapse into the next one, and no run is ever skipped as too late).
+* at start, and at the **next due time**, computed from the database after every sweep and whenever a
+  job finishes (``poke``): a file goes within moments of its due time;
+* every ``retention.sweep_interval_s``, a safety net;
+* after the machine wakes: a check every ``tick_s`` sees the wall clock jump ahead of the monotonic
+  clock (which stops during suspend). Runs missed while asleep collapse into one prompt run.
+
+A file whose deletion failed is tried again ``tick_s`` later (never in a tight loop).
 
 Each deletion leaves a receipt (job id, what, when, why; never a name) in the ``deletions`` table and
 the log. When the audio goes, the job's names go from the database too (``Store.record_deletion``): only the
@@ -26,6 +28,7 @@ then the file (``hushnote.daemon.privacy.at_rest.shred``); the vault reports ``k
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import threading
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Clock
-from hushnote.daemon.core.threads import BackgroundThread
+from hushnote.daemon.core.schedule import Scheduler
 from hushnote.daemon.jobs.inbox import FAILED_DIR
 from hushnote.daemon.jobs.store import Job, JobConflict, JobNotFound, Receipt, Store, parse_iso
 
@@ -53,15 +56,23 @@ def _days(v: object) -> float | None:
     return None if v == "keep" else float(v)  # type: ignore[arg-type]
 
 
+JOB_DUE, JOB_INTERVAL, JOB_WAKE = "retention.due", "retention.interval", "retention.wake"
+
+
 class Retention:
+    """The rules, the sweep, ``delete_now`` and the schedule. Started (``start``/``with``), it plans its
+    sweeps on ``scheduler`` (the service's), or on a scheduler of its own when none is given."""
+
     def __init__(self, store: Store, cfg: Config, *, clock: Clock | None = None,
                  interval_s: float | None = None, tick_s: float = 30.0,
-                 on_receipt: Callable[[Receipt], None] | None = None, vault: Vault | None = None) -> None:
+                 on_receipt: Callable[[Receipt], None] | None = None, vault: Vault | None = None,
+                 scheduler: Scheduler | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.vault = vault  # hushnote.daemon.privacy.vault.Vault: encrypted files are crypto-shredded (key first, then file)
         self.data_dir = cfg.path("paths.data")
         self.on_receipt = on_receipt  # e.g. the service's audit log (deletion.receipt); must not raise
         self.clock = clock or store.clock
+        self.monotonic = monotonic
         self.audio_days = float(cfg["retention.audio_days"])
         self.transcript_days = _days(cfg["retention.transcript_days"])
         self.max_audio_days = float(cfg["retention.max_audio_days"])
@@ -69,9 +80,12 @@ class Retention:
         self.tick_s = min(tick_s, self.interval_s)
         # only files in these folders are ever deleted (a guard against a bad path in the database)
         self.roots = [cfg.path("paths.notes"), store.store_dir, cfg.path("paths.inbox") / FAILED_DIR]
-        self._poke = threading.Event()
-        self._loop = BackgroundThread("hushnote-retention", self._run, wake=self._poke.set)
+        self._own_scheduler = scheduler is None
+        self.scheduler = scheduler if scheduler is not None else Scheduler(clock=self.clock)
         self._sweep_lock = threading.Lock()
+        self._plan_lock = threading.Lock()
+        self._closed = False
+        self._wall_minus_mono = self._offset()
         self.sweeps = 0
 
     # -------------------------------------------------------------------- the rules
@@ -184,21 +198,60 @@ class Retention:
 
     # -------------------------------------------------------------------- the schedule
 
-    def poke(self) -> None:
-        self._poke.set()
-
     def start(self) -> Retention:
-        self._loop.start()
+        self._closed = False
+        if self._own_scheduler:
+            self.scheduler.start()
+        self._wall_minus_mono = self._offset()
+        self.scheduler.every(JOB_INTERVAL, self.interval_s, functools.partial(self._safe_sweep, "interval"))
+        self.scheduler.every(JOB_WAKE, self.tick_s, self.check_wake)
+        self.scheduler.at(JOB_DUE, self.clock(), functools.partial(self._safe_sweep, "start"))
         return self
 
     def close(self) -> None:
-        self._loop.close()
+        with self._plan_lock:
+            self._closed = True  # a sweep still running plans nothing more
+            for job in (JOB_DUE, JOB_INTERVAL, JOB_WAKE):
+                self.scheduler.cancel(job)
+        if self._own_scheduler:
+            self.scheduler.close()
+        with self._sweep_lock:  # a sweep the shared scheduler is running ends before this returns
+            pass
 
     def __enter__(self) -> Retention:
         return self.start()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+    def poke(self) -> None:
+        """A job finished (its files now have due times): plan the next sweep for the next due time."""
+        self.plan()
+
+    def plan(self, retry_s: float = 0.0) -> dt.datetime | None:
+        """Plan the sweep for the next due time (not before ``retry_s`` from now); returns that time."""
+        with self._plan_lock:  # the newest look at the database wins, whichever thread asks
+            if self._closed:
+                return None
+            due = self.next_due()
+            if due is None:
+                self.scheduler.cancel(JOB_DUE)
+                return None
+            when = max(due, self.clock() + dt.timedelta(seconds=retry_s))
+            self.scheduler.at(JOB_DUE, when, functools.partial(self._safe_sweep, "due"))
+            return when
+
+    def _offset(self) -> float:
+        return self.clock().timestamp() - self.monotonic()
+
+    def check_wake(self) -> bool:
+        """Sweep now if the machine slept since the last check (True then)."""
+        offset = self._offset()
+        drift, self._wall_minus_mono = offset - self._wall_minus_mono, offset
+        if drift <= WAKE_JUMP_S:
+            return False
+        self._safe_sweep("after wake")
+        return True
 
     def _safe_sweep(self, why: str) -> None:
         try:
@@ -207,23 +260,7 @@ class Retention:
                 log.info("retention sweep (%s): %d file(s) deleted", why, n)
         except Exception as exc:  # noqa: BLE001 - retention must never take the service down
             log.error("retention sweep failed (%s)", type(exc).__name__)
-
-    def _run(self) -> None:
-        self._safe_sweep("start")
-        last = time.monotonic()
-        wall_minus_mono = time.time() - time.monotonic()
-        stopping = self._loop.stopping
-        while not stopping.is_set():
-            poked = self._poke.wait(self.tick_s)
-            if stopping.is_set():
-                break
-            self._poke.clear()
-            now_m = time.monotonic()
-            drift = (time.time() - now_m) - wall_minus_mono
-            wall_minus_mono = time.time() - now_m
-            if drift > WAKE_JUMP_S:
-                self._safe_sweep("after wake")
-                last = now_m
-            elif poked or now_m - last >= self.interval_s:
-                self._safe_sweep("poke" if poked else "interval")
-                last = now_m
+        try:
+            self.plan(retry_s=self.tick_s)  # what is still due now (a failed deletion) waits a tick
+        except Exception as exc:  # noqa: BLE001 - the interval safety net still runs
+            log.error("planning the next retention sweep failed (%s)", type(exc).__name__)

@@ -1,9 +1,10 @@
 """The running service: lock, queue, inbox watcher, workers, retention and the IPC server, wired together.
 
 ``run_foreground(cfg)`` is ``hushnote daemon``. Start order: folders → instance lock (a second instance
-refuses) → database → recovery (jobs left ``running`` by a crash go back to the queue with attempts+1,
-or fail after the 3rd) → workers → retention → inbox watcher (recovers interrupted ingests, then scans)
-→ IPC. SIGTERM/SIGINT stop it gracefully: no new files are taken in, the current job is released at its
+refuses) → audit log, vault → database → recovery (jobs left ``running`` by a crash go back to the queue
+with attempts+1, or fail after the 3rd) → scheduler (APScheduler: the retention sweeps, the wake check,
+the models' idle unload) → recorder → workers → retention → inbox watcher (recovers interrupted ingests,
+then scans) → IPC. A failure part-way closes what was started, in reverse. SIGTERM/SIGINT stop it gracefully: no new files are taken in, the current job is released at its
 next progress report (back to queued, no attempt counted), and the exit code is 0.
 
 IPC ops are a registry (``Service.register``): the recorder adds ``record.*`` the same way.
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon import __version__
 from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.schedule import Scheduler
 from hushnote.daemon.jobs.inbox import InboxWatcher, Ingestor, reconcile_ingests
 from hushnote.daemon.jobs.retention import Retention
 from hushnote.daemon.jobs.store import Job, JobConflict, JobNotFound, Store, iso
@@ -53,6 +55,7 @@ class Service:
         self.store: Store | None = None
         self.workers: Workers | None = None
         self.retention: Retention | None = None
+        self.scheduler: Scheduler | None = None
         self.watcher: InboxWatcher | None = None
         self.server: Any = None
         self.router: Any = None
@@ -87,15 +90,17 @@ class Service:
         stack.callback(self._close_part, "store")
         # closed in the reverse order: first the recording (saved and queued), then the inbox, the workers (the
         # current job released or finished), retention, and the socket last, so clients see all of it
-        for part in ("server", "retention", "workers", "watcher", "recording"):
+        for part in ("server", "scheduler", "retention", "workers", "watcher", "recording"):
             stack.callback(self._close_part, part)
         self._recover_jobs(store)
+        self.scheduler = Scheduler(clock=store.clock).start()  # the timed work: retention, wake check, idle unload
         self._start_recorder(store)
-        self.workers = Workers(store, self.cfg, on_event=self._event, vault=self.vault)
+        self.workers = Workers(store, self.cfg, on_event=self._event, vault=self.vault, scheduler=self.scheduler)
         self.workers.transcript_for = self.recording.transcript_for
         self.workers.model_process = True  # models in child processes: the idle service stays small
         self.workers.start()
-        self.retention = Retention(store, self.cfg, on_receipt=self._on_receipt, vault=self.vault).start()
+        self.retention = Retention(store, self.cfg, on_receipt=self._on_receipt, vault=self.vault,
+                                   scheduler=self.scheduler).start()
         self.watcher = InboxWatcher(Ingestor(store, self.inbox_dir, self.notes_dir,
                                              on_queued=self._inbox_queued,
                                              consent_covered=bool(self.cfg["inbox.consent_covered"]),

@@ -4,7 +4,7 @@ One thread per ``worker.count`` (default 2: on 2 cores, two files at once are ~2
 with both cores, because beam search gains little from a second thread; see docs/BENCHMARKS.md). ``Workers``
 is a context manager; each thread stops on a sentinel from its wake queue. Models load on the first job
 (inside ``pipeline.transcribe_file``), stay loaded while work remains, and are unloaded after
-``models.idle_unload_s`` without work. In the service (``model_process``), each worker runs that model work in
+``models.idle_unload_s`` without work (timed on the service's scheduler, ``core.schedule``). In the service (``model_process``), each worker runs that model work in
 its own child process (``hushnote.daemon.runner.process``), and "unloaded" means the child exits, so job work never leaves
 model memory in the service (live transcription while recording still runs in the service; ``_unload_models``
 frees what it can). With several workers and ``threads = 0``, each model process gets an equal share of the
@@ -46,6 +46,7 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.datatypes import Note, Transcript
 from hushnote.daemon.core.errors import HushnoteError, InputError, ModelError, TooLittleSpeech
+from hushnote.daemon.core.schedule import Scheduler
 from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, unique_path, write_error_report
 from hushnote.daemon.jobs.store import Job, Store
@@ -61,6 +62,7 @@ log = logging.getLogger("hushnote.worker")
 EventSink = Callable[[str, dict[str, Any]], None]
 LEASE_S = 120.0
 POLL_S = 30.0
+JOB_UNLOAD = "models.idle_unload"
 _STOP = object()
 _WAKE = object()
 
@@ -142,7 +144,8 @@ class Workers:
 
     def __init__(self, store: Store, cfg: Config, *, count: int | None = None, on_event: EventSink = _no_event,
                  lease_s: float = LEASE_S, idle_unload_s: float | None = None,
-                 progress_interval_s: float = 0.5, vault: Vault | None = None) -> None:
+                 progress_interval_s: float = 0.5, vault: Vault | None = None, scheduler: Scheduler | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.cfg = cfg
         self.count = int(count if count is not None else cfg["worker.count"])
@@ -157,10 +160,15 @@ class Workers:
         self._stopping = threading.Event()
         self._threads: list[BackgroundThread] = []
         self._lock = threading.Lock()
+        self._unload_lock = threading.Lock()
         self._current: dict[str, dict[str, Any]] = {}  # owner -> {id, kind, stage, fraction}
         self._paused = store.is_paused()
         self._loaded = False
-        self._last_work = time.monotonic()
+        self.monotonic = monotonic
+        self._last_work = monotonic()
+        # the idle unload is timed by the service's scheduler, or by one of our own (tests, a library user)
+        self._own_scheduler = scheduler is None
+        self.scheduler = scheduler if scheduler is not None else Scheduler()
         self._busy = 0
         self._drafted: dict[str, dict[str, Any]] = {}  # job id -> the job.drafted event's facts (audit)
         # recorder: the transcript made while recording, if usable (else None: transcribe the file)
@@ -173,6 +181,8 @@ class Workers:
     # -------------------------------------------------------------------- lifecycle
 
     def start(self) -> Workers:
+        if self._own_scheduler:
+            self.scheduler.start()
         for i in range(self.count):
             owner = f"{os.getpid()}-{i}"
             self._threads.append(BackgroundThread(f"hushnote-worker-{i}", functools.partial(self._run, owner),
@@ -184,6 +194,7 @@ class Workers:
         """Stop: the current job is released at its next progress report (or finishes first).
         Returns False if a worker did not stop in time (its job is then released here)."""
         self._stopping.set()
+        self.scheduler.cancel(JOB_UNLOAD)
         for t in self._threads:
             t.stop()
         deadline = time.monotonic() + timeout
@@ -197,10 +208,13 @@ class Workers:
                 self.store.release(cur["id"], owner)
                 log.warning("job %s: released while its worker was still busy", cur["id"])
         self._threads = alive
-        self._stop_runners(kill_busy=bool(alive))
-        if self._loaded and not self._threads:
-            _unload_models()
-            self._loaded = False
+        if self._own_scheduler:
+            self.scheduler.close()
+        with self._unload_lock:  # an idle unload running now on the scheduler finishes first
+            self._stop_runners(kill_busy=bool(alive))
+            if self._loaded and not self._threads:
+                _unload_models()
+                self._loaded = False
         return not alive
 
     def __enter__(self) -> Workers:
@@ -258,23 +272,36 @@ class Workers:
             if job is not None:
                 self._work(owner, job)
                 continue
-            timeout: float | None = POLL_S  # a safety net: wake-ups are the normal path
-            if self._loaded:
-                timeout = min(POLL_S, max(0.05, self._last_work + self.idle_unload_s - time.monotonic()))
             try:
-                token = self._wake.get(timeout=timeout)
+                token = self._wake.get(timeout=POLL_S)  # a safety net: wake-ups are the normal path
             except queue.Empty:
                 token = None
             if token is _STOP:
                 break
-            if token is None and self._loaded and time.monotonic() - self._last_work >= self.idle_unload_s:
-                with self._lock:
-                    busy = bool(self._current)
-                if not busy:
-                    _unload_models()
-                    self._stop_runners()
-                    self._loaded = False
-                    log.info("models unloaded after %.0f s idle", self.idle_unload_s)
+
+    # -------------------------------------------------------------------- idle unload (on the scheduler)
+
+    def _plan_unload(self) -> None:
+        if not self._stopping.is_set():
+            self.scheduler.after(JOB_UNLOAD, self._last_work + self.idle_unload_s - self.monotonic(),
+                                 self.unload_if_idle)
+
+    def unload_if_idle(self) -> bool:
+        """Unload the models (end the model processes) once no job has run for ``idle_unload_s``; if that
+        time is not up yet, look again when it is. True if they were unloaded now."""
+        with self._unload_lock:
+            with self._lock:
+                busy = bool(self._current)
+            if busy or not self._loaded or self._stopping.is_set():
+                return False  # a job running now plans the next look when it ends
+            if self.monotonic() - self._last_work < self.idle_unload_s:
+                self._plan_unload()
+                return False
+            _unload_models()
+            self._stop_runners()
+            self._loaded = False
+        log.info("models unloaded after %.0f s idle", self.idle_unload_s)
+        return True
 
     def _work(self, owner: str, job: Job) -> None:
         with self._lock:
@@ -307,7 +334,8 @@ class Workers:
         finally:
             with self._lock:
                 self._current.pop(owner, None)
-            self._last_work = time.monotonic()
+            self._last_work = self.monotonic()
+            self._plan_unload()
         drafted = self._drafted.pop(job.id, None)
         if state in ("done", "failed"):
             if drafted and state == "done":  # what was used to draft it (no PHI): the audit log's draft.made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Iterator
@@ -155,3 +156,32 @@ def test_pause_and_resume(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     done = [d["id"] for e, d in rig.events if e == "job.done"]
     assert done == [rec, jid]  # the recording first
     assert ("state", {"state": "running"}) in rig.events
+
+
+def test_models_unload_is_planned_on_the_scheduler_after_the_last_job(rig: Rig, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle unload is a scheduler job planned when a job ends; fake clocks, the scheduler not running."""
+    from hushnote.daemon.core.schedule import Scheduler
+    from hushnote.daemon.service.workers import JOB_UNLOAD
+
+    from tests.support.clock import FakeClock
+
+    monkeypatch.setattr(pipeline, "transcribe_file", _fake_transcribe)
+    clock = FakeClock()
+    sched = Scheduler(clock=clock)  # never started: jobs are planned, none runs
+    jid = rig.queued_job(wav(tmp_path / "u.wav"))
+    with rig.workers(idle_unload_s=300, scheduler=sched, monotonic=clock.monotonic) as w:
+        assert sched.planned(JOB_UNLOAD) is None
+        w.notify()
+        assert wait_for(lambda: rig.state(jid) == "done", 30)
+        assert wait_for(lambda: sched.planned(JOB_UNLOAD) is not None, 5)
+        due = clock.t + dt.timedelta(seconds=300)
+        assert sched.planned(JOB_UNLOAD) == due and w.models_loaded
+        sched.cancel(JOB_UNLOAD)
+        clock.advance(seconds=299)  # a look a second early (the scheduler's clock ran ahead)
+        assert not w.unload_if_idle() and w.models_loaded
+        assert sched.planned(JOB_UNLOAD) == due  # looks again when it is due
+        clock.advance(seconds=1)
+        assert w.unload_if_idle() and not w.models_loaded
+        assert not w.unload_if_idle()  # nothing loaded: nothing to do
+    assert sched.planned(JOB_UNLOAD) is None  # close forgets it

@@ -8,7 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from hushnote.daemon.jobs.retention import Retention
+from hushnote.daemon.core.schedule import Scheduler
+from hushnote.daemon.jobs.retention import JOB_DUE, JOB_INTERVAL, JOB_WAKE, Retention
 from hushnote.daemon.jobs.store import Store
 
 from tests.support.clock import FakeClock
@@ -100,3 +101,53 @@ def test_missing_file_is_recorded_without_a_receipt(tmp_path: Path, clock: FakeC
         clock.advance(days=2)
         assert ret.sweep() == [] and store.deletions() == []
         assert ret.next_due() is None
+
+
+def test_the_sweep_is_planned_for_the_next_due_time(tmp_path: Path, clock: FakeClock) -> None:
+    """Not only every sweep_interval_s: the next sweep is planned when the next file falls due (the scheduler
+    is not running here; what it was asked to do is checked with the fake clock)."""
+    cfg = make_cfg(tmp_path, retention__audio_days=3, retention__transcript_days=5)
+    with Store(cfg.path("paths.data") / "q.db", clock=clock) as store:
+        sched = Scheduler(clock=clock)
+        ret = Retention(store, cfg, scheduler=sched).start()
+        assert sched.planned(JOB_DUE) == clock.t  # the sweep at start
+        assert sched.has(JOB_INTERVAL) and sched.has(JOB_WAKE)  # the safety net and the wake check
+        assert ret.plan() is None and sched.planned(JOB_DUE) is None  # nothing kept: nothing planned
+        finished = clock.t
+        _, _, tr, audio = done_job(store, cfg, "a.wav")
+        ret.poke()  # a job finished
+        assert sched.planned(JOB_DUE) == finished + dt.timedelta(days=3)
+        clock.advance(days=1)
+        done_job(store, cfg, "b.wav")
+        ret.poke()
+        assert sched.planned(JOB_DUE) == finished + dt.timedelta(days=3)  # still the earliest
+        clock.advance(days=2)
+        assert [r.what for r in ret.sweep()] == ["audio"] and not audio.exists()
+        assert ret.plan() == finished + dt.timedelta(days=4)  # b's audio next
+        assert sched.planned(JOB_DUE) == finished + dt.timedelta(days=4)
+        clock.advance(days=10)
+        # something already due waits retry_s (after a sweep: a failed deletion is not retried in a tight loop)
+        assert ret.plan(retry_s=30) == clock.t + dt.timedelta(seconds=30)
+        ret.close()
+        assert not any(sched.has(j) for j in (JOB_DUE, JOB_INTERVAL, JOB_WAKE))
+        assert ret.plan() is None  # closed: plans nothing more
+
+
+def test_a_wake_from_sleep_sweeps_at_once(tmp_path: Path, clock: FakeClock) -> None:
+    """The wall clock jumps ahead of the monotonic one (which stops during suspend): sweep now."""
+    cfg = make_cfg(tmp_path, retention__audio_days=1)
+    mono = [1000.0]
+    with Store(cfg.path("paths.data") / "q.db", clock=clock) as store:
+        ret = Retention(store, cfg, monotonic=lambda: mono[0])
+        _, note, _, audio = done_job(store, cfg, "w.wav")
+        for _ in range(3):  # awake: both clocks move together
+            clock.advance(seconds=30)
+            mono[0] += 30
+            assert not ret.check_wake()
+        clock.advance(days=2)  # asleep for two days
+        mono[0] += 30
+        assert ret.check_wake()
+        assert not audio.exists() and note.exists() and ret.sweeps == 1
+        clock.advance(seconds=30)
+        mono[0] += 30
+        assert not ret.check_wake()  # one jump, one sweep

@@ -40,7 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hushnote.daemon.core import config  # noqa: E402
-from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder  # noqa: E402
+from hushnote.daemon.recording.live import LiveTranscriber  # noqa: E402
+from hushnote.daemon.recording.recorder import Recorder  # noqa: E402
 from hushnote.daemon.speech import audio  # noqa: E402
 from hushnote.daemon.speech.transcribe import transcriber_for  # noqa: E402
 

@@ -57,18 +57,8 @@ def cmd_draft(args: argparse.Namespace) -> int:
     transcript = notefile.read_transcript(src, vault)
     note = pipeline.draft_note(transcript, cfg, template=args.template, engine=args.engine)
     out = Path(args.out) if args.out else src.parent
-    out.mkdir(parents=True, exist_ok=True)  # as `process` does (an encrypted note's temp file goes there first)
-    stem = src.name.removesuffix(".transcript.md").removesuffix(".txt").removesuffix(".md")
-    from hushnote.daemon.core.fileio import atomic_write_text, unique_stem
-
-    stem = unique_stem(out, stem, (pipeline.NOTE_SUFFIX,))
-    path = out / f"{stem}{pipeline.NOTE_SUFFIX}"
-    if vault is not None:
-        from hushnote.daemon.privacy.at_rest import write_text
-
-        write_text(path, notefile.render_note(note, transcript), vault, "note")
-    else:
-        atomic_write_text(path, notefile.render_note(note, transcript))
+    stem = src.name.removesuffix(pipeline.TRANSCRIPT_SUFFIX).removesuffix(".txt").removesuffix(".md")
+    path = pipeline.write_note(note, transcript, out, stem, vault=vault)
     print(f"Note: {path}")
     if note.unverified_count:
         print(f"{note.unverified_count} sentence(s) marked [unverified]: check them before signing.")

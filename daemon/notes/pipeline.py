@@ -88,8 +88,8 @@ def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, 
                   unique: bool = True, vault: Vault | None = None, job_id: str | None = None) -> tuple[Path, Path]:
     """Write transcript then note, each atomically. ``job_id``: the service's job (named in the note).
 
-    ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note (the CLI). The daemon
-    passes ``unique=False`` with a stem it reserved when the job was created, so a job retried after a
+    ``unique=True`` picks ``stem-2`` etc. rather than overwrite an existing note or transcript (the CLI). The
+    daemon passes ``unique=False`` with a stem it reserved when the job was created, so a job retried after a
     crash replaces its own earlier output and never makes a second note. With ``vault`` (``notes.encrypt``)
     both files are written encrypted.
     """
@@ -97,16 +97,30 @@ def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, 
     if unique:
         stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
     t_path = out_dir / f"{stem}{TRANSCRIPT_SUFFIX}"
+    _write(t_path, notefile.render_transcript(transcript), vault, "transcript")
+    return t_path, write_note(note, transcript, out_dir, stem, unique=False, vault=vault, job_id=job_id)
+
+
+def write_note(note: Note, transcript: Transcript, out_dir: Path, stem: str, *,
+               unique: bool = True, vault: Vault | None = None, job_id: str | None = None) -> Path:
+    """Write ``<stem>.note.md`` atomically (encrypted with ``vault``); ``unique=True`` picks ``stem-2`` etc.
+    rather than overwrite a note (``hushnote draft`` beside the transcript it read). ``job_id``: the service's
+    job, named in the note."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if unique:
+        stem = unique_stem(out_dir, stem, (NOTE_SUFFIX,))
     n_path = out_dir / f"{stem}{NOTE_SUFFIX}"
-    if vault is not None:  # notes.encrypt: both kept encrypted (read with `hushnote open`)
+    _write(n_path, notefile.render_note(note, transcript, job_id=job_id), vault, "note")
+    return n_path
+
+
+def _write(path: Path, text: str, vault: Vault | None, kind: str) -> None:
+    if vault is not None:  # notes.encrypt: kept encrypted (read with `hushnote open`)
         from hushnote.daemon.privacy.at_rest import write_text
 
-        write_text(t_path, notefile.render_transcript(transcript), vault, "transcript")
-        write_text(n_path, notefile.render_note(note, transcript, job_id=job_id), vault, "note")
-        return t_path, n_path
-    atomic_write_text(t_path, notefile.render_transcript(transcript))
-    atomic_write_text(n_path, notefile.render_note(note, transcript, job_id=job_id))
-    return t_path, n_path
+        write_text(path, text, vault, kind)
+    else:
+        atomic_write_text(path, text)
 
 
 def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,

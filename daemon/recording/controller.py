@@ -37,7 +37,8 @@ from hushnote.daemon.core.datatypes import Progress, Transcript
 from hushnote.daemon.jobs.inbox import move_file
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.recording.chunks import RecordingStore
-from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder, RecorderError
+from hushnote.daemon.recording.live import LiveTranscriber
+from hushnote.daemon.recording.recorder import Recorder, RecorderError
 from hushnote.daemon.runner.process import ModelRunner
 
 log = logging.getLogger("hushnote.recording")
@@ -76,7 +77,7 @@ class _Live:
             self.on_ended()
 
     def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
-        """Where the recorder may end a window (see ``recorder._pick_cut``)."""
+        """Where the recorder may end a window (see ``cuts.pick_cut``)."""
         return self.live.speech_chunks(samples)
 
     def done_s(self) -> float:

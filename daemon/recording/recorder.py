@@ -11,8 +11,9 @@ Threads of one recording (all joined; each ends on a sentinel or an event):
 * the *writer* thread appends blocks to the current chunk's ``.part`` file and writes each complete
   chunk durably (fsync) — the capture thread never waits on the disk;
 * the optional *window* thread (live transcription) reads completed chunks back from disk, cuts windows
-  at pauses (the pipeline's Silero VAD), and calls the consumer. It may fall behind: its backlog is the
-  chunk files already on disk, so memory stays bounded and nothing is dropped; it catches up after Stop.
+  at pauses (``cuts.pick_cut``: the pipeline's Silero VAD), and calls the consumer (``live.LiveTranscriber``).
+  It may fall behind: its backlog is the chunk files already on disk, so memory stays bounded and nothing is
+  dropped; it catches up after Stop.
   A stereo recording (microphone left, computer audio right) is transcribed as the mix of both channels.
 
 Nothing here logs anything but recording ids, device names and durations.
@@ -34,12 +35,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from hushnote.daemon.core.config import Config
-from hushnote.daemon.core.datatypes import Segment, Transcript, utc_now
+from hushnote.daemon.core.datatypes import utc_now
 from hushnote.daemon.core.errors import HushnoteError
 from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.recording.align import ChannelAligner
 from hushnote.daemon.recording.chunks import RecordingStore, hand_off_and_clean, recordings_dir
 from hushnote.daemon.recording.chunks import recover as _recover
+from hushnote.daemon.recording.cuts import pick_cut
 from hushnote.daemon.recording.devices import (
     SAMPLE_RATE,
     DeviceInfo,
@@ -58,8 +60,7 @@ from hushnote.daemon.recording.system_audio import SystemAudioSource, open_sourc
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
 
-__all__ = ["Recorder", "RecorderError", "LiveTranscriber", "StopResult", "DeviceInfo", "list_devices", "recover",
-           "DEFAULTS"]
+__all__ = ["Recorder", "RecorderError", "StopResult", "DeviceInfo", "list_devices", "recover", "DEFAULTS"]
 
 log = logging.getLogger(__name__)
 
@@ -670,7 +671,7 @@ class Recorder:
                 nxt += 1
                 buf = np.concatenate([buf, data])
                 while buf.shape[0] >= hi and not s.abort_windows.is_set():
-                    cut = _pick_cut(buf[:hi], lo, hi, finder)
+                    cut = pick_cut(buf[:hi], lo, hi, finder)
                     self._deliver(on_window, buf[:cut], offset, s)
                     buf, offset = buf[cut:], offset + cut
             if complete and buf.shape[0]:
@@ -700,167 +701,3 @@ def _mix(pcm: np.ndarray, channels: int) -> np.ndarray:
         return pcm
     frames = pcm[: pcm.shape[0] - pcm.shape[0] % channels].reshape(-1, channels)
     return np.asarray(np.round(frames.mean(axis=1)), dtype=np.int16)
-
-
-def _pick_cut(pcm: np.ndarray, lo: int, hi: int,
-              finder: Callable[[np.ndarray], list[dict[str, int]]] | None = None) -> int:
-    """Where to end a live window: the middle of the widest pause (Silero VAD, as the pipeline uses, or
-    ``finder``) whose middle lies in [lo, hi]; failing that, the quietest 100 ms in [lo, hi]."""
-    audio = pcm.astype(np.float32) / 32768.0
-    try:
-        if finder is None:
-            from hushnote.daemon.speech.audio import speech_chunks
-
-            finder = speech_chunks
-        chunks = finder(audio)
-    except Exception as exc:  # noqa: BLE001 - no VAD (e.g. a broken install): fall back to energy
-        log.debug("VAD unavailable (%s)", exc.__class__.__name__)
-        chunks = None
-    if chunks is not None:
-        if not chunks:
-            return hi  # all silence
-        gaps = [(0, chunks[0]["start"])] + [(a["end"], b["start"]) for a, b in zip(chunks, chunks[1:], strict=False)]
-        if chunks[-1]["end"] < hi - SAMPLE_RATE // 2:
-            gaps.append((chunks[-1]["end"], hi))
-        best = max(((b - a, (a + b) // 2) for a, b in gaps if lo <= (a + b) // 2 <= hi and b > a), default=None)
-        if best is not None:
-            return best[1]
-    frame = SAMPLE_RATE // 10
-    seg = audio[lo:hi]
-    n = seg.shape[0] // frame
-    if n == 0:
-        return hi
-    energy = np.square(seg[: n * frame].reshape(n, frame)).mean(axis=1)
-    return lo + int(np.argmin(energy)) * frame + frame // 2
-
-
-# ----------------------------------------------------------------------------- live transcription
-
-class LiveTranscriber:
-    """Collects a transcript window by window while recording; ``finish()`` after Stop returns it whole.
-
-    Pass it as ``Recorder.start(..., window_consumer=LiveTranscriber(cfg))``. Uses the configured model
-    (``hushnote.daemon.speech.transcribe.transcriber_for``); segment times are absolute (seconds from the recording's start).
-    """
-
-    def __init__(self, cfg: Config, *, source: str = "", transcriber: Any = None) -> None:
-        self.cfg = cfg
-        self.source = source
-        self._transcriber = transcriber
-        self._segments: list[Segment] = []
-        self._language = ""
-        self._label = ""
-        self._error: BaseException | None = None
-        self._ended = threading.Event()
-        self._complete = False
-        self.duration = 0.0
-        self.windows: list[dict[str, float]] = []  # per window: offset_s, seconds, done_at (monotonic), took_s
-
-    def _model(self) -> Any:
-        if self._transcriber is None:
-            from hushnote.daemon.speech.transcribe import transcriber_for
-
-            self._transcriber = transcriber_for(self.cfg)
-        return self._transcriber
-
-    def on_window(self, samples: np.ndarray, offset_s: float) -> None:
-        if self._error is not None:
-            return  # the model failed once: the whole file is transcribed by the queue instead
-        t0 = time.monotonic()
-        try:
-            tr: Transcript = self._model().transcribe_audio(samples, self.source)
-        except Exception as exc:  # noqa: BLE001 - reported by finish()
-            self._error = exc
-            log.warning("live transcription failed (%s)", exc.__class__.__name__)
-            return
-        self._language = self._language or tr.language
-        self._label = tr.model
-        for seg in tr.segments:
-            start = round(seg.start + offset_s, 2)
-            self._segments.append(Segment(start, max(start, round(seg.end + offset_s, 2)), seg.text, seg.speaker))
-        done = time.monotonic()
-        self.windows.append({"offset_s": offset_s, "seconds": samples.shape[0] / SAMPLE_RATE,
-                             "done_at": done, "took_s": done - t0})
-
-    def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
-        """Silero VAD's speech chunks, where the transcriber runs (in a model process if it is one)."""
-        finder = getattr(self._transcriber, "speech_chunks", None)
-        if finder is None:
-            from hushnote.daemon.speech.audio import speech_chunks
-
-            return speech_chunks(samples)
-        return list(finder(samples))
-
-    def on_end(self, duration_s: float, complete: bool) -> None:
-        self.duration = duration_s
-        self._complete = complete
-        self._ended.set()
-
-    def finish(self, timeout: float | None = None) -> Transcript:
-        """Wait for the last window (call after Stop) and return the transcript of the whole recording."""
-        if not self._ended.wait(timeout):
-            raise RecorderError("Live transcription has not caught up yet.",
-                                "The recording will be transcribed from the saved file instead.")
-        if self._error is not None:
-            err = self._error
-            if isinstance(err, RecorderError):
-                raise err
-            raise RecorderError(f"Live transcription failed ({err.__class__.__name__}).",
-                                "The recording will be transcribed from the saved file instead.") from err
-        if not self._complete:
-            raise RecorderError("Live transcription was interrupted before the end of the recording.",
-                                "The recording will be transcribed from the saved file instead.")
-        return Transcript(tuple(self._segments), self._language or "en", round(self.duration, 3),
-                          self._label or str(self.cfg["transcription.model"]), self.source)
-
-
-# ----------------------------------------------------------------------------- a recorder process
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m hushnote.daemon.recording.recorder DATA_DIR``: record until SIGTERM/SIGINT or stdin closes (tests, manual
-    checks). Prints one JSON line per event (ids and numbers only)."""
-    import argparse
-    import json
-    import signal
-    import sys
-
-    from hushnote.daemon.core import config
-
-    ap = argparse.ArgumentParser(prog="python -m hushnote.daemon.recording.recorder")
-    ap.add_argument("data_dir", type=Path)
-    ap.add_argument("--config")
-    ap.add_argument("--chunk-s", type=float)
-    args = ap.parse_args(argv)
-    cfg = config.load(args.config)
-    done = threading.Event()
-
-    def emit(event: str, data: dict[str, Any]) -> None:
-        print(json.dumps({"event": event, **data}), flush=True)
-        if event == "record.stopped":
-            done.set()
-
-    rec = Recorder(cfg, on_event=emit, data_dir=args.data_dir)
-    if args.chunk_s:
-        rec.chunk_s = args.chunk_s
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    def watch_stdin() -> None:
-        sys.stdin.read()
-        done.set()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    try:
-        rec.start(consent_confirmed=True)
-    except RecorderError as exc:
-        print(json.dumps({"event": "record.error", "message": str(exc)}), flush=True)
-        return 1
-    done.wait()
-    with contextlib.suppress(RecorderError):
-        rec.stop()
-    rec.close()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
-

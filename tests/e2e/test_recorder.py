@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 from hushnote.daemon.recording.chunks import recordings_dir
-from hushnote.daemon.recording.recorder import LiveTranscriber, Recorder, RecorderError, recover
+from hushnote.daemon.recording.live import LiveTranscriber
+from hushnote.daemon.recording.recorder import Recorder, RecorderError, recover
 from hushnote.daemon.speech.transcribe import transcriber_for
 
 from tests.support.config import recorder_cfg as make_cfg

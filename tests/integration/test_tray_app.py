@@ -1,7 +1,7 @@
 """The tray's controller against a real IPC server on a real Unix socket (the process edge), no display.
 
 The service side is a small in-test handler behind ``ipc.server.IpcServer``; the tray side is
-``tray.app.TrayController`` with a renderer that records what would be shown.
+``tray.controller.TrayController`` with a renderer that records what would be shown.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from hushnote.ipc.protocol import IpcError
 from hushnote.ipc.server import IpcServer
-from hushnote.tray.app import PystrayUI, TrayController
+from hushnote.tray.controller import TrayController
 from hushnote.tray.state import NOTE_READY, START_LABEL, Action, IconState, Notice, TrayView
+from hushnote.tray.ui import PystrayUI
 
 from tests.support.tray import FakeService
 from tests.support.waiting import wait_until

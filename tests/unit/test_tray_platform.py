@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hushnote.tray.app import choose_backend, open_command, service_command
+from hushnote.tray.backend import choose_backend
+from hushnote.tray.desktop import open_command, service_command
 
 
 def test_choose_backend() -> None:

@@ -1,0 +1,65 @@
+"""The tray's reach into the desktop: open a folder in the file manager, start the service in the background."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess  # noqa: S404 - fixed argument lists, no shell
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hushnote.daemon.core.config import Config
+
+
+def open_command(path: Path, platform: str = sys.platform) -> list[str] | None:
+    """The command that opens ``path`` in the file manager; None on Windows (``os.startfile``)."""
+    if platform == "win32":
+        return None
+    if platform == "darwin":
+        return ["open", str(path)]
+    return ["xdg-open", str(path)]
+
+
+def open_folder(path: Path) -> None:
+    """Open ``path`` (created if missing) in the desktop's file manager. Raises ``OSError`` on failure."""
+    path.mkdir(parents=True, exist_ok=True)
+    cmd = open_command(path)
+    if cmd is None:
+        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 - Windows only, a folder we own
+        return
+    exe = shutil.which(cmd[0])
+    if exe is None:
+        raise FileNotFoundError(cmd[0])
+    subprocess.run([exe, *cmd[1:]], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
+                   stderr=subprocess.DEVNULL, timeout=20, check=True)
+
+
+def service_command(cfg: Config | None) -> list[str]:
+    """``hushnote daemon`` with this tray's settings file, run by this Python."""
+    cmd = [sys.executable, "-m", "hushnote.daemon.cli", "daemon"]
+    if cfg is not None and cfg.source != "(defaults)":
+        cmd += ["--config", cfg.source]
+    return cmd
+
+
+def start_service(cfg: Config | None) -> subprocess.Popen[bytes] | None:
+    """Start the service in the background, detached from the tray (it keeps running after "Quit tray").
+
+    If ``hushnote service install`` set up a systemd user unit, ask systemd (so there is one service, with
+    its restart policy); otherwise run ``hushnote daemon`` in a new session. Returns the process to watch.
+    """
+    unit = Path.home() / ".config" / "systemd" / "user" / "hushnote.service"
+    systemctl = shutil.which("systemctl")
+    if sys.platform.startswith("linux") and unit.exists() and systemctl:
+        return subprocess.Popen([systemctl, "--user", "start", "hushnote.service"],  # noqa: S603
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kwargs: dict[str, Any] = {}
+    if sys.platform == "win32":
+        kwargs["creationflags"] = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(
+            subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    else:
+        kwargs["start_new_session"] = True
+    return subprocess.Popen(service_command(cfg), stdin=subprocess.DEVNULL,  # noqa: S603
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True, **kwargs)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hushnote.daemon.core.paths import SYSTEMD_UNIT, systemd_user_unit
+
 if TYPE_CHECKING:
     from hushnote.daemon.core.config import Config
 
@@ -44,17 +46,23 @@ def service_command(cfg: Config | None) -> list[str]:
     return cmd
 
 
-def start_service(cfg: Config | None) -> subprocess.Popen[bytes] | None:
-    """Start the service in the background, detached from the tray (it keeps running after "Quit tray").
-
-    If ``hushnote service install`` set up a systemd user unit, ask systemd (so there is one service, with
-    its restart policy); otherwise run ``hushnote daemon`` in a new session. Returns the process to watch.
-    """
-    unit = Path.home() / ".config" / "systemd" / "user" / "hushnote.service"
+def systemd_start_command(platform: str = sys.platform) -> list[str] | None:
+    """``systemctl --user start hushnote.service`` when ``hushnote service install`` set up the user unit
+    (so there is one service, with its restart policy); None otherwise."""
     systemctl = shutil.which("systemctl")
-    if sys.platform.startswith("linux") and unit.exists() and systemctl:
-        return subprocess.Popen([systemctl, "--user", "start", "hushnote.service"],  # noqa: S603
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if platform.startswith("linux") and systemctl and systemd_user_unit().exists():
+        return [systemctl, "--user", "start", SYSTEMD_UNIT]
+    return None
+
+
+def start_service(cfg: Config | None) -> subprocess.Popen[bytes] | None:
+    """Start the service in the background, detached from the tray (it keeps running after "Quit tray"):
+    through systemd if its unit is installed, otherwise ``hushnote daemon`` in a new session. Returns the
+    process to watch."""
+    systemd = systemd_start_command()
+    if systemd is not None:
+        return subprocess.Popen(systemd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # noqa: S603
+                                stderr=subprocess.DEVNULL)
     kwargs: dict[str, Any] = {}
     if sys.platform == "win32":
         kwargs["creationflags"] = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(

@@ -42,6 +42,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_draft(args: argparse.Namespace) -> int:
+    from hushnote.daemon.core.paths import TRANSCRIPT_SUFFIX
     from hushnote.daemon.notes import notefile, pipeline
 
     cfg = load_config(args)
@@ -57,7 +58,7 @@ def cmd_draft(args: argparse.Namespace) -> int:
     transcript = notefile.read_transcript(src, vault)
     note = pipeline.draft_note(transcript, cfg, template=args.template, engine=args.engine)
     out = Path(args.out) if args.out else src.parent
-    stem = src.name.removesuffix(pipeline.TRANSCRIPT_SUFFIX).removesuffix(".txt").removesuffix(".md")
+    stem = src.name.removesuffix(TRANSCRIPT_SUFFIX).removesuffix(".txt").removesuffix(".md")
     path = pipeline.write_note(note, transcript, out, stem, vault=vault)
     print(f"Note: {path}")
     if note.unverified_count:

@@ -6,6 +6,10 @@ Its ``str()`` is one plain-English line; ``hint`` says what to do. No tracebacks
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 
 class HushnoteError(Exception):
     """A failure explained in plain English. ``exit_code`` is what the CLI returns."""
@@ -56,3 +60,22 @@ class ModelError(HushnoteError):
     """A model is missing, corrupt (checksum mismatch), or unsuitable."""
 
     exit_code = 5
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while reading ``path`` into an ``InputError`` that says what to do::
+
+        with reading(path):
+            data = path.read_bytes()
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied).",
+                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
+                         "Check the file and try again.", path=str(path)) from None

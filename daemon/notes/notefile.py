@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon import __version__
 from hushnote.daemon.core.datatypes import Note, Segment, Transcript, stamp, utc_now
-from hushnote.daemon.core.errors import InputError
+from hushnote.daemon.core.errors import InputError, reading
 
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
@@ -145,13 +145,8 @@ def read_transcript(path: Path, vault: Vault | None = None) -> Transcript:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a transcript file.", "Give the path of a .transcript.md or .txt file.",
                          path=str(path))
-    try:
+    with reading(path):
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
-    except PermissionError:
-        raise InputError(f"{path} cannot be read (permission denied).",
-                         "Check the file's permissions.", path=str(path)) from None
     if raw.startswith(b"HNVAULT"):  # hushnote.daemon.privacy.vault's magic
         if vault is None:
             raise InputError(f"{path} is encrypted.", "Read it with `hushnote open`.", path=str(path))

@@ -12,17 +12,14 @@ from typing import TYPE_CHECKING
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Note, Progress, Transcript, no_progress
 from hushnote.daemon.core.errors import InputError, TooLittleSpeech
-from hushnote.daemon.core.fileio import atomic_write_text, unique_stem
+from hushnote.daemon.core.fileio import unique_stem
+from hushnote.daemon.core.paths import NOTE_SUFFIX, TRANSCRIPT_SUFFIX
 from hushnote.daemon.notes import notefile
 
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger(__name__)
-
-NOTE_SUFFIX = ".note.md"
-TRANSCRIPT_SUFFIX = ".transcript.md"
-
 
 @dataclass(frozen=True)
 class Result:
@@ -97,7 +94,9 @@ def write_outputs(transcript: Transcript, note: Note, out_dir: Path, stem: str, 
     if unique:
         stem = unique_stem(out_dir, stem, (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
     t_path = out_dir / f"{stem}{TRANSCRIPT_SUFFIX}"
-    _write(t_path, notefile.render_transcript(transcript), vault, "transcript")
+    from hushnote.daemon.privacy.at_rest import write_text  # libsodium: imported when something is written
+
+    write_text(t_path, notefile.render_transcript(transcript), vault, "transcript")
     return t_path, write_note(note, transcript, out_dir, stem, unique=False, vault=vault, job_id=job_id)
 
 
@@ -110,17 +109,10 @@ def write_note(note: Note, transcript: Transcript, out_dir: Path, stem: str, *,
     if unique:
         stem = unique_stem(out_dir, stem, (NOTE_SUFFIX,))
     n_path = out_dir / f"{stem}{NOTE_SUFFIX}"
-    _write(n_path, notefile.render_note(note, transcript, job_id=job_id), vault, "note")
+    from hushnote.daemon.privacy.at_rest import write_text
+
+    write_text(n_path, notefile.render_note(note, transcript, job_id=job_id), vault, "note")
     return n_path
-
-
-def _write(path: Path, text: str, vault: Vault | None, kind: str) -> None:
-    if vault is not None:  # notes.encrypt: kept encrypted (read with `hushnote open`)
-        from hushnote.daemon.privacy.at_rest import write_text
-
-        write_text(path, text, vault, kind)
-    else:
-        atomic_write_text(path, text)
 
 
 def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,

@@ -35,7 +35,7 @@ import nacl.exceptions
 from hushnote.daemon.core.config import Config, config_dir
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.errors import InputError
-from hushnote.daemon.core.fileio import atomic_write_bytes, fsync_dir
+from hushnote.daemon.core.fileio import atomic_write_bytes, atomic_write_text, fsync_dir
 from hushnote.daemon.privacy.keys import (
     KEY_BYTES,
     KeyMissing,
@@ -261,9 +261,13 @@ def data_key_for(vault: Vault | None, path: Path) -> bytes | None:
         raise InputError(exc.message, exc.hint, path=str(path)) from None
 
 
-def write_text(path: Path, text: str, vault: Vault, kind: str) -> Path:
-    """Write a note or transcript encrypted, atomically, under a fresh key; the key of the file it replaces
-    (a retried job rewriting its own note) is destroyed afterwards."""
+def write_text(path: Path, text: str, vault: Vault | None, kind: str) -> Path:
+    """Write a note or transcript atomically: as plain UTF-8 without ``vault``; with it (``notes.encrypt``)
+    encrypted under a fresh key, and the key of the file it replaces (a retried job rewriting its own note)
+    destroyed afterwards. ``kind`` ("note", "transcript") names the new key."""
+    if vault is None:
+        atomic_write_text(path, text)
+        return path
     old = file_id_of(path) if os.path.lexists(path) else None
     vault.encrypt_text(text, path, new_file_id(kind))
     if old is not None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from hushnote.daemon.core.fileio import atomic_write_text, fsync_dir
+from hushnote.daemon.core.fileio import fsync_dir
 from hushnote.daemon.privacy.keys import (
     KeyDestroyed,
     KeyMissing,
@@ -635,11 +635,3 @@ class Vault:
         receipt = {"file_id": file_id, "key_destroyed": had_key, "files": removed}
         self._emit("key.destroyed", **receipt)
         return receipt
-
-
-def write_text_maybe_encrypted(path: Path, text: str, vault: Vault | None, file_id: str) -> Path:
-    """Write a note as plain text, or encrypted when a vault is given (``notes.encrypt``)."""
-    if vault is None:
-        atomic_write_text(path, text)
-        return path
-    return vault.encrypt_text(text, path, file_id)

@@ -4,7 +4,7 @@ Renders the template for this platform from ``service-units/`` with the real pat
 command and writes it where the platform's login machinery looks:
 
 * Linux: a systemd *user* unit ``~/.config/systemd/user/hushnote.service`` (+ ``--tray``: an XDG
-  autostart entry ``~/.config/autostart/hushnote-tray.desktop``);
+  autostart entry ``~/.config/autostart/hushnote-tray.desktop``), under ``$XDG_CONFIG_HOME`` when set;
 * macOS: LaunchAgents ``~/Library/LaunchAgents/com.hushnote.daemon.plist`` (+ ``com.hushnote.tray.plist``);
 * Windows: Task Scheduler XML in the data folder, to import with the printed ``schtasks`` command.
 
@@ -21,18 +21,18 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 from hushnote.daemon.core.errors import HushnoteError
-from hushnote.daemon.core.fileio import fsync_dir
+from hushnote.daemon.core.fileio import atomic_write_bytes
+from hushnote.daemon.core.paths import SYSTEMD_UNIT, systemd_user_unit, xdg_config_home
 
 MARKER = "hushnote-managed"
 TEMPLATES = "hushnote.service_units"  # the folder service-units/, installed as package data
-UNIT = "hushnote.service"
+UNIT = SYSTEMD_UNIT
 
 
 @dataclass(frozen=True)
@@ -141,11 +141,6 @@ def _windows_user() -> str:
     return f"{domain}\\{user}" if domain else user
 
 
-def _xdg_config_home(home: Path) -> Path:
-    env = os.environ.get("XDG_CONFIG_HOME")
-    return Path(env) if env and Path(env).is_absolute() else home / ".config"
-
-
 def _windows_dir() -> Path:
     import platformdirs
 
@@ -158,10 +153,9 @@ def plan(platform: str, *, tray: bool, words: list[str] | None = None, home: Pat
     home = home or Path.home()
     out: list[Artifact] = []
     if platform.startswith("linux"):
-        cfg = _xdg_config_home(home)
-        out.append(Artifact("service", cfg / "systemd" / "user" / UNIT, render_systemd(words).encode(), UNIT))
+        out.append(Artifact("service", systemd_user_unit(home), render_systemd(words).encode(), UNIT))
         if tray:
-            out.append(Artifact("tray", cfg / "autostart" / "hushnote-tray.desktop",
+            out.append(Artifact("tray", xdg_config_home(home) / "autostart" / "hushnote-tray.desktop",
                                 render_desktop(words).encode(), "hushnote-tray.desktop"))
     elif platform == "darwin":
         agents = home / "Library" / "LaunchAgents"
@@ -194,22 +188,6 @@ def _is_ours(path: Path) -> bool:
     except OSError:
         return False
     return MARKER.encode() in data or MARKER.encode("utf-16-le") in data
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def _wants_link(unit: Path) -> Path:
@@ -246,7 +224,7 @@ def install(platform: str, *, tray: bool, dry_run: bool) -> int:
         return 0
     for a in artifacts:
         existed = a.path.exists()
-        _atomic_write_bytes(a.path, a.content)
+        atomic_write_bytes(a.path, a.content, 0o644)  # a unit file others (systemd) read
         print(f"{'Updated' if existed else 'Wrote'} {a.path}")
     if platform == "darwin":
         (Path.home() / "Library" / "Logs" / "hushnote").mkdir(parents=True, exist_ok=True)

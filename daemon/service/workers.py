@@ -46,9 +46,10 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.crashpoints import crashpoint
 from hushnote.daemon.core.datatypes import Note, Transcript
 from hushnote.daemon.core.errors import HushnoteError, InputError, ModelError, TooLittleSpeech
+from hushnote.daemon.core.paths import ERROR_SUFFIX, NOTE_SUFFIX, TRANSCRIPT_SUFFIX
 from hushnote.daemon.core.schedule import Scheduler
 from hushnote.daemon.core.threads import BackgroundThread
-from hushnote.daemon.jobs.inbox import ERROR_SUFFIX, FAILED_DIR, move_file, unique_path, write_error_report
+from hushnote.daemon.jobs.inbox import FAILED_DIR, move_file, unique_path, write_error_report
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.notes import pipeline
 from hushnote.daemon.privacy.vault import encrypted_name, is_encrypted
@@ -109,7 +110,7 @@ def file_failed_job(store: Store, job: Job, cfg: Config, what: str, hint: str) -
 
 def _remove_stale_temps(notes: Path, stem: str) -> None:
     """Temp files a killed earlier attempt left while writing this job's outputs (hidden ``.name.*.tmp``)."""
-    prefixes = tuple(f".{stem}{s}." for s in (pipeline.NOTE_SUFFIX, pipeline.TRANSCRIPT_SUFFIX))
+    prefixes = tuple(f".{stem}{s}." for s in (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
     try:
         names = os.listdir(notes)
     except OSError:
@@ -423,8 +424,8 @@ class Workers:
 
     def _process(self, owner: str, job: Job) -> str:
         notes = self.notes
-        n_path = notes / f"{job.stem}{pipeline.NOTE_SUFFIX}"
-        t_path = notes / f"{job.stem}{pipeline.TRANSCRIPT_SUFFIX}"
+        n_path = notes / f"{job.stem}{NOTE_SUFFIX}"
+        t_path = notes / f"{job.stem}{TRANSCRIPT_SUFFIX}"
         audio = locate_audio(job, notes)
         beside = notes / f"{job.stem}{job.ext}"
         if audio is not None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hushnote.daemon.core.errors import InputError
+from hushnote.daemon.core.errors import InputError, reading
 
 SAMPLE_RATE = 16_000
 
@@ -59,16 +59,8 @@ def _bad(path: Path, what: str, hint: str = "") -> InputError:
 
 def check_file(path: Path) -> None:
     """Raise ``InputError`` unless ``path`` is an existing, readable, non-empty regular file."""
-    try:
+    with reading(path):
         st = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist.", "Check the file name and try again.", path=str(path)) from None
-    except PermissionError:
-        raise InputError(f"{path} cannot be read (permission denied).",
-                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
-                         "Check the file and try again.", path=str(path)) from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path} is a folder, not an audio file.", "Give the path of one recording.",
                          path=str(path))
@@ -77,15 +69,8 @@ def check_file(path: Path) -> None:
     if st.st_size == 0:
         raise _bad(path, "is empty (0 bytes): there is no recording in it.",
                    "The recording may not have been saved; check the original.")
-    try:
-        with path.open("rb") as fh:
-            fh.read(1)  # can it be read at all (permissions, I/O errors)?
-    except PermissionError:
-        raise InputError(f"{path} cannot be read (permission denied).",
-                         "Check the file's permissions, or copy it somewhere you can read.", path=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"{path} cannot be read ({exc.strerror or 'error'}).",
-                         "Check the file and try again.", path=str(path)) from None
+    with reading(path), path.open("rb") as fh:
+        fh.read(1)  # can it be read at all (permissions, I/O errors)?
 
 
 def _truncated(path: Path) -> InputError:

@@ -223,3 +223,18 @@ def test_cli_models_lists_them(home: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["models", "--json", "--config", str(cfg_file)]) == 0
     names = [r["name"] for r in json.loads(capsys.readouterr().out)]
     assert names[:2] == ["base", "tiny.en"]
+
+
+def test_sha256_of_one_file_or_parts_in_order_cached_until_a_file_changes(tmp_path: Path) -> None:
+    import hashlib
+
+    a, b = tmp_path / "part1", tmp_path / "part2"
+    a.write_bytes(b"A" * 3_000_000)
+    b.write_bytes(b"B" * 10)
+    assert models.sha256_file(a) == hashlib.sha256(a.read_bytes()).hexdigest()
+    assert models.sha256_file(a, b) == hashlib.sha256(a.read_bytes() + b.read_bytes()).hexdigest()
+    assert models.sha256_file(b, a) != models.sha256_file(a, b)  # order matters
+    before = models.sha256_file(a, b)
+    b.write_bytes(b"C" * 11)  # a new size: the cached digest no longer applies
+    assert models.sha256_file(a, b) != before
+    assert models.sha256_file(a, b) == hashlib.sha256(a.read_bytes() + b.read_bytes()).hexdigest()

@@ -32,7 +32,6 @@ from hushnote.daemon.privacy.vault import (
     is_encrypted,
     open_decrypted,
     read_header,
-    write_text_maybe_encrypted,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -160,10 +159,12 @@ def test_notes_text_helpers(tmp_path: Path) -> None:
     v.encrypt_text(note, tmp_path / "n.note.hnv", "note-1")
     assert b"Subjective" not in (tmp_path / "n.note.hnv").read_bytes()
     assert v.decrypt_to_text(tmp_path / "n.note.hnv") == note
-    plain = write_text_maybe_encrypted(tmp_path / "p.md", note, None, "note-2")
-    assert plain.read_text(encoding="utf-8") == note
-    enc = write_text_maybe_encrypted(tmp_path / "e.md.hnv", note, v, "note-3")
-    assert is_encrypted(enc) and v.decrypt_to_text(enc) == note
+    from hushnote.daemon.privacy.at_rest import read_text, write_text  # "write encrypted or not": one place
+
+    plain = write_text(tmp_path / "p.md", note, None, "note")
+    assert plain.read_text(encoding="utf-8") == note and read_text(plain, None) == note
+    enc = write_text(tmp_path / "e.md", note, v, "note")
+    assert is_encrypted(enc) and v.decrypt_to_text(enc) == note and read_text(enc, v) == note
 
 
 # ----------------------------------------------------------------------------- tampering & truncation

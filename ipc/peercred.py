@@ -62,16 +62,6 @@ def peer_uid(sock: socket.socket) -> int:
     raise PeerCredError(f"Checking the IPC peer's user is not supported on {sys.platform}.")
 
 
-def peer_pid(sock: socket.socket) -> int | None:
-    """The peer's pid where the kernel says (Linux), else None. For logs and diagnostics only."""
-    if sys.platform.startswith("linux") and sock.family == socket.AF_UNIX:
-        try:
-            return _linux_peer(sock)[0]
-        except OSError:
-            return None
-    return None
-
-
 def same_user(sock: socket.socket) -> bool:
     """True only if the peer runs as this process's effective user. Fails closed."""
     try:

@@ -35,7 +35,7 @@ Operations (``OPS`` lists each op's arguments; the daemon registers a handler pe
     ``{"pong": true}``: a liveness check that does not touch the daemon.
 
 ``record.start {"consent_confirmed"?: bool, "source"?: "cli"|"tray"}`` / ``record.stop`` / ``record.status``
-    (registered by the daemon's recorder, daemon/recording.py): ``{"recording": bool, "state":
+    (registered by the daemon's recorder, ``recording.controller``): ``{"recording": bool, "state":
     "idle"|"starting"|"recording"|"finalising", "id": str|null, "elapsed_s", "level_db", "device"}``;
     ``record.status`` adds ``require_consent`` and ``live_transcription``, ``record.start`` adds ``paused``.
     A refusal (already recording, nothing to stop, consent not confirmed, no microphone) -> ``conflict``.

@@ -107,9 +107,6 @@ class Scheduler:
             return None
         return self._planned.get(job_id)
 
-    def has(self, job_id: str) -> bool:
-        return self._aps.get_job(job_id) is not None
-
     @staticmethod
     def _guarded(job_id: str, fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:

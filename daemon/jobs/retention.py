@@ -238,7 +238,8 @@ class Retention:
                 self.scheduler.cancel(JOB_DUE)
                 return None
             when = max(due, self.clock() + dt.timedelta(seconds=retry_s))
-            self.scheduler.at(JOB_DUE, when, functools.partial(self._safe_sweep, "due"))
+            if self.scheduler.planned(JOB_DUE) != when:  # (most pokes change nothing)
+                self.scheduler.at(JOB_DUE, when, functools.partial(self._safe_sweep, "due"))
             return when
 
     def _offset(self) -> float:

@@ -318,16 +318,6 @@ class Store:
         with self._tx() as db:
             db.execute("DELETE FROM jobs WHERE id = ? AND state = 'ingesting'", (job_id,))
 
-    def add_job(self, kind: str, audio: Path, original_name: str, notes_dir: Path) -> Job:
-        """A job for audio already in the store (e.g. a finished recording): queued at once."""
-        job = self.begin_ingest(kind, audio, original_name, notes_dir)
-        with self._tx() as db:
-            db.execute("UPDATE jobs SET state = 'queued', source_path = NULL, store_path = ?, audio_path = ? "
-                       "WHERE id = ?", (str(audio), str(audio), job.id))
-        got = self.get(job.id)
-        assert got is not None  # noqa: S101
-        return got
-
     def ingesting(self) -> list[Job]:
         with self._lock:
             return [_job(r) for r in self._db.execute(_SELECT + " WHERE state = 'ingesting' ORDER BY seq")]

@@ -240,15 +240,6 @@ def whisper_dir(cfg: Config) -> Path:
     return folder.resolve()
 
 
-def is_english_only(model_dir: Path) -> bool:
-    """True for ``*.en`` Whisper models (their tokenizer has no language tokens)."""
-    try:
-        vocab = (model_dir / "vocabulary.txt").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "<|de|>" not in vocab
-
-
 # ----------------------------------------------------------------------------- device choice
 
 def cuda_device_count() -> int:

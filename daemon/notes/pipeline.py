@@ -1,5 +1,13 @@
-"""Audio → Transcript → Note. The one function the CLI's ``process``, the daemon's worker and the
-recorder all call. I/O stays at the edges: ``transcribe_file`` reads audio, ``write_outputs`` writes.
+"""Audio → transcript → note, in three steps its callers combine:
+
+* ``transcribe_file`` reads the audio (decrypting in memory what is encrypted at rest) and transcribes it;
+* ``draft_note`` drafts a grounded note, and refuses to draft from too little speech;
+* ``write_outputs`` (transcript and note) and ``write_note`` write the files atomically, encrypted with
+  ``notes.encrypt``.
+
+``process`` runs all three (``hushnote process``); ``hushnote draft`` drafts from a transcript file and
+writes the note. The service's workers run the first two in a model process (``runner.process``), skip the
+first for a recording transcribed while it was made, and write the files in the service.
 """
 
 from __future__ import annotations

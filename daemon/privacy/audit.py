@@ -254,9 +254,6 @@ class AuditLog:
         """Ready-made ``guard.install(on_block=...)`` callback."""
         self.append("network.blocked", event=event, reason=reason, total=total)
 
-    def on_vault_event(self, event: str, data: Mapping[str, Any]) -> None:
-        """Ready-made ``Vault(on_event=...)`` callback."""
-        self.append(event, **data)
 
 
 def verify(path: str | os.PathLike[str], expect_head: tuple[int, str] | None = None

@@ -267,9 +267,6 @@ class MasterKeyStore:
         self._write(encode_key_record(key, passphrase, self.kdf_ops, self.kdf_mem))
         return MasterKey(key, self.source, True, passphrase is not None, self._warning())
 
-    def load_or_create(self, passphrase: str | None = None) -> MasterKey:
-        return self.load(passphrase) if self._read() is not None else self.create(passphrase)
-
     def replace(self, key: bytes, passphrase: str | None = None) -> MasterKey:
         """Store ``key`` as the master key (restoring a backup), replacing whatever is stored now. The caller
         makes sure that replacing is what the user asked for."""
@@ -277,12 +274,6 @@ class MasterKeyStore:
             raise ValueError("master key must be 32 bytes")
         self._write(encode_key_record(key, passphrase, self.kdf_ops, self.kdf_mem))
         return MasterKey(key, self.source, False, passphrase is not None, self._warning())
-
-    def set_passphrase(self, old: str | None, new: str | None) -> MasterKey:
-        """Re-wrap the same master key with a new passphrase (``None``: no passphrase)."""
-        mk = self.load(old)
-        self._write(encode_key_record(mk.key, new, self.kdf_ops, self.kdf_mem))
-        return MasterKey(mk.key, self.source, False, new is not None, self._warning())
 
 
 # ----------------------------------------------------------------------------- wrapped data keys

@@ -583,14 +583,6 @@ class Vault:
         key, fid = self._key_for(p, file_id)
         return DecryptedFile(p, key, allow_incomplete=allow_incomplete, expect_id=fid)
 
-    def encrypt_file(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], file_id: str) -> Path:
-        """Encrypt ``src`` into ``dst`` (atomic). The plaintext ``src`` is left for the caller to remove."""
-        out = Path(dst)
-        with open(src, "rb") as fin, self.writer(out, file_id) as w:
-            while block := fin.read(self.chunk_size):
-                w.write(block)
-        return out
-
     def encrypt_text(self, text: str, dst: str | os.PathLike[str], file_id: str) -> Path:
         out = Path(dst)
         with self.writer(out, file_id) as w:

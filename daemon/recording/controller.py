@@ -4,7 +4,7 @@ recording to the queue, the audit entries, and the live transcript given to the 
 Hand-off (``hand_off``, called by the recorder after Stop and by ``recover()`` at start), like an inbox
 ingest: a job row ``ingesting`` with its store path is committed first, then the assembled file is moved
 into the store (``os.replace``), then the row becomes ``queued``. The recording's folder is only cleaned
-after ``hand_off`` returned (``recording_store.hand_off_and_clean``). A crash at any instant therefore
+after ``hand_off`` returned (``chunks.hand_off_and_clean``). A crash at any instant therefore
 leaves either the file in the recordings folder and no live row (``reconcile_ingesting`` drops a row whose
 file was not moved; recovery hands the file over again), or the file in the store with its row (queued at
 start; recovery sees the file gone and only cleans up): never lost, never queued twice. The service runs

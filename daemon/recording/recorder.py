@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from hushnote.daemon.core.config import Config
@@ -60,42 +60,21 @@ from hushnote.daemon.recording.system_audio import SystemAudioSource, open_sourc
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
 
-__all__ = ["Recorder", "RecorderError", "StopResult", "DeviceInfo", "list_devices", "recover", "DEFAULTS"]
+__all__ = ["Recorder", "RecorderError", "StopResult", "DeviceInfo", "list_devices", "recover"]
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
 FinishedSink = Callable[[Path, str], None]
-ConsentHook = Callable[[str, bool], None]  # (rec_id, consent_confirmed): the privacy issue's audit entry
+ConsentHook = Callable[[str, bool], None]  # (rec_id, consent_confirmed): the audit log's consent entry
 
-# Settings (config keys "recording.<name>"; these defaults apply while config.py has no [recording]).
-DEFAULTS: dict[str, Any] = {
-    "device": "",  # "" = system default input; a number = device index; text = part of the device name
-    "no_signal_warning_s": 60.0,  # warn after this long without any input signal
-    "chunk_s": 3.0,  # seconds of audio per chunk file
-    "require_consent": True,  # refuse to start unless the client's consent is confirmed
-    "live_window_s": 25.0,  # longest live-transcription window (cut at a pause between 0.6x and this)
-    "system_audio": False,  # also record the computer's audio output (a call) as the right channel
-    "system_audio_device": "",  # "" = the default output's monitor; text = part of its name
-}
 LEVEL_INTERVAL_S = 0.5
 SILENCE_DB = -65.0  # below this a 0.5 s block counts as "no signal"
-
-
-def _setting(cfg: Config, name: str) -> Any:
-    try:
-        return cfg[f"recording.{name}"]
-    except KeyError:
-        return DEFAULTS[name]
 
 
 def recover(data_dir: Path, hand_off: Callable[[Path, str], None] | None = None) -> list[Path]:
     """Assemble recordings a crash left unfinished; see ``hushnote.daemon.recording.chunks.recover``."""
     return _recover(data_dir, hand_off)
-
-
-class WindowConsumer(Protocol):
-    def on_window(self, samples: np.ndarray, offset_s: float) -> None: ...
 
 
 @dataclass
@@ -176,10 +155,10 @@ class Recorder:
         self.capture_rate = capture_rate  # force the device rate (tests of the resampling path)
         self.stall_s = stall_s
         self.start_timeout_s = start_timeout_s
-        self.chunk_s = float(_setting(cfg, "chunk_s"))
-        self.no_signal_s = float(_setting(cfg, "no_signal_warning_s"))
-        self.window_s = float(_setting(cfg, "live_window_s"))
-        self.system_audio = bool(_setting(cfg, "system_audio"))
+        self.chunk_s = float(cfg["recording.chunk_s"])
+        self.no_signal_s = float(cfg["recording.no_signal_warning_s"])
+        self.window_s = float(cfg["recording.live_window_s"])
+        self.system_audio = bool(cfg["recording.system_audio"])
         self._lock = threading.Lock()
         self._state = "idle"  # idle | starting | recording | finalising
         self._session: _Session | None = None
@@ -197,7 +176,7 @@ class Recorder:
             if self._state == "finalising":
                 raise RecorderError("The previous recording is still being saved.",
                                     "Try again in a moment.")
-            if bool(_setting(self.cfg, "require_consent")) and not consent_confirmed:
+            if bool(self.cfg["recording.require_consent"]) and not consent_confirmed:
                 raise RecorderError("Recording needs the client's consent, and it was not confirmed.",
                                     "Confirm that the client agreed to be recorded, then start again.")
             self._state = "starting"
@@ -384,7 +363,7 @@ class Recorder:
 
     def _open_stream(self, s: _Session, pa: Any) -> tuple[Any, int, int]:
         pyaudio = _pyaudio()
-        dev = resolve_device(pa, _setting(self.cfg, "device"))
+        dev = resolve_device(pa, self.cfg["recording.device"])
         s.device = dev
         channels = 1 if supports(pa, dev, SAMPLE_RATE, 1) or dev.max_input_channels < 2 else 2
         if self.capture_rate:
@@ -405,7 +384,7 @@ class Recorder:
     def _capture(self, s: _Session, writer_q: queue.SimpleQueue[np.ndarray | None]) -> None:
         pyaudio = _pyaudio()
         if self.system_audio:  # first: the computer's audio is already flowing when the microphone opens
-            s.system = open_source(str(_setting(self.cfg, "system_audio_device")), self.clock)
+            s.system = open_source(str(self.cfg["recording.system_audio_device"]), self.clock)
             s.system.start()
             s.aligner = ChannelAligner()
             s.store.update_meta(system_audio=s.system.name)

@@ -61,10 +61,10 @@ class Service:
         self.router: Any = None
         self._extra_ops: list[tuple[str, Callable[..., dict[str, Any]], dict[str, Any]]] = []
         self._stack = contextlib.ExitStack()  # what start() started, closed by close() in reverse
-        # Parts owned by later issues, created in _start (None when switched off or not yet started):
+        # Parts made in _start (None when switched off or not yet started):
         self.audit: Any = None  # hushnote.daemon.privacy.audit.AuditLog: the hash-chained audit log (privacy)
         self.vault: Vault | None = None  # hushnote.daemon.privacy.vault.Vault: encryption at rest, when storage.encrypt_audio (privacy)
-        self.recorder: Any = None  # hushnote.daemon.recording.recorder.Recorder: the microphone (recorder issue)
+        self.recorder: Any = None  # hushnote.daemon.recording.recorder.Recorder: the microphone
         self.recording: Any = None  # hushnote.daemon.recording.controller.RecordingControl: record.* ops, hand-off, live transcripts
         self.recorder_opts: dict[str, Any] = {}  # extra Recorder(...) arguments (tests)
         self.passphrase: str | None = None  # the master key's passphrase, if not from $HUSHNOTE_PASSPHRASE/a tty
@@ -161,18 +161,11 @@ class Service:
         else:
             self._extra_ops.append((op, fn, kw))
 
-    def add_recording(self, audio: Path, original_name: str) -> Job:
-        """Queue a finished recording already in the store (kind ``recording``: ahead of inbox files)."""
-        assert self.store is not None  # noqa: S101
-        job = self.store.add_job("recording", audio, original_name, self.notes_dir)
-        self._queued(job)
-        return job
-
     # -------------------------------------------------------------------- wiring
 
     def _start_recorder(self, store: Store) -> None:
         """The microphone (opened only by ``record.start``); recordings a crash interrupted are queued now,
-        after interrupted ingests are reconciled (see daemon/recording.py for why that order)."""
+        after interrupted ingests are reconciled (see ``recording.controller`` for why that order)."""
         from hushnote.daemon.recording.controller import RecordingControl
 
         self.recording = RecordingControl(
@@ -195,7 +188,7 @@ class Service:
         except Exception as exc:  # noqa: BLE001 - auditing must not take the service down
             log.error("audit entry %s could not be written (%s)", event, type(exc).__name__)
 
-    # -------------------------------------------------------------------- privacy wiring (issue 5)
+    # -------------------------------------------------------------------- privacy wiring
 
     def _start_audit(self) -> None:
         """The audit log, first: the guard's refusals, deletions, drafts and this start are recorded in it."""
@@ -212,7 +205,7 @@ class Service:
                          inbox_consent_covered=bool(self.cfg["inbox.consent_covered"]))
 
     def _start_vault(self) -> None:
-        """Encryption at rest (daemon/at_rest.py): load or make the master key before anything touches
+        """Encryption at rest (``privacy.at_rest``): load or make the master key before anything touches
         audio. A missing, wrong, damaged or locked key stops the start with one plain message."""
         from hushnote.daemon.privacy import at_rest
 
@@ -245,7 +238,7 @@ class Service:
         return {k: st[k] for k in ("installed", "blocked", "allow_network", "allowed_egress")}
 
     def _on_receipt(self, r: Any) -> None:
-        """A retention deletion (``queue.Receipt``): its rule's setting name is the reason, never a path."""
+        """A retention deletion (``jobs.store.Receipt``): its rule's setting name is the reason, never a path."""
         rule = str(r.why).split("=", 1)[0]
         self.audit_event("deletion.receipt", job_id=r.job_id, kind=r.what,
                          reason=rule if rule.startswith("retention.") else "retention")

@@ -2,13 +2,14 @@
 
 One thread per ``worker.count`` (default 2: on 2 cores, two files at once are ~2x faster than one at a time
 with both cores, because beam search gains little from a second thread; see docs/BENCHMARKS.md). ``Workers``
-is a context manager; each thread stops on a sentinel from its wake queue. Models load on the first job
-(inside ``pipeline.transcribe_file``), stay loaded while work remains, and are unloaded after
-``models.idle_unload_s`` without work (timed on the service's scheduler, ``core.schedule``). In the service (``model_process``), each worker runs that model work in
-its own child process (``hushnote.daemon.runner.process``), and "unloaded" means the child exits, so job work never leaves
-model memory in the service (live transcription while recording still runs in the service; ``_unload_models``
-frees what it can). With several workers and ``threads = 0``, each model process gets an equal share of the
-cores.
+is a context manager; each thread (``core.threads.BackgroundThread``) stops on a sentinel from its wake queue.
+Models load on the first job, stay loaded while work remains, and are unloaded after ``models.idle_unload_s``
+without work (timed on the service's scheduler, ``core.schedule``). In the service (``model_process``), each
+worker runs that model work in its own child process (``hushnote.daemon.runner.process``), and "unloaded"
+means the child exits, so the service never holds model memory (live transcription has a model process of its
+own: ``recording.controller``). Used in-process (tests, a library caller), the models load in this process
+and ``_unload_models`` frees them. With several workers and ``threads = 0``, each model process gets an equal
+share of the cores.
 
 A job, step by step (each step safe to repeat after a crash)::
 
@@ -19,7 +20,7 @@ A retry after a crash finds its own note at the reserved stem and only finishes 
 job never makes a second note. Bad input (``InputError``, ``TooLittleSpeech``) fails the job at once:
 the audio goes to ``Inbox/failed/`` (kept, never deleted there except by ``retention.max_audio_days``) and
 an error report ``Notes/<stem>.error.txt`` is written. An unexpected error counts an attempt; after
-``MAX_ATTEMPTS`` the job fails the same way. A graceful stop releases the current job (queued again,
+``store.MAX_ATTEMPTS`` the job fails the same way. A graceful stop releases the current job (queued again,
 no attempt counted) at the next progress callback.
 
 Logs carry job ids and exception class names only: never file names, paths or transcript text.

@@ -321,10 +321,6 @@ class SpeechWindow:
     speech: np.ndarray  # the speech samples of this window, concatenated
     chunks: tuple[dict[str, int], ...]  # speech sample ranges, relative to ``start``
 
-    @property
-    def speech_seconds(self) -> float:
-        return float(self.speech.shape[0]) / SAMPLE_RATE
-
 
 def vad_options(max_speech_s: float = float("inf")) -> Any:
     """faster-whisper's own ``vad_filter`` defaults (what a direct ``transcribe(vad_filter=True)`` uses)."""

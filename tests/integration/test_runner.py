@@ -150,10 +150,12 @@ def test_child_exits_on_end_of_its_input_without_the_deathsig(tmp_path: Path) ->
 
 def test_an_encrypted_store_file_is_decrypted_in_the_child_with_its_key(cfg: Config, tmp_path: Path,
                                                                          eval_dir: Path) -> None:
+    from hushnote.daemon.privacy.at_rest import encrypt_into
     from hushnote.daemon.privacy.vault import Vault
 
     vault = Vault(tmp_path / "vault", os.urandom(32))
-    sealed = vault.encrypt_file(eval_dir / "speech" / JFK, tmp_path / "job.flac.hnv", "job1")
+    sealed = tmp_path / "job.flac.hnv"
+    encrypt_into(eval_dir / "speech" / JFK, sealed, vault, "job1")
     assert b"fLaC" not in sealed.read_bytes()[:64]
     key = vault.data_key("job1")
     with ModelRunner() as r:

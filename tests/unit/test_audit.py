@@ -194,15 +194,13 @@ def test_several_processes_append_safely(tmp_path: Path) -> None:
     assert len({e["data"]["job_id"] for e in entries}) == 160
 
 
-def test_callbacks_for_guard_and_vault(tmp_path: Path) -> None:
+def test_callback_for_the_guard(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "a.jsonl", clock=ticking())
     log.on_guard_block("socket.connect", "address is not this computer", 3)
     log.on_guard_block("socket.__new__", "raw link-layer socket", 4)
-    log.on_vault_event("key.destroyed", {"file_id": "job-1", "key_destroyed": True, "files": 1})
     entries = [json.loads(x) for x in _lines(log)]
     assert entries[0]["data"] == {"event": "socket.connect", "reason": "non_local_address", "total": 3}
     assert entries[1]["data"] == {"event": "socket.__new__", "reason": "raw_socket", "total": 4}
-    assert entries[2]["data"] == {"file_id": "job-1", "key_destroyed": True, "files": 1}
 
 
 def test_show(tmp_path: Path) -> None:

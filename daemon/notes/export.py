@@ -17,10 +17,10 @@ from typing import Any
 
 from hushnote.daemon.core.errors import InputError
 from hushnote.daemon.core.fileio import atomic_write_bytes, unique_stem
+from hushnote.daemon.core.paths import NOTE_SUFFIX
 from hushnote.daemon.notes.document import NoteDocument, Section, strip_stamps
 
 FORMATS = ("txt", "docx", "pdf")
-NOTE_SUFFIX = ".note.md"
 
 
 def pick_sections(doc: NoteDocument, name: str | None) -> list[Section]:

@@ -22,7 +22,6 @@ from typing import Any
 
 from hushnote.daemon.core.datatypes import Clock, utc_now
 from hushnote.daemon.core.errors import InputError
-from hushnote.daemon.core.fileio import atomic_write_text
 from hushnote.daemon.notes.notefile import DRAFT_BANNER, front_matter, parse_front_matter
 from hushnote.daemon.privacy import audit
 from hushnote.daemon.privacy.at_rest import read_text, write_text
@@ -68,10 +67,7 @@ def _read(path: Path, vault: Vault | None) -> str:
 
 def _write(path: Path, text: str, vault: Vault | None, mode: int) -> None:
     """Replace the note (read-only or not, it is replaced, not written into) and set its permissions."""
-    if is_encrypted(path) and vault is not None:
-        write_text(path, text, vault, "note")
-    else:
-        atomic_write_text(path, text)
+    write_text(path, text, vault if is_encrypted(path) else None, "note")  # kept as it was: encrypted or not
     os.chmod(path, mode)
 
 

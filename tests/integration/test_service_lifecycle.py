@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from hushnote.daemon.service.service import Service
 
-from tests.test_privacy_service import entries, make_cfg
+from tests.support.config import make_cfg
+from tests.support.service import audit_entries
 
 
 def test_a_failure_half_way_through_start_unwinds_what_was_started(home: Path,
@@ -28,7 +29,7 @@ def test_a_failure_half_way_through_start_unwinds_what_was_started(home: Path,
     assert started == ["store", "scheduler", "recording", "workers", "retention", "watcher"]  # all running
     assert all(getattr(svc, p) is None for p in ("store", "scheduler", "recording", "recorder", "workers",
                                                    "retention", "watcher", "server"))
-    events = [e["event"] for e in entries(cfg)]
+    events = [e["event"] for e in audit_entries(cfg)]
     assert events[0] == "service.start" and events[-1] == "service.stop", events
     with Service(cfg, ipc=False) as again:  # the instance lock was released
         assert again.store is not None

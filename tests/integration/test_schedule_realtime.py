@@ -1,8 +1,6 @@
-"""The service's scheduler (APScheduler 3.x): jobs planned in the caller's clock, replaced by id, never run
-twice for one due time; missed runs collapse into one prompt run; a failing job is logged without PHI.
-
-The first test needs no time to pass (a fake clock, the scheduler not running). The others are the real-time
-checks of the scheduler itself (short waits on events, no fixed sleeps)."""
+"""The service's scheduler (APScheduler 3.x) in real time: a job already due runs once at once; runs missed while
+nothing ran (as in a suspend) collapse into one prompt run, and an overdue one still runs; a failing job is
+logged without PHI and the scheduler goes on. Short waits on events; the planning itself is unit-tested."""
 
 from __future__ import annotations
 
@@ -14,22 +12,7 @@ import time
 import pytest
 from hushnote.daemon.core.schedule import Scheduler
 
-from tests.test_queue import FakeClock
-
-
-def test_jobs_are_planned_in_the_callers_clock_and_replaced_by_id() -> None:
-    clock = FakeClock()
-    s = Scheduler(clock=clock)
-    s.at("sweep", clock.t + dt.timedelta(days=3), lambda: None)
-    assert s.planned("sweep") == clock.t + dt.timedelta(days=3)
-    s.at("sweep", clock.t + dt.timedelta(hours=1), lambda: None)  # the same id: replaced, not added
-    assert s.planned("sweep") == clock.t + dt.timedelta(hours=1)
-    s.after("unload", 300, lambda: None)
-    assert s.planned("unload") == clock.t + dt.timedelta(seconds=300)
-    for job in ("sweep", "unload"):
-        s.cancel(job)
-        assert s.planned(job) is None
-    s.cancel("never-made")  # no error
+from tests.support.clock import FakeClock
 
 
 def test_a_time_already_past_runs_once_at_once_even_days_late() -> None:

@@ -68,5 +68,5 @@ def test_a_failing_job_is_logged_without_its_message_and_the_scheduler_goes_on(
         s.at("bad", s.clock(), bad)
         s.at("good", s.clock() + dt.timedelta(seconds=0.2), second.set)
         assert second.wait(5)
-    assert "timed job bad failed: OSError at test_core_schedule.py:" in caplog.text
+    assert "timed job bad failed: OSError at test_schedule_realtime.py:" in caplog.text
     assert "Jane" not in caplog.text and "apscheduler" not in caplog.text.lower()

@@ -20,6 +20,7 @@ Monitor and sink names are device names, not personal data; nothing here logs au
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.recording.devices import SAMPLE_RATE, RecorderError
 
 Clock = Callable[[], float]
@@ -141,14 +143,14 @@ class ParecSource:
         self.clock = clock
         self.start_timeout_s = start_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: BackgroundThread | None = None
         self._lock = threading.Lock()
         self._blocks: list[tuple[float, np.ndarray]] = []
         self._first = threading.Event()
         self._ended = threading.Event()
         self._gone = threading.Event()  # the monitor was removed: what parec delivers now is not the output
         self._watch: subprocess.Popen[str] | None = None
-        self._watch_thread: threading.Thread | None = None
+        self._watch_thread: BackgroundThread | None = None
 
     def start(self) -> None:
         exe = shutil.which("parec")
@@ -160,8 +162,7 @@ class ParecSource:
             [exe, f"--device={self.name}", "--format=s16le", f"--rate={SAMPLE_RATE}", "--channels=1",
              "--latency-msec=20", "--client-name=hushnote", "--stream-name=computer audio", "--raw"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._thread = threading.Thread(target=self._read_loop, name="recorder-system-audio", daemon=True)
-        self._thread.start()
+        self._thread = BackgroundThread("recorder-system-audio", self._read_loop).start()  # ends with parec
         if not self._first.wait(self.start_timeout_s) or (self._ended.is_set() and not self._blocks):
             self.close()
             raise RecorderError(f'The computer\'s audio ("{self.name}") could not be recorded: '
@@ -192,9 +193,8 @@ class ParecSource:
                                 self._proc.terminate()
                         return
 
-        self._watch_thread = threading.Thread(target=watch, args=(self._watch.stdout,), daemon=True,
-                                              name="recorder-system-audio-watch")
-        self._watch_thread.start()
+        self._watch_thread = BackgroundThread("recorder-system-audio-watch",
+                                              functools.partial(watch, self._watch.stdout)).start()
 
     def _read_loop(self) -> None:
         if self._proc is None or self._proc.stdout is None:  # pragma: no cover - started by start()
@@ -239,7 +239,7 @@ class ParecSource:
                 continue
             _end(p)
             if thread is not None:
-                thread.join(timeout=3)
+                thread.join(3)
             if p.stdout is not None:
                 with contextlib.suppress(OSError):
                     p.stdout.close()

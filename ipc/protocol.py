@@ -20,17 +20,28 @@ Operations (``OPS`` lists each op's arguments; the daemon registers a handler pe
 ``status``
     ``{"state": "running"|"paused", "pid": int, "version": str,
     "queue": {"queued": n, "running": n, "done": n, "failed": n, "cancelled": n},
-    "current": {"id": str, "kind": "recording"|"inbox", "stage": str, "fraction": float} | null,
+    "running": [{"id": str, "kind": "recording"|"inbox", "stage": str, "fraction": float, "session": str}],
+    "current": the first of "running" | null,
+    "failed_recent": [job.done data of a failed job], the last few failures (a week), newest first,
     "next_retention": ISO-8601 str | null, "failed_audio_kept": n, "recording": record.status | null}``
+    ``fraction`` is the whole job's share done (0..1, only goes up; it does not restart at each stage).
 ``queue``
-    ``{"jobs": [{"id", "kind", "state", "priority", "attempts", "created", "updated", "error"}]}``
+    ``{"jobs": [{"id", "kind", "state", "priority", "attempts", "created", "updated", "error", "reason",
+    "session", "retryable"}]}``: ``error`` is the stored code and text, ``reason`` the same in plain words.
+
+``session`` is the name of the job's note (the original file's stem, or ``Session <date> <time>`` for a
+recording): for display on this computer only. Clients never log it (nor do they log ``note``/``report``
+paths).
 ``pause`` / ``resume``
     ``{"state": "paused"|"running"}``
 ``retry {"id": str}`` / ``cancel {"id": str}`` / ``delete {"id": str}`` (the job's audio, now)
     ``{"id": str, "state": str}``; unknown id -> ``not_found``; wrong state -> ``conflict``.
 ``subscribe`` (handled by the server itself)
     ``{"subscribed": true}``; afterwards the connection receives events:
-    ``job.progress {id, stage, fraction}``, ``job.done {id, state[, warning]}``, ``state {state}``.
+    ``job.progress {id, stage, fraction, session}`` (``fraction``: the whole job), ``state {state}``,
+    ``job.done {id, state, session}`` + when done ``{note: path, empty: bool | null[, warning]}`` (``empty``: no
+    section had anything from the session; ``warning``: e.g. the audio ended early), when failed
+    ``{reason, retryable, report: path | null}``.
 ``ping`` (handled by the server itself)
     ``{"pong": true}``: a liveness check that does not touch the daemon.
 

@@ -374,8 +374,10 @@ class IpcServer:
             self._send_locked(conn, data)
 
     def _send_locked(self, conn: _Conn, data: bytes) -> None:
-        if len(conn.outbuf) + len(data) > self._max_backlog:
-            conn.dead = True  # a client that sends requests but never reads the replies
+        # a client that sends requests but never reads the replies; one reply on its own may be larger than
+        # the backlog (a long ``queue`` listing: the client accepts up to MAX_REPLY)
+        if conn.outbuf and len(conn.outbuf) + len(data) > self._max_backlog:
+            conn.dead = True
             return
         conn.outbuf += data
 

@@ -87,16 +87,11 @@ def format_status(r: Mapping[str, Any]) -> str:
                  "New audio is still collected, but nothing is processed until you run `hushnote resume`."]
     else:
         lines = [f"The hushnote service is running ({who})."]
-    cur = r.get("current")
-    if isinstance(cur, Mapping):
-        stage = STAGES.get(str(cur.get("stage")), str(cur.get("stage") or "working"))
-        frac = cur.get("fraction")
-        pct = f", {round(float(frac) * 100)}% done" if isinstance(frac, int | float) and not isinstance(frac, bool) \
-            else ""
-        kind = KINDS.get(str(cur.get("kind")), str(cur.get("kind") or "job"))
-        lines.append(f"Working on: job {cur.get('id', '?')} ({kind}), {stage}{pct}.")
-    else:
+    running = _running_jobs(r)
+    if not running:
         lines.append("Working on: nothing right now.")
+    for cur in running:
+        lines.append(f"Working on: {_running_line(cur)}.")
     rec = r.get("recording")
     if isinstance(rec, Mapping) and rec.get("recording"):
         secs = int(rec.get("elapsed_s") or 0)
@@ -125,20 +120,53 @@ def format_status(r: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _running_jobs(r: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every running job of a ``status`` result (``running``; an older service sends only ``current``)."""
+    running = r.get("running")
+    if isinstance(running, list):
+        return [j for j in running if isinstance(j, Mapping)]
+    cur = r.get("current")
+    return [cur] if isinstance(cur, Mapping) else []
+
+
+def _running_line(cur: Mapping[str, Any]) -> str:
+    """``Session 2025-03-01 09-00 (recording, job a1b2c3), transcribing, 42% done``: the percentage is the
+    whole job's (it does not start again at each stage)."""
+    stage = STAGES.get(str(cur.get("stage")), str(cur.get("stage") or "working"))
+    frac = cur.get("fraction")
+    pct = f", {round(float(frac) * 100)}% done" if isinstance(frac, int | float) and not isinstance(frac, bool) \
+        else ""
+    kind = KINDS.get(str(cur.get("kind")), str(cur.get("kind") or "job"))
+    session = cur.get("session")
+    who = f"{session} ({kind}, job {cur.get('id', '?')})" if session else f"job {cur.get('id', '?')} ({kind})"
+    return f"{who}, {stage}{pct}"
+
+
+def _problem(job: Mapping[str, Any]) -> str | None:
+    """The plain reason a job failed (an older service sends only its ``error`` code and text)."""
+    reason = job.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason
+    error = job.get("error")
+    return str(error) if error else None
+
+
 def format_queue(r: Mapping[str, Any]) -> str:
     jobs = [j for j in (r.get("jobs") or []) if isinstance(j, Mapping)]
     if not jobs:
         return "The queue is empty."
-    head = ("ID", "KIND", "STATE", "TRIES", "ADDED", "UPDATED")
-    rows = [(str(j.get("id", "?")), KINDS.get(str(j.get("kind")), str(j.get("kind", ""))),
+    head = ("ID", "SESSION", "KIND", "STATE", "TRIES", "ADDED", "UPDATED")
+    rows = [(str(j.get("id", "?")), str(j.get("session") or "-"),
+             KINDS.get(str(j.get("kind")), str(j.get("kind", ""))),
              STATES.get(str(j.get("state")), str(j.get("state", ""))), str(_int(j.get("attempts"))),
              when(j.get("created")), when(j.get("updated"))) for j in jobs]
     widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     out = ["  ".join(c.ljust(w) for c, w in zip(head, widths, strict=True)).rstrip()]
     for job, row in zip(jobs, rows, strict=True):
         out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if job.get("error"):
-            out.append(f"    Problem: {job['error']}")
+        problem = _problem(job)
+        if problem:
+            out.append(f"    Problem: {problem}")
         if job.get("warning"):
             out.append(f"    Note: {job['warning']}")
     failed = sum(1 for j in jobs if j.get("state") == "failed")

@@ -82,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) is handled below
+        return code
     except HushnoteError as exc:
         if debug:
             raise
@@ -91,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hushnote: stopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_left()
     except Exception as exc:  # noqa: BLE001 - last resort: a clinician never sees a traceback
         if debug:
             raise
@@ -98,6 +102,19 @@ def main(argv: Sequence[str] | None = None) -> int:
               "Run the same command again with --debug to see "
               "the technical details.", file=sys.stderr)
         return 70
+
+
+def _reader_left() -> int:
+    """The output went into a pipe whose reader stopped reading (``hushnote queue | head``): not an error.
+    What is still buffered is dropped (stdout now points at the null device, so the flush at exit cannot
+    fail a second time)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # no real stdout (an embedding): nothing to redirect
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -273,7 +273,8 @@ class Ingestor:
 
     def __init__(self, store: Store, inbox: Path, notes: Path,
                  on_queued: Callable[[Job], None] = lambda job: None, consent_covered: bool = True,
-                 vault: Vault | None = None, on_ingest: Callable[[Job, dict[str, Any]], None] | None = None) -> None:
+                 vault: Vault | None = None, on_ingest: Callable[[Job, dict[str, Any]], None] | None = None,
+                 on_rejected: Callable[[Job], None] | None = None) -> None:
         self.store = store
         self.consent_covered = consent_covered  # inbox.consent_covered: False holds every file (consent_hold)
         self.inbox = Path(inbox)
@@ -282,6 +283,7 @@ class Ingestor:
         self.on_queued = on_queued
         self.vault = vault  # hushnote.daemon.privacy.vault.Vault: encrypt files as they are taken in (storage.encrypt_audio)
         self.on_ingest = on_ingest  # (job, facts without PHI) for the audit log; must not raise
+        self.on_rejected = on_rejected  # a file was rejected (a failed job, report written); must not raise
 
     def recover(self) -> None:
         """At startup, before the first scan: finish or undo what a crash interrupted."""
@@ -389,7 +391,10 @@ class Ingestor:
         move_file(path, dst)
         self.store.finish_reject(job.id)
         log.warning("job %s: rejected (%s); moved to the inbox's failed folder", job.id, bad.code)
-        return job
+        got = self.store.get(job.id) or job
+        if self.on_rejected is not None:
+            self.on_rejected(got)
+        return got
 
 
 # ----------------------------------------------------------------------------- watching

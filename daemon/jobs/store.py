@@ -44,6 +44,7 @@ from typing import Any
 from hushnote.daemon.core.datatypes import Clock, utc_now
 from hushnote.daemon.core.errors import HushnoteError
 from hushnote.daemon.core.paths import OUTPUT_SUFFIXES
+from hushnote.daemon.jobs.reasons import plain_reason
 from hushnote.daemon.privacy.vault import encrypted_name
 
 MAX_ATTEMPTS = 3
@@ -150,11 +151,20 @@ class Job:
     rejected: bool
     warning: str | None = None
 
+    @property
+    def retryable(self) -> bool:
+        """Could ``retry`` take it back (failed or cancelled, real audio, not deleted)? Without checking the
+        disk: ``Store.retry`` has the last word."""
+        return self.state in ("failed", "cancelled") and not self.rejected and self.audio_deleted is None
+
     def public(self) -> dict[str, Any]:
-        """The shape the ``queue`` IPC op returns (no names, no paths)."""
+        """The shape the ``queue`` IPC op returns: no paths. ``session`` (the note's name, from the original
+        file's stem) is for local display only (the socket is this user's); it is never logged.
+        ``error`` is the stored code and text, ``reason`` the same in plain words."""
         return {"id": self.id, "kind": self.kind, "state": self.state, "priority": self.priority,
                 "attempts": self.attempts, "created": self.created, "updated": self.updated,
-                "error": self.last_error, "warning": self.warning}
+                "error": self.last_error, "warning": self.warning, "reason": plain_reason(self.last_error),
+                "session": self.stem, "retryable": self.retryable}
 
 
 @dataclass(frozen=True)
@@ -561,6 +571,13 @@ class Store:
             if p.name == note.name and p.resolve() == want:
                 return job
         return None
+
+    def recent_failed(self, since: dt.datetime, limit: int) -> list[Job]:
+        """Failed jobs that finished at or after ``since``, newest first (the tray's list of failures)."""
+        with self._lock:
+            return [_job(r) for r in self._db.execute(
+                _SELECT + " WHERE state = 'failed' AND COALESCE(finished, updated) >= ? ORDER BY seq DESC LIMIT ?",
+                (iso(since), limit))]
 
     def has_queued(self) -> bool:
         with self._lock:

@@ -13,6 +13,7 @@ IPC ops are a registry (``Service.register``): the recorder adds ``record.*`` th
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -30,7 +31,7 @@ from hushnote.daemon.jobs.inbox import InboxWatcher, Ingestor, reconcile_ingests
 from hushnote.daemon.jobs.retention import Retention
 from hushnote.daemon.jobs.store import Job, JobConflict, JobNotFound, Store, iso
 from hushnote.daemon.service.lock import InstanceLock
-from hushnote.daemon.service.workers import Workers, file_failed_job
+from hushnote.daemon.service.workers import Workers, done_event, file_failed_job
 
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hushnote.service")
 
 DB_NAME = "queue.db"
+FAILED_SHOWN = 5  # failures `status` lists (the tray's menu)
+FAILED_SHOWN_DAYS = 7
 LOCK_NAME = "service.lock"
 
 
@@ -105,7 +108,7 @@ class Service:
                                              on_queued=self._inbox_queued,
                                              consent_covered=bool(self.cfg["inbox.consent_covered"]),
                                              vault=self.vault if self.cfg["storage.encrypt_audio"] else None,
-                                             on_ingest=self._on_ingest),
+                                             on_ingest=self._on_ingest, on_rejected=self._on_rejected),
                                     **self.inbox_opts).start()
         if store.has_queued():
             self.workers.notify()
@@ -219,6 +222,10 @@ class Service:
     def _on_ingest(self, job: Job, facts: dict[str, Any]) -> None:
         self.audit_event("ingest", job_id=job.id, source="inbox", **facts)
 
+    def _on_rejected(self, job: Job) -> None:
+        """An inbox file that is not usable audio: a failed job like any other, so the tray names it."""
+        self._event("job.done", done_event(job, self.notes_dir))
+
     def _stop_audit(self) -> None:
         from hushnote.daemon.privacy import guard
 
@@ -303,17 +310,26 @@ class Service:
     def status(self) -> dict[str, Any]:
         store = self._s()
         nxt = self.retention.next_due() if self.retention is not None else None
+        running = self.workers.running() if self.workers is not None else []
         return {
             "state": "paused" if self.workers is not None and self.workers.paused else "running",
             "pid": os.getpid(),
             "version": __version__,
             "queue": store.counts(),
-            "current": self.workers.current() if self.workers is not None else None,
+            "current": running[0] if running else None,
+            "running": running,
+            "failed_recent": self._failed_recent(store),
             "next_retention": iso(nxt) if nxt is not None else None,
             "failed_audio_kept": store.failed_audio_kept(),
             "guard": self._guard_status(),
             "recording": self.recording.status() if self.recording is not None else None,
         }
+
+    def _failed_recent(self, store: Store) -> list[dict[str, Any]]:
+        """The last few failures (``FAILED_SHOWN`` within ``FAILED_SHOWN_DAYS``), newest first, as ``job.done``
+        events describe them: the tray lists them with Retry and Show report."""
+        since = store.clock() - dt.timedelta(days=FAILED_SHOWN_DAYS)
+        return [done_event(job, self.notes_dir) for job in store.recent_failed(since, FAILED_SHOWN)]
 
     def queue(self) -> dict[str, Any]:
         return {"jobs": [j.public() for j in self._s().jobs()]}

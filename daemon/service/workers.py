@@ -51,10 +51,12 @@ from hushnote.daemon.core.paths import ERROR_SUFFIX, NOTE_SUFFIX, TRANSCRIPT_SUF
 from hushnote.daemon.core.schedule import Scheduler
 from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.inbox import FAILED_DIR, move_file, unique_path, write_error_report
+from hushnote.daemon.jobs.reasons import plain_reason
 from hushnote.daemon.jobs.store import Job, Store
 from hushnote.daemon.notes import pipeline
 from hushnote.daemon.privacy.vault import encrypted_name, is_encrypted
 from hushnote.daemon.runner.process import ModelRunner, RunnerCrashed
+from hushnote.daemon.service.progress import JobProgress
 
 if TYPE_CHECKING:
     from hushnote.daemon.privacy.vault import Vault
@@ -90,6 +92,26 @@ def locate_audio(job: Job, notes: Path) -> Path | None:
 def kept_name(name: str, audio: Path) -> str:
     """The name audio is kept under where the clinician sees it: ``NAME.wav.hushnote`` when it is encrypted."""
     return encrypted_name(name) if is_encrypted(audio) else name
+
+
+def done_event(job: Job, notes: Path, drafted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``job.done`` event for a finished job: ``{id, state, session}`` plus, when failed, ``reason``
+    (plain words), ``retryable`` and ``report`` (the error report's path, if there is one); when done,
+    ``note`` (its path), ``empty`` (True: no section of the note had anything from the session; None: not
+    known, e.g. a retry that found an earlier attempt's note) and any ``warning`` (e.g. the audio ended
+    early: times only). Local subscribers only: never logged."""
+    data: dict[str, Any] = {"id": job.id, "state": job.state, "session": job.stem}
+    if job.state == "failed":
+        data["reason"] = plain_reason(job.last_error)
+        data["retryable"] = job.retryable
+        report = notes / f"{job.stem}{ERROR_SUFFIX}"
+        data["report"] = str(report) if report.exists() else None
+    if job.state == "done":
+        data["note"] = job.note_path
+        data["empty"] = drafted.get("empty") if drafted else None
+        if job.warning:
+            data["warning"] = job.warning
+    return data
 
 
 def file_failed_job(store: Store, job: Job, cfg: Config, what: str, hint: str) -> Path | None:
@@ -163,7 +185,7 @@ class Workers:
         self._threads: list[BackgroundThread] = []
         self._lock = threading.Lock()
         self._unload_lock = threading.Lock()
-        self._current: dict[str, dict[str, Any]] = {}  # owner -> {id, kind, stage, fraction}
+        self._current: dict[str, dict[str, Any]] = {}  # owner -> {id, kind, stage, fraction, session}
         self._paused = store.is_paused()
         self._loaded = False
         self.monotonic = monotonic
@@ -248,10 +270,16 @@ class Workers:
         self.notify()
 
     def current(self) -> dict[str, Any] | None:
+        """The first running job (``running()`` lists them all)."""
+        jobs = self.running()
+        return jobs[0] if jobs else None
+
+    def running(self) -> list[dict[str, Any]]:
+        """Every running job: ``{id, kind, stage, fraction, session}``; ``fraction`` is the whole job's share
+        done (``hushnote.daemon.service.progress``), ``session`` its note's name (local display only)."""
         with self._lock:
-            for cur in self._current.values():
-                return dict(cur)
-        return None
+            jobs = sorted(self._current.values(), key=lambda c: float(c["started"]))
+            return [{k: v for k, v in cur.items() if k != "started"} for cur in jobs]
 
     def idle(self) -> bool:
         with self._lock:
@@ -307,7 +335,8 @@ class Workers:
 
     def _work(self, owner: str, job: Job) -> None:
         with self._lock:
-            self._current[owner] = {"id": job.id, "kind": job.kind, "stage": "start", "fraction": 0.0}
+            self._current[owner] = {"id": job.id, "kind": job.kind, "stage": "start", "fraction": 0.0,
+                                    "session": job.stem, "started": time.monotonic()}
         log.info("job %s: started (attempt %d)", job.id, job.attempts + 1)
         self._loaded = True
         state = "queued"
@@ -342,11 +371,7 @@ class Workers:
         if state in ("done", "failed"):
             if drafted and state == "done":  # what was used to draft it (no PHI): the audit log's draft.made
                 self.on_event("job.drafted", {"id": job.id, **drafted})
-            done: dict[str, Any] = {"id": job.id, "state": state}
-            fresh = self.store.get(job.id) if state == "done" else None
-            if fresh is not None and fresh.warning:
-                done["warning"] = fresh.warning  # e.g. the audio ended early (times only, no name)
-            self.on_event("job.done", done)
+            self.on_event("job.done", done_event(self.store.get(job.id) or job, self.notes, drafted))
 
     def _transcribe_and_draft(self, owner: str, job: Job, audio: Path, transcript: Transcript | None,
                               progress: Callable[..., None]) -> tuple[Transcript, Note]:
@@ -401,25 +426,27 @@ class Workers:
         return "failed"
 
     def _progress_for(self, owner: str, job: Job) -> Callable[..., None]:
-        last_pub = [0.0, -1.0]
+        """The pipeline's progress callback for one job: stage fractions become one whole-job fraction."""
+        last_pub = [0.0]
         last_renew = [time.monotonic()]
+        whole = JobProgress()
 
         def progress(stage: str, fraction: float, detail: str = "") -> None:
             if self._stopping.is_set():
                 raise _Released()
-            frac = max(0.0, min(1.0, float(fraction)))
+            frac = round(whole.update(stage, float(fraction)), 4)
             with self._lock:
                 cur = self._current.get(owner)
                 if cur is not None:
                     stage_changed = cur["stage"] != stage
-                    cur.update(stage=stage, fraction=round(frac, 4))
+                    cur.update(stage=stage, fraction=frac)
             now = time.monotonic()
             if now - last_renew[0] >= self.lease_s / 3:
                 self.store.renew(job.id, owner, self.lease_s)
                 last_renew[0] = now
             if cur is not None and (stage_changed or now - last_pub[0] >= self.progress_interval_s or frac >= 1.0):
                 last_pub[0] = now
-                self.on_event("job.progress", {"id": job.id, "stage": stage, "fraction": round(frac, 4)})
+                self.on_event("job.progress", {"id": job.id, "stage": stage, "fraction": frac, "session": job.stem})
 
         return progress
 
@@ -442,7 +469,8 @@ class Workers:
             transcript, note = self._transcribe_and_draft(owner, job, audio, transcript, progress)
             self._drafted[job.id] = {"engine": note.engine, "template": note.template, "model": note.model,
                                      "model_sha256": note.model_sha256, "speech_model": transcript.model,
-                                     "unverified": note.unverified_count, "risk_quotes": len(note.risk)}
+                                     "unverified": note.unverified_count, "risk_quotes": len(note.risk),
+                                     "empty": not any(sec.sentences for sec in note.sections)}
             warning = pipeline.ended_early_warning(transcript)
             if warning:
                 log.warning("job %s: the audio ended early; the note covers only that part", job.id)

@@ -308,6 +308,15 @@ def test_fifty_concurrent_good_clients(server: IpcServer, sock_path: Path) -> No
         assert [r["n"] for r in pool.map(one, range(50))] == list(range(50))
 
 
+def test_one_reply_larger_than_the_backlog_is_delivered(sock_path: Path) -> None:
+    """A long ``queue`` listing is one reply bigger than a subscriber's backlog: it still arrives whole."""
+    r = make_router()
+    jobs = [{"id": f"{i:06x}", "session": "x" * 200} for i in range(2000)]
+    r.register("big", lambda: {"jobs": jobs})
+    with IpcServer(sock_path, r, max_backlog=64 * 1024):
+        assert IpcClient(sock_path).call("big")["jobs"] == jobs
+
+
 def test_slow_subscriber_is_dropped_without_stalling_publish(sock_path: Path) -> None:
     with IpcServer(sock_path, make_router(), max_backlog=64 * 1024) as srv:
         stuck = raw_connect(sock_path)  # subscribes, then never reads

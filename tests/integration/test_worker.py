@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,10 @@ def test_job_done_outputs_and_audio_beside(rig: Rig, eval_dir: Path) -> None:
     assert job is not None and job.audio_path == str(rig.notes / "jfk-2.flac")
     assert not list((rig.cfg.path("paths.data") / "store").iterdir())
     names = [e for e, _ in rig.events]
-    assert "job.progress" in names and ("job.done", {"id": jid, "state": "done"}) in rig.events
+    assert "job.progress" in names
+    [done] = [d for e, d in rig.events if e == "job.done"]
+    # JFK's "ask not what your country…" has nothing a SOAP note asks for: every section is empty
+    assert done == {"id": jid, "state": "done", "session": "jfk-2", "note": str(note), "empty": True}
     tr = sys.modules.get("hushnote.daemon.speech.transcribe")
     assert tr is not None and not any(t.loaded for t in tr._cache.values())
 
@@ -82,6 +86,10 @@ def test_too_little_speech_fails_with_report_and_keeps_audio(rig: Rig, tmp_path:
     assert job is not None and job.last_error and job.last_error.startswith("too_little_speech")
     assert "quiet" not in job.last_error
     assert rig.store.failed_audio_kept() == 2
+    failed = [d for e, d in rig.events if e == "job.done" and d["id"] == jid]
+    assert failed == [{"id": jid, "state": "failed", "session": "quiet room", "retryable": True,
+                       "reason": "There is too little speech in the recording to write a note.",
+                       "report": str(rig.notes / "quiet room.error.txt")}]
 
 
 def test_unexpected_errors_count_attempts_then_fail(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,3 +193,51 @@ def test_models_unload_is_planned_on_the_scheduler_after_the_last_job(rig: Rig, 
         assert w.unload_if_idle() and not w.models_loaded
         assert not w.unload_if_idle()  # nothing loaded: nothing to do
     assert sched.planned(JOB_UNLOAD) is None  # close forgets it
+
+
+def test_progress_is_one_rising_number_per_job_and_every_running_job_is_listed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers, two jobs at once: ``running()`` lists both with their session names; each job's
+    progress events carry one whole-job fraction that only goes up across decode, transcribe, draft and write."""
+    both = threading.Barrier(2, timeout=20)
+    release = threading.Event()
+
+    def staged(path: Path, cfg: Config, progress: Any) -> Any:
+        for stage in ("decode", "transcribe"):
+            for f in (0.0, 0.5, 1.0):
+                progress(stage, f, "")
+                if stage == "transcribe" and f == 0.5:
+                    both.wait()  # both jobs are mid-transcription here
+                    assert release.wait(20)
+        return _fake_transcribe(path, cfg, progress)
+
+    monkeypatch.setattr(pipeline, "transcribe_file", staged)
+    rig = Rig(tmp_path, worker={"count": 2})
+    try:
+        a = rig.add(wav(tmp_path / "Monday intake.wav"))
+        b = rig.add(wav(tmp_path / "Tuesday follow-up.wav"))
+        with rig.workers(progress_interval_s=0.0) as w:
+            w.notify()
+            assert wait_for(lambda: len(w.running()) == 2 and all(c["stage"] == "transcribe" for c in w.running()))
+            running = w.running()
+            assert {c["session"] for c in running} == {"Monday intake", "Tuesday follow-up"}
+            assert all(c["fraction"] == pytest.approx(0.475) for c in running), running
+            assert set(running[0]) == {"id", "kind", "stage", "fraction", "session"}
+            assert w.current() == running[0]
+            release.set()
+            assert wait_for(lambda: rig.state(a) == "done" and rig.state(b) == "done", 30)
+            assert w.running() == [] and w.current() is None
+    finally:
+        rig.store.close()
+    for jid, session in ((a, "Monday intake"), (b, "Tuesday follow-up")):
+        events = [d for e, d in rig.events if e == "job.progress" and d["id"] == jid]
+        fractions = [d["fraction"] for d in events]
+        assert fractions == sorted(fractions), fractions
+        assert fractions[0] == 0.0 and fractions[-1] == 1.0
+        assert {d["stage"] for d in events} >= {"decode", "transcribe", "draft", "write"}
+        assert all(d["session"] == session for d in events)
+        # the number does not start again when a stage starts
+        first_draft = next(d["fraction"] for d in events if d["stage"] == "draft")
+        assert first_draft >= 0.85
+    done = [d for e, d in rig.events if e == "job.done"]
+    assert [d["empty"] for d in done] == [False, False], "the fake session talks about sleep and walking"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +26,16 @@ class FakeDaemon:
     def __init__(self) -> None:
         self.state = "running"
         self.current: dict[str, Any] | None = {"id": "a1b2c3", "kind": "recording", "stage": "transcribe",
-                                               "fraction": 0.4}
+                                               "fraction": 0.4, "session": "Session 2025-03-01 09-00"}
+        self.running: list[dict[str, Any]] | None = None  # None: [current]
         self.jobs: list[dict[str, Any]] = [
             {"id": "a1b2c3", "kind": "recording", "state": "running", "priority": 10, "attempts": 1,
-             "created": "2025-03-01T09:00:00+00:00", "updated": "2025-03-01T09:01:00+00:00", "error": None},
+             "created": "2025-03-01T09:00:00+00:00", "updated": "2025-03-01T09:01:00+00:00", "error": None,
+             "reason": None, "session": "Session 2025-03-01 09-00"},
             {"id": "d4e5f6", "kind": "inbox", "state": "failed", "priority": 0, "attempts": 3,
              "created": "2025-03-01T08:00:00", "updated": "2025-03-01T08:30:00",
-             "error": "The audio file could not be read."},
+             "error": "not_audio: the file is not usable audio", "reason": "The file is not audio (or is damaged).",
+             "session": "intake notes"},
         ]
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -49,8 +55,9 @@ class FakeDaemon:
         self.calls.append(("status", {}))
         counts = {s: sum(1 for j in self.jobs if j["state"] == s)
                   for s in ("queued", "running", "done", "failed", "cancelled")}
+        running = self.running if self.running is not None else [self.current] if self.current else []
         return {"state": self.state, "pid": 4242, "version": "0.1.0", "queue": counts, "current": self.current,
-                "next_retention": "2025-03-01T12:00:00+00:00", "failed_audio_kept": 1}
+                "running": running, "next_retention": "2025-03-01T12:00:00+00:00", "failed_audio_kept": 1}
 
     def queue(self) -> dict[str, Any]:
         return {"jobs": self.jobs}
@@ -96,7 +103,7 @@ def test_status(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "status")
     assert code == 0 and err == ""
     assert "The hushnote service is running (process 4242, version 0.1.0)." in out
-    assert "Working on: job a1b2c3 (recording), transcribing, 40% done." in out
+    assert "Working on: Session 2025-03-01 09-00 (recording, job a1b2c3), transcribing, 40% done." in out
     assert "Queue: 0 waiting, 1 in progress, 0 done, 1 failed, 0 cancelled." in out
     assert "Next clean-up of old audio: 2025-03-01" in out
     assert "Audio kept from failed jobs: 1 recording." in out
@@ -110,15 +117,27 @@ def test_status_paused_and_idle(fake: FakeDaemon, capsys: pytest.CaptureFixture[
     assert "Working on: nothing right now." in out
 
 
+def test_status_lists_every_running_job(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fake.current is not None
+    fake.running = [fake.current, {"id": "f0f0f0", "kind": "inbox", "stage": "draft", "fraction": 0.9,
+                                   "session": "intake notes"}]
+    code, out, _ = run(capsys, "status")
+    working = [line for line in out.splitlines() if line.startswith("Working on:")]
+    assert code == 0 and working == [
+        "Working on: Session 2025-03-01 09-00 (recording, job a1b2c3), transcribing, 40% done.",
+        "Working on: intake notes (inbox file, job f0f0f0), drafting the note, 90% done."]
+
+
 def test_queue_table(fake: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "queue")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["ID", "KIND", "STATE", "TRIES", "ADDED", "UPDATED"]
-    assert lines[1].split()[:5] == ["a1b2c3", "recording", "in", "progress", "1"]
-    assert lines[2].startswith("d4e5f6") and "inbox file" in lines[2] and "failed" in lines[2]
-    assert "2025-03-01 08:00" in lines[2]  # no zone given: shown as it came
-    assert lines[3] == "    Problem: The audio file could not be read."
+    assert lines[0].split() == ["ID", "SESSION", "KIND", "STATE", "TRIES", "ADDED", "UPDATED"]
+    assert lines[1].split()[:8] == ["a1b2c3", "Session", "2025-03-01", "09-00", "recording", "in", "progress", "1"]
+    assert lines[2].startswith("d4e5f6") and "intake notes" in lines[2] and "inbox file" in lines[2]
+    assert "failed" in lines[2] and "2025-03-01 08:00" in lines[2]  # no zone given: shown as it came
+    assert lines[3] == "    Problem: The file is not audio (or is damaged)."  # plain words, not "not_audio"
+    assert "not_audio" not in out
     assert "2 jobs. Retry a failed one with `hushnote retry ID`." in out
 
 
@@ -186,7 +205,24 @@ def test_formatters_survive_odd_shapes() -> None:
     assert "running" in control.format_status({"state": "running"})
     assert "Queue: 0 waiting" in control.format_status({"queue": "x", "current": {"fraction": True}})
     assert control.format_queue({"jobs": [{"id": "x"}, "junk"]}).splitlines()[1].startswith("x")
+    older = control.format_queue({"jobs": [{"id": "x", "state": "failed", "error": "something: old"}]})
+    assert "Problem: something: old" in older  # an older service: its text as it came
+    assert "Working on: job j (inbox file), waiting" in control.format_status(
+        {"current": {"id": "j", "kind": "inbox", "stage": "waiting"}})  # an older service: current only
     assert control.format_queue({}) == "The queue is empty."
     assert control.when("not a date") == "not a date" and control.when(None) == "unknown"
     assert control.format_retry({"id": "1", "state": "running"}) == "Job 1 is now in progress."
     assert control.format_pause({"state": "running"}) == "The service is running."
+
+
+def test_queue_into_head_through_a_real_pipe(fake: FakeDaemon, tmp_path: Path) -> None:
+    """``hushnote queue | head -n 3``: head leaves after three lines; the command says nothing about it
+    (no BrokenPipeError, no "Exception ignored") and exits 0. The listing is far longer than a pipe holds."""
+    fake.jobs = [{**fake.jobs[1], "id": f"{i:06x}", "session": f"session number {i}"} for i in range(20000)]
+    err = tmp_path / "err.txt"
+    cmd = f"{sys.executable} -m hushnote.daemon.cli queue 2>{err}; echo \"exit=$?\" >&2"
+    proc = subprocess.run(["sh", "-c", f"({cmd}) 2>>{err} | head -n 3"], capture_output=True, text=True,
+                          timeout=120, env=os.environ.copy())
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[0].split()[:2] == ["ID", "SESSION"] and len(proc.stdout.splitlines()) == 3
+    assert err.read_text() == "exit=0\n"

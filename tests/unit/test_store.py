@@ -166,4 +166,52 @@ def test_timestamps_come_from_the_clock(store: Store, tmp_path: Path, clock: Fak
     jid = queued_job(store, tmp_path, "a.wav")
     j = store.get(jid)
     assert j is not None and j.created == iso(clock.t) == "2025-01-06T09:00:00.000000+00:00"
-    assert set(j.public()) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error", "warning"}
+    assert set(j.public()) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error",
+                               "warning", "reason", "session", "retryable"}
+
+
+def test_public_shape_names_the_session_and_the_plain_reason(store: Store, tmp_path: Path) -> None:
+    jid = add(store, tmp_path, "Monday intake.wav")
+    job = store.get(jid)
+    assert job is not None
+    pub = job.public()
+    assert pub["session"] == "Monday intake" and pub["reason"] is None and not pub["retryable"]
+    assert store.claim("w", 60) is not None
+    store.fail(jid, "too_little_speech: the recording could not be made into a note")
+    job = store.get(jid)
+    assert job is not None
+    pub = job.public()
+    assert pub["reason"] == "There is too little speech in the recording to write a note."
+    assert pub["error"].startswith("too_little_speech") and pub["retryable"]
+    assert "/" not in str(pub), "no paths"
+
+
+def test_recent_failures_newest_first_within_the_window(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    ids = []
+    for name in ("a.wav", "b.wav", "c.wav"):
+        jid = add(store, tmp_path, name)
+        assert store.claim("w", 60) is not None
+        store.fail(jid, "input_error: x")
+        ids.append(jid)
+        clock.advance(days=3)
+    done = add(store, tmp_path, "d.wav")
+    assert store.claim("w", 60) is not None
+    store.complete(done, note_path=tmp_path / "n", transcript_path=tmp_path / "t", audio_path=None)
+    since = clock.t - dt.timedelta(days=7)  # a failed 9 days ago, b 6, c 3
+    assert [j.id for j in store.recent_failed(since, 10)] == [ids[2], ids[1]]
+    assert [j.id for j in store.recent_failed(since, 1)] == [ids[2]]
+
+
+def test_plain_reasons_never_show_the_internal_code() -> None:
+    from hushnote.daemon.jobs.reasons import REASONS, UNKNOWN, error_code, plain_reason
+
+    assert plain_reason("not_audio: the file is not usable audio") == "The file is not audio (or is damaged)."
+    assert plain_reason("too_little_speech: the recording could not be made into a note") == \
+        "There is too little speech in the recording to write a note."
+    assert plain_reason("internal: an unexpected RuntimeError while processing") == \
+        "Something unexpected went wrong while making the note."
+    assert plain_reason("brand_new_code: x") == UNKNOWN
+    assert plain_reason(None) is None and plain_reason("") is None
+    assert error_code("interrupted: processing stopped 3 times") == "interrupted"
+    for code, text in REASONS.items():
+        assert "_" not in text and text.endswith(".") and text[0].isupper(), code

@@ -4,7 +4,8 @@
 - recording: a filled red disc (the universal "recording" dot)
 - processing: a progress ring; the filled arc is the current job's share done
 - paused: two vertical bars
-- attention: a warning triangle with an exclamation mark
+- attention: a warning triangle with an exclamation mark (the service is not running)
+- failed: the note page with a red disc and a white cross on its corner (a job could not be made into a note)
 
 Each is drawn at 4x and scaled down (smooth edges), with a dark outline and a light halo so it reads on
 light and dark panels alike at 22-32 px.
@@ -78,6 +79,17 @@ def _attention(d: ImageDraw.ImageDraw) -> None:
     d.ellipse(_box(28, 45, 36, 53), fill=INK)
 
 
+def _failed(d: ImageDraw.ImageDraw) -> None:
+    d.rounded_rectangle(_box(4, 2, 42, 54), radius=_px(6), fill=HALO)
+    d.rounded_rectangle(_box(7, 5, 39, 51), radius=_px(4), fill=PAGE, outline=INK, width=_px(4))
+    for y in (16, 25, 34):
+        d.rounded_rectangle(_box(13, y, 33, y + 4), radius=_px(2), fill=SLATE)
+    d.ellipse(_box(28, 28, 64, 64), fill=HALO)
+    d.ellipse(_box(31, 31, 61, 61), fill=RED, outline=INK, width=_px(3))
+    for a, b in (((39, 39), (53, 53)), ((53, 39), (39, 53))):
+        d.line([(_px(a[0]), _px(a[1])), (_px(b[0]), _px(b[1]))], fill=PAGE, width=_px(5))
+
+
 @lru_cache(maxsize=64)
 def _draw(state: IconState, fraction_pct: int | None) -> Image.Image:
     img = Image.new("RGBA", (_N, _N), (0, 0, 0, 0))
@@ -90,6 +102,8 @@ def _draw(state: IconState, fraction_pct: int | None) -> Image.Image:
         _processing(d, None if fraction_pct is None else fraction_pct / 100)
     elif state is IconState.PAUSED:
         _paused(d)
+    elif state is IconState.FAILED:
+        _failed(d)
     else:
         _attention(d)
     return img.resize((SIZE, SIZE), Image.Resampling.LANCZOS)

@@ -1,25 +1,30 @@
 """What the tray shows, as a pure function of what it knows. No I/O, no clock, no pystray.
 
 The app feeds a ``TrayModel`` with what the service said (``with_status``, ``with_record_status``,
-``with_event``, ``disconnected``) and asks ``view(model, now)`` for a ``TrayView``: the icon to draw,
-the tooltip/title and every menu entry with its label and whether it is enabled. Events can also ask for a
-desktop notification (``Notice``). ``now`` is ``time.monotonic()`` seconds, used only to extrapolate the
-recording's elapsed time between service updates.
+``with_event``, ``disconnected``) and what is in the notes folder (``with_notes``; ``tray.notes`` reads it),
+and asks ``view(model, now)`` for a ``TrayView``: the icon to draw, the tooltip/title and every menu entry
+(with submenus) with its label and whether it is enabled. Events can also ask for a desktop notification
+(``Notice``); a few actions ask a question first (``Ask``). ``now`` is ``time.monotonic()`` seconds, used only
+to extrapolate the recording's elapsed time between service updates.
 
-Wording rules: plain English for a clinician; never a file name, client name or transcript text (a
-notification may be seen by someone else in the room); the daemon's own ``message`` strings are already
-written for the clinician and are shown as they are.
+Wording rules: plain English for a clinician, no internal codes; the daemon's own ``message`` and ``reason``
+strings are already written for the clinician and are shown as they are. The only name shown is the
+session's (its note's name: ``Session <date> <time>`` for a recording, the file's own name for an inbox
+file), because the clinician has to know which note is ready or which recording failed; never a path,
+never transcript text.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 APP_NAME = "hushnote"
+RECENT_NOTES = 5  # the last notes the menu lists
+LEVEL_BARS = 5
 
 
 class IconState(enum.Enum):
@@ -27,22 +32,31 @@ class IconState(enum.Enum):
     RECORDING = "recording"
     PROCESSING = "processing"
     PAUSED = "paused"
-    ATTENTION = "attention"
+    ATTENTION = "attention"  # the service is not running (or an action of the tray's went wrong)
+    FAILED = "failed"  # a job failed and nobody has looked at the menu's list yet
 
 
 class Action(enum.Enum):
-    """What a menu entry does; the app maps each to a handler."""
+    """What a menu entry does; the app maps each to a handler. ``MenuEntry.arg`` says on what."""
 
     RECORD = "record"  # start or stop, by the model's recording state (the menu item: consent confirmed)
     CLICK = "click"  # the icon itself was clicked: stop; start only if the service does not require consent
-    STATUS = "status"  # the informational line; does nothing
+    STATUS = "status"  # an informational line; does nothing
+    JOB = "job"  # a running job's line (arg: job id); does nothing
     PRIVACY = "privacy"  # the network guard's line (offline, attempts refused); does nothing
-    DISMISS = "dismiss"  # clear the warning shown in the status line
+    DISMISS = "dismiss"  # clear the warning (the failures stay listed)
+    FAILURE = "failure"  # a failed job (arg: job id): its submenu
+    RETRY = "retry"  # arg: job id
+    SHOW_REPORT = "show_report"  # arg: the error report's path
+    NOTE = "note"  # one of the last notes (arg: its path): its submenu
+    OPEN_NOTE = "open_note"  # arg: the note's path
+    SIGN_NOTE = "sign_note"  # arg: the note's path; asks first (``sign_question``)
+    COPY_NOTE = "copy_note"  # arg: the note's path (plain text for the health record)
     OPEN_NOTES = "open_notes"
     OPEN_INBOX = "open_inbox"
     PAUSE = "pause"  # pause or resume processing
     START_SERVICE = "start_service"
-    QUIT = "quit"
+    QUIT = "quit"  # asks first while recording (``quit_question``)
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,8 @@ class MenuEntry:
     default: bool = False  # the left-click action where the backend has one
     visible: bool = True
     separator_before: bool = False
+    arg: str | None = None  # what the action applies to (a job id, a note's path)
+    submenu: tuple[MenuEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,25 +79,80 @@ class TrayView:
     menu: tuple[MenuEntry, ...]
     fraction: float | None = None  # the current job's progress, drawn as an arc when processing
 
-    def entry(self, action: Action) -> MenuEntry:
-        for e in self.menu:
-            if e.action is action:
+    def entry(self, action: Action, arg: str | None = None) -> MenuEntry:
+        """The first entry (submenus included) for ``action`` (and ``arg``, if given)."""
+        for e in self.walk():
+            if e.action is action and (arg is None or e.arg == arg):
                 return e
         raise KeyError(action)
+
+    def entries(self, action: Action) -> list[MenuEntry]:
+        return [e for e in self.walk() if e.action is action]
+
+    def walk(self) -> Iterator[MenuEntry]:
+        """Every entry, depth first (a submenu's entries right after its parent)."""
+        stack = list(reversed(self.menu))
+        while stack:
+            e = stack.pop()
+            yield e
+            stack.extend(reversed(e.submenu))
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A desktop notification to show once."""
+    """A desktop notification to show once. ``opens``: the file a click on it opens (the note, the report)."""
 
     title: str
     message: str
+    opens: str | None = None
+    app: str = APP_NAME
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question to answer before ``action`` runs (on ``arg``)."""
+
+    title: str
+    message: str
+    yes: str
+    no: str
+    action: Action
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed job as the menu lists it (``status.failed_recent`` / a ``job.done`` event)."""
+
+    id: str
+    session: str
+    reason: str
+    retryable: bool = False
+    report: str | None = None  # the error report's path
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Failure:
+        report = data.get("report")
+        return cls(id=str(data.get("id") or ""), session=str(data.get("session") or "a recording"),
+                   reason=str(data.get("reason") or "The recording could not be made into a note."),
+                   retryable=data.get("retryable") is True, report=report if isinstance(report, str) else None)
+
+
+@dataclass(frozen=True)
+class NoteInfo:
+    """One note in the notes folder (``tray.notes.recent_notes`` reads them)."""
+
+    path: str
+    session: str
+    modified: float  # wall clock (st_mtime)
+    status: str = "draft"  # "draft", "signed", "encrypted" (notes.encrypt: opened with `hushnote open`)
 
 
 STAGES = {"decode": "reading audio", "transcribe": "transcribing", "draft": "drafting the note",
-          "write": "saving", "queued": "waiting"}
+          "write": "saving", "queued": "waiting", "start": "starting"}
 
 START_LABEL = "Start recording (client has consented)"
+PAUSE_LABEL = "Pause processing (recording still works)"
 NOTE_READY = Notice("Draft note ready", "A draft progress note is ready in your notes folder. "
                     "Review it before you sign it.")
 NOTE_READY_PARTIAL = Notice("Draft note ready: the recording ended early",
@@ -89,10 +160,48 @@ NOTE_READY_PARTIAL = Notice("Draft note ready: the recording ended early",
                             "that (the note says where). Check the original recording; `hushnote queue` has details.")
 JOB_FAILED = Notice("A recording could not be processed",
                     "hushnote could not turn a recording into a note. The audio is kept. "
-                    "Run `hushnote queue` to see why, then `hushnote retry`.")
+                    "Open the hushnote menu to retry or to see the report.")
 SERVICE_LOST_WHILE_RECORDING = Notice(
     "Recording interrupted", "The hushnote service stopped while recording. What was recorded before that "
     "has been kept if the service saved it; start the service and check the queue.")
+
+
+def note_ready(data: Mapping[str, Any]) -> Notice:
+    """The notification for a finished job: "Draft note ready: SESSION", or, when no section of the note had
+    anything from the session, that it is empty. A click opens the note."""
+    session, note = data.get("session"), data.get("note")
+    opens = note if isinstance(note, str) else None
+    if not session:
+        return replace(NOTE_READY_PARTIAL if data.get("warning") else NOTE_READY, opens=opens)
+    if data.get("warning"):
+        return Notice(f"Draft note ready, recording cut short: {session}", NOTE_READY_PARTIAL.message, opens)
+    if data.get("empty") is True:
+        return Notice(f"Empty note: {session}", "Nothing in this session matched any section of the note: every "
+                      "section says it was not discussed. Check that this was the right recording.", opens)
+    return Notice(f"Draft note ready: {session}", "Click to open it. Review it before you sign it.", opens)
+
+
+def job_failed(f: Failure) -> Notice:
+    what = "Open the hushnote menu to retry or to see the report." if f.retryable else \
+        "Open the hushnote menu to see the report."
+    return Notice(f"No note for: {f.session}", f"{f.reason} {what}", f.report)
+
+
+def quit_question(model: TrayModel) -> Ask | None:
+    """Quitting the tray while recording asks first (the recording itself goes on in the service)."""
+    if not (model.connected and model.recording):
+        return None
+    return Ask("Quit the hushnote tray?",
+               "A session is being recorded. Quitting the tray does not stop it: the recording goes on in the "
+               "hushnote service. To stop it later, start the tray again or run `hushnote record stop`.",
+               "Quit tray, keep recording", "Cancel", Action.QUIT)
+
+
+def sign_question(note: NoteInfo) -> Ask:
+    return Ask(f"Sign the note {note.session}?",
+               "Signing marks the note final: it becomes read-only, any later change shows when it is verified, "
+               "and the session's audio is deleted now (unless your settings keep it). Sign only after you have "
+               "reviewed and corrected it.", "Sign note", "Cancel", Action.SIGN_NOTE, note.path)
 
 
 @dataclass(frozen=True)
@@ -110,17 +219,36 @@ class TrayModel:
     elapsed_at: float = 0.0  # monotonic time at which elapsed_s was true
     level_db: float | None = None
     record_warning: str | None = None
-    # progress, from events between status polls
-    current: Mapping[str, Any] | None = None
+    running: tuple[Mapping[str, Any], ...] = ()  # jobs in progress {id, kind, stage, fraction, session}
+    failures: tuple[Failure, ...] = ()  # newest first; the service's list, plus failures seen since
+    acknowledged: frozenset[str] = field(default_factory=frozenset)  # failures the clinician dismissed
+    notes: tuple[NoteInfo, ...] = ()  # the last notes, newest first
     last_note_at: float | None = None  # wall clock (time.time()) of the last note made while we watched
     error: str | None = None  # a problem to show until dismissed or superseded
     busy: str | None = None  # an action in flight ("Starting the service…")
 
+    @property
+    def current(self) -> Mapping[str, Any] | None:
+        """The first running job."""
+        return self.running[0] if self.running else None
+
+    @property
+    def unseen_failures(self) -> tuple[Failure, ...]:
+        return tuple(f for f in self.failures if f.id not in self.acknowledged)
+
     # ------------------------------------------------------------------ inputs
 
     def with_status(self, status: Mapping[str, Any]) -> TrayModel:
+        failures = self.failures
+        recent = status.get("failed_recent")
+        if isinstance(recent, list):  # the service's list is the truth (a retried job leaves it)
+            failures = tuple(Failure.of(d) for d in recent if isinstance(d, Mapping))
         return replace(self, connected=True, ever_connected=True, status=dict(status),
-                       current=status.get("current"), busy=None)
+                       running=_running(status), failures=failures, busy=None)
+
+    def with_notes(self, notes: Sequence[NoteInfo]) -> TrayModel:
+        ordered = sorted(notes, key=lambda n: n.modified, reverse=True)
+        return replace(self, notes=tuple(ordered[:RECENT_NOTES]))
 
     def with_record_status(self, rec: Mapping[str, Any] | None, now: float) -> TrayModel:
         """``rec`` is the ``record.status`` reply, or None when this service has no recorder."""
@@ -135,11 +263,15 @@ class TrayModel:
 
     def disconnected(self) -> tuple[TrayModel, list[Notice]]:
         notices = [SERVICE_LOST_WHILE_RECORDING] if self.connected and self.recording else []
-        return replace(self, connected=False, status=None, current=None, recording=False, level_db=None,
+        return replace(self, connected=False, status=None, running=(), recording=False, level_db=None,
                        record_warning=None), notices
 
     def with_error(self, message: str | None) -> TrayModel:
         return replace(self, error=message, busy=None)
+
+    def dismissed(self) -> TrayModel:
+        """The clinician dismissed the warning: it and the failed icon go; the failures stay in the menu."""
+        return replace(self, error=None, acknowledged=self.acknowledged | {f.id for f in self.failures})
 
     def with_busy(self, message: str | None) -> TrayModel:
         return replace(self, busy=message)
@@ -149,17 +281,9 @@ class TrayModel:
         """Apply one service event. Returns the new model and notifications to show."""
         wall = time.time() if wall is None else wall
         if name == "job.progress":
-            return replace(self, current={"id": data.get("id"), "stage": data.get("stage"),
-                                          "fraction": data.get("fraction")}), []
+            return replace(self, running=_progressed(self.running, data)), []
         if name == "job.done":
-            cur = None if self.current and self.current.get("id") == data.get("id") else self.current
-            state = data.get("state")
-            if state == "done":
-                notice = NOTE_READY_PARTIAL if data.get("warning") else NOTE_READY
-                return replace(self, current=cur, last_note_at=wall), [notice]
-            if state == "failed":
-                return replace(self, current=cur, error=JOB_FAILED.message), [JOB_FAILED]
-            return replace(self, current=cur), []
+            return self._job_done(data, wall)
         if name == "state":
             st = dict(self.status or {})
             if data.get("state") in ("running", "paused"):
@@ -172,16 +296,52 @@ class TrayModel:
             msg = str(data.get("message") or "The recording needs your attention.")
             return replace(self, record_warning=msg), [Notice("Recording warning", msg)]
         if name == "record.stopped":
-            reason = str(data.get("reason") or "")
-            seconds = _float_or_none(data.get("seconds"))
-            model = replace(self, recording=False, elapsed_s=0.0, level_db=None, record_warning=None)
-            if reason in ("", "user", "stopped", "requested"):
-                length = f" ({format_elapsed(seconds)})" if seconds else ""
-                return model, [Notice("Recording saved",
-                                      f"The recording{length} is saved and queued for a draft note.")]
-            return model, [Notice("Recording stopped", f"The recording stopped: {_reason_text(reason)}. "
-                                  "What was recorded so far is saved and queued.")]
+            return self._record_stopped(data)
         return self, []
+
+    def _job_done(self, data: Mapping[str, Any], wall: float) -> tuple[TrayModel, list[Notice]]:
+        job_id = data.get("id")
+        model = replace(self, running=tuple(j for j in self.running if j.get("id") != job_id))
+        state = data.get("state")
+        if state == "done":
+            return replace(model, last_note_at=wall), [note_ready(data)]
+        if state != "failed":
+            return model, []
+        if "session" not in data:  # an older service: no name, no reason
+            return replace(model, error=JOB_FAILED.message), [JOB_FAILED]
+        failure = Failure.of(data)
+        failures = (failure, *(f for f in model.failures if f.id != failure.id))
+        return replace(model, failures=failures, acknowledged=model.acknowledged - {failure.id}), \
+            [job_failed(failure)]
+
+    def _record_stopped(self, data: Mapping[str, Any]) -> tuple[TrayModel, list[Notice]]:
+        reason = str(data.get("reason") or "")
+        seconds = _float_or_none(data.get("seconds"))
+        model = replace(self, recording=False, elapsed_s=0.0, level_db=None, record_warning=None)
+        if reason in ("", "user", "stopped", "requested"):
+            length = f" ({format_elapsed(seconds)})" if seconds else ""
+            return model, [Notice("Recording saved", f"The recording{length} is saved and queued for a draft note.")]
+        return model, [Notice("Recording stopped", f"The recording stopped: {_reason_text(reason)}. "
+                              "What was recorded so far is saved and queued.")]
+
+
+def _running(status: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """The running jobs of a ``status`` result (an older service sends only ``current``)."""
+    running = status.get("running")
+    if isinstance(running, list):
+        return tuple(dict(j) for j in running if isinstance(j, Mapping))
+    cur = status.get("current")
+    return (dict(cur),) if isinstance(cur, Mapping) else ()
+
+
+def _progressed(running: tuple[Mapping[str, Any], ...], data: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """``running`` with one job's progress event applied (a job not listed yet is added)."""
+    job_id = data.get("id")
+    known = next((j for j in running if j.get("id") == job_id), {})
+    updated = {**known, **{k: data[k] for k in ("id", "stage", "fraction", "session") if k in data}}
+    if known:
+        return tuple(updated if j is known else j for j in running)
+    return (*running, updated)
 
 
 def _float_or_none(v: Any) -> float | None:
@@ -204,11 +364,6 @@ def format_elapsed(seconds: float | None) -> str:
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-
-
-def format_minutes(seconds: float) -> str:
-    m = int(seconds // 60)
-    return "under a minute" if m < 1 else _plural(m, "minute")
 
 
 def _clock(wall: float) -> str:
@@ -235,93 +390,165 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def level_meter(db: float | None) -> str:
+    """A recording level as five bars (``▮▮▮▯▯``): one per 10 dB above -65 dBFS, where silence starts."""
+    if db is None:
+        return ""
+    bars = max(0, min(LEVEL_BARS, int((db + 65.0 + 9.999) // 10)))
+    return "▮" * bars + "▯" * (LEVEL_BARS - bars) + (" no sound" if bars == 0 else "")
+
+
+def _pct(fraction: Any) -> str:
+    f = _float_or_none(fraction)
+    return "" if f is None else f"{round(max(0.0, min(1.0, f)) * 100)}%"
+
+
 # ----------------------------------------------------------------------------- the view
+
+@dataclass(frozen=True)
+class _Headline:
+    icon: IconState
+    title: str
+    line: str
+
+
+def _headline(model: TrayModel, now: float) -> _Headline:
+    """The icon, the tooltip and the menu's status line: the most urgent state wins."""
+    status = model.status or {}
+    waiting = _waiting(status.get("queue") or {})
+    last_note = f"last note ready at {_clock(model.last_note_at)}" if model.last_note_at else ""
+    if not model.connected:
+        title = (model.busy or "The hushnote service is not running.") + (
+            "" if model.busy else " Choose “Start service” from this menu.")
+        return _Headline(IconState.ATTENTION, title, model.busy or "Service not running")
+    if model.recording:
+        elapsed = model.elapsed_s + max(0.0, now - model.elapsed_at)
+        title = f"Recording {format_elapsed(elapsed)}" + (f". {model.record_warning}" if model.record_warning else "")
+        meter = level_meter(model.level_db)
+        line = f"Recording {format_elapsed(elapsed)}" + (f"   level {meter}" if meter else "")
+        return _Headline(IconState.RECORDING, title + ". Click to stop.",
+                         line + (" (warning)" if model.record_warning else ""))
+    if model.error:
+        return _Headline(IconState.ATTENTION, model.error, "Needs attention: see below")
+    if unseen := model.unseen_failures:
+        title = f"No note for: {unseen[0].session}. {unseen[0].reason}" if len(unseen) == 1 else \
+            f"{_plural(len(unseen), 'recording')} could not be made into notes"
+        return _Headline(IconState.FAILED, title + " See the menu.", "Could not make a note: see below")
+    if status.get("state") == "paused":
+        title = "Processing is paused: recording still works, and notes are made after you choose Resume"
+        title += f"; {_plural(waiting, 'recording')} waiting." if waiting else "."
+        return _Headline(IconState.PAUSED, title, "Paused: notes come after Resume" + (
+            f"; {waiting} waiting" if waiting else ""))
+    if model.running or waiting:
+        return _processing(model, waiting)
+    title = "Ready" + (f"; {last_note}." if last_note else ".")
+    if model.record_supported and model.consent_required:
+        title += " Start recording from this menu once your client has consented."
+    elif model.record_supported:
+        title += " Click to start recording."
+    return _Headline(IconState.IDLE, title, "Ready" + (f"; {last_note}" if last_note else ""))
+
+
+def _processing(model: TrayModel, waiting: int) -> _Headline:
+    cur = model.current
+    more = max(0, waiting - len(model.running))
+    if cur is None:
+        return _Headline(IconState.PROCESSING, f"{_plural(waiting, 'recording')} waiting.", f"{waiting} in queue")
+    stage = STAGES.get(str(cur.get("stage")), "working")
+    pct = _pct(cur.get("fraction"))
+    title = f"Making a note: {stage}" + (f" {pct}" if pct else "")
+    if len(model.running) > 1:
+        title = f"Making {len(model.running)} notes"
+    title += f"; {more} more waiting." if more else "."
+    line = f"Making {_plural(len(model.running), 'note')}" + (f", {more} more waiting" if more else "")
+    return _Headline(IconState.PROCESSING, title, line)
+
+
+def _record_entry(model: TrayModel) -> MenuEntry:
+    if model.recording:
+        return MenuEntry(Action.RECORD, "Stop recording", enabled=model.connected, default=True)
+    if model.connected and not model.record_supported:
+        return MenuEntry(Action.RECORD, "Recording is not available in this version", enabled=False)
+    # a click on the icon starts a recording only if the service does not ask for consent (the menu's
+    # wording is the clinician's confirmation that the client agreed)
+    return MenuEntry(Action.RECORD, START_LABEL, enabled=model.connected and model.busy is None,
+                     default=not model.consent_required)
+
+
+def _job_lines(model: TrayModel) -> list[MenuEntry]:
+    """One line per running job: ``Making a note: SESSION, transcribing 42%`` (the whole job's share)."""
+    out = []
+    for job in model.running if model.connected else ():
+        stage = STAGES.get(str(job.get("stage")), "working")
+        pct = _pct(job.get("fraction"))
+        who = job.get("session") or "a recording"
+        out.append(MenuEntry(Action.JOB, f"Making a note: {who}, {stage}" + (f" {pct}" if pct else ""),
+                             enabled=False, arg=str(job.get("id"))))
+    return out
+
+
+def _failure_entries(model: TrayModel) -> list[MenuEntry]:
+    """Each failure: "SESSION: reason" with Retry and Show report (kept after Dismiss)."""
+    out = []
+    for i, f in enumerate(model.failures):
+        sub = (MenuEntry(Action.RETRY, "Retry", enabled=f.retryable and model.connected, arg=f.id),
+               MenuEntry(Action.SHOW_REPORT, "Show report", enabled=f.report is not None, arg=f.report))
+        out.append(MenuEntry(Action.FAILURE, f"Could not make a note: {f.session}. {f.reason}",
+                             separator_before=i == 0, arg=f.id, submenu=sub))
+    return out
+
+
+def _note_entries(model: TrayModel) -> list[MenuEntry]:
+    """The last notes, newest first, each with Open, Sign… and Copy for the record."""
+    out = []
+    for i, n in enumerate(model.notes):
+        readable = n.status != "encrypted"
+        sub = (MenuEntry(Action.OPEN_NOTE, "Open", enabled=readable, arg=n.path),
+               MenuEntry(Action.SIGN_NOTE, "Signed" if n.status == "signed" else "Sign…",
+                         enabled=n.status == "draft", arg=n.path),
+               MenuEntry(Action.COPY_NOTE, "Copy for the record", enabled=readable, arg=n.path))
+        mark = {"signed": " (signed)", "encrypted": " (encrypted)"}.get(n.status, "")
+        out.append(MenuEntry(Action.NOTE, f"{n.session}{mark}", separator_before=i == 0, arg=n.path, submenu=sub))
+    return out
+
+
+INFO_LINES = frozenset({Action.STATUS, Action.JOB, Action.PRIVACY})
+
+
+def menu_shape(menu: Sequence[MenuEntry]) -> tuple[MenuEntry, ...]:
+    """``menu`` without the text of its informational lines (status, job progress, privacy). Two menus of one
+    shape differ only in that text: a UI updates those labels in place instead of rebuilding an open menu
+    (the recording's clock changes every second)."""
+    return tuple(replace(e, label="", submenu=menu_shape(e.submenu)) if e.action in INFO_LINES
+                 else replace(e, submenu=menu_shape(e.submenu)) for e in menu)
+
 
 def view(model: TrayModel, now: float) -> TrayView:
     """The icon, title and menu for ``model``; ``now`` is ``time.monotonic()``."""
     status = model.status or {}
-    queue = status.get("queue") or {}
     paused = status.get("state") == "paused"
-    waiting = _waiting(queue)
-    current = model.current
-    fraction = _float_or_none(current.get("fraction")) if current else None
+    head = _headline(model, now)
+    line = model.busy if model.busy and model.connected else head.line
+    privacy = privacy_line(status)
+    fraction = _float_or_none(model.current.get("fraction")) if model.current else None
     if fraction is not None:
         fraction = max(0.0, min(1.0, fraction))
-    elapsed = model.elapsed_s + max(0.0, now - model.elapsed_at) if model.recording else 0.0
-    last_note = f"last note ready at {_clock(model.last_note_at)}" if model.last_note_at else ""
-    privacy = privacy_line(status)
-
-    # icon and title, most urgent first
-    if not model.connected:
-        icon = IconState.ATTENTION
-        title = (model.busy or "The hushnote service is not running.") + (
-            "" if model.busy else " Choose “Start service” from this menu.")
-        line = model.busy or "Service not running"
-    elif model.recording:
-        icon = IconState.RECORDING
-        title = f"Recording {format_elapsed(elapsed)}"
-        if model.record_warning:
-            title += f". {model.record_warning}"
-        title += ". Click to stop."
-        # the menu changes at most once a minute (a menu rebuilt every second flickers while open)
-        line = f"Recording for {format_minutes(elapsed)}"
-        if model.record_warning:
-            line += " (warning)"
-    elif model.error:
-        icon = IconState.ATTENTION
-        title = model.error
-        line = "Needs attention: see below"
-    elif paused:
-        icon = IconState.PAUSED
-        title = "Processing is paused"
-        title += f"; {_plural(waiting, 'recording')} waiting." if waiting else "."
-        line = f"Paused, {waiting} waiting" if waiting else "Paused"
-    elif current is not None or waiting:
-        icon = IconState.PROCESSING
-        stage = STAGES.get(str(current.get("stage")), "working") if current else "waiting"
-        pct = f" {round(fraction * 100)}%" if fraction is not None else ""
-        more = max(0, waiting - (1 if current else 0))
-        title = f"Making a note: {stage}{pct}" if current else f"{_plural(waiting, 'recording')} waiting"
-        if current and more:
-            title += f"; {more} more waiting"
-        title += "."
-        line = f"Working{pct}, {waiting} in queue" if current else f"{waiting} in queue"
-    else:
-        icon = IconState.IDLE
-        title = "Ready" + (f"; {last_note}." if last_note else ".")
-        if model.record_supported and model.consent_required:
-            title += " Start recording from this menu once your client has consented."
-        elif model.record_supported:
-            title += " Click to start recording."
-        line = "Ready"
-    if last_note and model.connected and not model.recording:
-        line += f"; {last_note}"
-    if model.busy and model.connected:
-        line = model.busy
-
-    # the menu
-    if model.recording:
-        rec = MenuEntry(Action.RECORD, "Stop recording",
-                        enabled=model.connected, default=True)
-    elif model.connected and not model.record_supported:
-        rec = MenuEntry(Action.RECORD, "Recording is not available in this version", enabled=False)
-    else:
-        # a click on the icon starts a recording only if the service does not ask for consent (the menu's
-        # wording is the clinician's confirmation that the client agreed)
-        rec = MenuEntry(Action.RECORD, START_LABEL, enabled=model.connected and model.busy is None,
-                        default=not model.consent_required)
     menu = (
-        rec,
+        _record_entry(model),
         MenuEntry(Action.STATUS, line, enabled=False, separator_before=True),
+        *_job_lines(model),
         MenuEntry(Action.PRIVACY, privacy or "", enabled=False, visible=bool(privacy) and model.connected),
-        MenuEntry(Action.DISMISS, "Dismiss this warning", visible=bool(model.error) and model.connected),
+        MenuEntry(Action.DISMISS, "Dismiss this warning",
+                  visible=bool(model.error or model.unseen_failures) and model.connected),
+        *_failure_entries(model),
+        *_note_entries(model),
         MenuEntry(Action.OPEN_NOTES, "Open notes folder", separator_before=True),
         MenuEntry(Action.OPEN_INBOX, "Open inbox"),
-        MenuEntry(Action.PAUSE, "Resume processing" if paused else "Pause processing",
+        MenuEntry(Action.PAUSE, "Resume processing" if paused else PAUSE_LABEL,
                   enabled=model.connected, separator_before=True),
         MenuEntry(Action.START_SERVICE, "Start service" if not model.connected else "Service is running",
                   enabled=not model.connected and model.busy is None),
         MenuEntry(Action.QUIT, "Quit tray", separator_before=True),
     )
-    return TrayView(icon=icon, title=f"{APP_NAME}: {title}", menu=menu,
-                    fraction=fraction if icon is IconState.PROCESSING else None)
+    return TrayView(icon=head.icon, title=f"{APP_NAME}: {head.title}", menu=menu,
+                    fraction=fraction if head.icon is IconState.PROCESSING else None)

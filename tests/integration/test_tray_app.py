@@ -322,7 +322,7 @@ def test_pystray_adapter_draws_views_and_routes_clicks(sock: Path, service: Fake
         screen.wait(idle)
         items = list(icon.menu)
         texts = [i.text for i in items if i is not pystray.Menu.SEPARATOR]
-        assert texts == [START_LABEL, "Ready", "Open notes folder", "Open inbox", "Pause processing",
+        assert texts == [START_LABEL, "Ready", "Open notes folder", "Open inbox", "Pause processing (recording still works)",
                          "Service is running", "Quit tray"]
         assert [i.enabled for i in items if i.text in ("Ready", "Service is running")] == [False, False]
         first_image = icon.icon

@@ -12,9 +12,17 @@ from hushnote.tray.state import (
     SERVICE_LOST_WHILE_RECORDING,
     START_LABEL,
     Action,
+    Ask,
+    Failure,
     IconState,
+    NoteInfo,
+    Notice,
     TrayModel,
     format_elapsed,
+    level_meter,
+    menu_shape,
+    quit_question,
+    sign_question,
     view,
 )
 
@@ -56,7 +64,8 @@ def test_idle() -> None:
     assert "from this menu once your client has consented" in v.title
     no_consent = view(connected().with_record_status({**IDLE_REC, "require_consent": False}, now=0.0), now=0.0)
     assert no_consent.entry(Action.RECORD).default and "Click to start recording" in no_consent.title
-    assert v.entry(Action.PAUSE).label == "Pause processing" and v.entry(Action.PAUSE).enabled
+    assert v.entry(Action.PAUSE).label == "Pause processing (recording still works)"
+    assert v.entry(Action.PAUSE).enabled
     assert not v.entry(Action.START_SERVICE).enabled
     assert v.entry(Action.START_SERVICE).label == "Service is running"
     assert not v.entry(Action.DISMISS).visible
@@ -80,7 +89,7 @@ def test_recording_red_with_elapsed_time_extrapolated() -> None:
     assert v.icon is IconState.RECORDING
     assert "Recording 1:01" in v.title
     assert v.entry(Action.RECORD).label == "Stop recording"
-    assert v.entry(Action.STATUS).label == "Recording for 1 minute"
+    assert v.entry(Action.STATUS).label == "Recording 1:01   level ▮▮▮▮▯"  # mm:ss and the level, in the menu
     assert v.entry(Action.RECORD).enabled and v.entry(Action.RECORD).default
     # between service updates the clock keeps going
     assert "Recording 1:11" in view(m, now=110.0).title
@@ -88,9 +97,11 @@ def test_recording_red_with_elapsed_time_extrapolated() -> None:
     m2, notes = m.with_event("record.level", {"elapsed_s": 3725, "level_db": -20}, now=200.0)
     assert notes == []
     assert "Recording 1:02:05" in view(m2, now=200.5).title
-    assert view(m2, now=200.5).entry(Action.STATUS).label == "Recording for 62 minutes"
-    # the menu does not change from one second to the next (it would flicker while open)
-    assert view(m, now=100.0).menu == view(m, now=105.0).menu
+    assert view(m2, now=200.5).entry(Action.STATUS).label == "Recording 1:02:05   level ▮▮▮▮▮"
+    # from one second to the next only the line's text changes: the menu keeps its shape (updated in place)
+    a, b = view(m, now=100.0), view(m, now=105.0)
+    assert a.menu != b.menu and menu_shape(a.menu) == menu_shape(b.menu)
+    assert b.entry(Action.STATUS).label == "Recording 1:06   level ▮▮▮▮▯"
 
 
 def test_recording_beats_processing_and_pause() -> None:
@@ -128,11 +139,14 @@ def test_processing_shows_count_and_percent() -> None:
     assert v.icon is IconState.PROCESSING
     assert "42%" in v.title and "transcribing" in v.title and "2 more waiting" in v.title
     assert v.fraction == pytest.approx(0.42)
-    assert v.entry(Action.STATUS).label == "Working 42%, 3 in queue"
+    assert v.entry(Action.STATUS).label == "Making 1 note, 2 more waiting"
+    assert [e.label for e in v.entries(Action.JOB)] == ["Making a note: a recording, transcribing 42%"]
     # progress events between polls move the percentage
     m, _ = m.with_event("job.progress", {"id": "j1", "stage": "draft", "fraction": 0.9}, now=0.0)
     v = view(m, 0.0)
     assert "90%" in v.title and "drafting" in v.title
+    assert menu_shape(v.menu) == menu_shape(view(m.with_event("job.progress", {"id": "j1", "stage": "draft",
+                                                                              "fraction": 0.95}, 0.0)[0], 0.0).menu)
     # only waiting, nothing running yet
     v = view(TrayModel().with_status(status(queued=1)), 0.0)
     assert v.icon is IconState.PROCESSING and "1 recording waiting" in v.title
@@ -144,10 +158,14 @@ def test_paused() -> None:
     assert v.icon is IconState.PAUSED
     assert "paused" in v.title and "3 recordings waiting" in v.title
     assert v.entry(Action.PAUSE).label == "Resume processing"
+    # paused says what still works and when the note comes
+    assert "recording still works" in v.title and "after you choose Resume" in v.title
+    assert v.entry(Action.STATUS).label == "Paused: notes come after Resume; 3 waiting"
+    assert v.entry(Action.RECORD).enabled and v.entry(Action.RECORD).label == START_LABEL
     # state events flip it without waiting for a poll
     m, _ = m.with_event("state", {"state": "running"}, now=0.0)
     v = view(m, 0.0)
-    assert v.icon is IconState.PROCESSING and v.entry(Action.PAUSE).label == "Pause processing"
+    assert v.icon is IconState.PROCESSING and v.entry(Action.PAUSE).label == "Pause processing (recording still works)"
 
 
 def test_note_ready_notifies_and_shows_last_note() -> None:
@@ -238,3 +256,201 @@ def test_privacy_line_shows_the_guard_and_what_it_stopped() -> None:
     assert not view(guarded(installed=False, blocked=0), now=0.0).entry(Action.PRIVACY).visible
     lost, _ = TrayModel().with_status({**status(), "guard": {"installed": True, "blocked": 0}}).disconnected()
     assert not view(lost, now=0.0).entry(Action.PRIVACY).visible, "nothing is claimed without a service"
+
+
+# ----------------------------------------------------------------------------- a tray a clinician can trust
+
+class FakeClock:
+    """``now`` (monotonic) and ``wall`` (time.time()) moving together."""
+
+    def __init__(self) -> None:
+        self.now, self.wall = 1000.0, 1_700_000_000.0
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.wall += seconds
+
+
+def failed(jid: str, session: str, reason: str, *, retryable: bool = True, report: str | None = "/n/x.error.txt",
+           ) -> dict[str, Any]:
+    return {"id": jid, "state": "failed", "session": session, "reason": reason, "retryable": retryable,
+            "report": report}
+
+
+NOT_AUDIO = "The file is not audio (or is damaged)."
+
+
+def test_a_failed_job_is_named_explained_and_fixable_from_the_menu() -> None:
+    clock = FakeClock()
+    m = connected()
+    m, notes = m.with_event("job.done", failed("j1", "Tuesday group", NOT_AUDIO, retryable=False,
+                                               report="/n/Tuesday group.error.txt"), clock.now, clock.wall)
+    assert notes == [Notice("No note for: Tuesday group", f"{NOT_AUDIO} Open the hushnote menu to see the report.",
+                            opens="/n/Tuesday group.error.txt")]
+    assert notes[0].app == "hushnote"
+    v = view(m, clock.now)
+    assert v.icon is IconState.FAILED
+    assert "Tuesday group" in v.title and NOT_AUDIO in v.title
+    entry = v.entry(Action.FAILURE, "j1")
+    assert entry.label == f"Could not make a note: Tuesday group. {NOT_AUDIO}"
+    retry, report = entry.submenu
+    assert (retry.action, retry.label, retry.enabled) == (Action.RETRY, "Retry", False), "a rejected file cannot"
+    assert (report.action, report.label, report.enabled, report.arg) == (
+        Action.SHOW_REPORT, "Show report", True, "/n/Tuesday group.error.txt")
+    # a failure the service can retry
+    m, notes = m.with_event("job.done", failed("j2", "Session 2025-03-04 10-00", "There is too little speech in "
+                                               "the recording to write a note."), clock.now, clock.wall)
+    assert "to retry or to see the report" in notes[0].message
+    v = view(m, clock.now)
+    assert [e.arg for e in v.entries(Action.FAILURE)] == ["j2", "j1"], "newest first"
+    assert v.entry(Action.RETRY, "j2").enabled and not v.entry(Action.RETRY, "j1").enabled
+    assert "2 recordings could not be made into notes" in v.title
+    assert v.entry(Action.RECORD).enabled, "a failed job does not stop the clinician recording"
+
+
+def test_the_failed_icon_is_not_the_service_down_icon_and_dismiss_keeps_the_list() -> None:
+    clock = FakeClock()
+    down = view(TrayModel(), clock.now)
+    m, _ = connected().with_event("job.done", failed("j1", "A", NOT_AUDIO), clock.now, clock.wall)
+    up_failed = view(m, clock.now)
+    assert down.icon is IconState.ATTENTION and up_failed.icon is IconState.FAILED
+    assert down.entry(Action.STATUS).label == "Service not running"
+    assert up_failed.entry(Action.STATUS).label == "Could not make a note: see below"
+    assert up_failed.entry(Action.DISMISS).visible
+    # dismiss: the warning and the icon go, the failure stays listed with its Retry and report
+    m = m.dismissed()
+    v = view(m, clock.now)
+    assert v.icon is IconState.IDLE and not v.entry(Action.DISMISS).visible
+    assert [e.arg for e in v.entries(Action.FAILURE)] == ["j1"]
+    # a poll does not bring the warning back for a failure already seen...
+    m = m.with_status({**status(), "failed_recent": [failed("j1", "A", NOT_AUDIO)]})
+    assert view(m, clock.now).icon is IconState.IDLE
+    # ...but a new failure does, and so does the same job failing again after a retry
+    m2, _ = m.with_event("job.done", failed("j1", "A", NOT_AUDIO), clock.now, clock.wall)
+    assert view(m2, clock.now).icon is IconState.FAILED
+    # the service's list is the truth: a retried job leaves it
+    m3 = m2.with_status({**status(), "failed_recent": []})
+    assert view(m3, clock.now).entries(Action.FAILURE) == [] and view(m3, clock.now).icon is IconState.IDLE
+    # failures the tray did not see happen (it started later) are shown too, until dismissed
+    fresh = TrayModel().with_status({**status(), "failed_recent": [failed("j9", "B", NOT_AUDIO)]})
+    assert view(fresh, clock.now).icon is IconState.FAILED
+    # the service going away beats everything
+    lost, _ = m2.disconnected()
+    assert view(lost, clock.now).icon is IconState.ATTENTION
+    assert not view(lost, clock.now).entry(Action.RETRY, "j1").enabled
+
+
+def test_note_ready_names_the_session_and_opens_the_note() -> None:
+    clock = FakeClock()
+    m = TrayModel().with_status(status(running=1, current={"id": "j1", "stage": "write", "fraction": 0.99,
+                                                           "session": "Session 2025-03-04 10-00"}))
+    done = {"id": "j1", "state": "done", "session": "Session 2025-03-04 10-00", "note": "/n/S.note.md",
+            "empty": False}
+    m, notes = m.with_event("job.done", done, clock.now, clock.wall)
+    assert notes == [Notice("Draft note ready: Session 2025-03-04 10-00",
+                            "Click to open it. Review it before you sign it.", opens="/n/S.note.md")]
+    assert m.running == () and m.last_note_at == clock.wall
+    # a session where every section is empty says so instead
+    _, notes = m.with_event("job.done", {**done, "empty": True}, clock.now, clock.wall)
+    assert notes[0].title == "Empty note: Session 2025-03-04 10-00" and "Draft note ready" not in notes[0].title
+    assert "not discussed" in notes[0].message and notes[0].opens == "/n/S.note.md"
+    # not known (a retry that found its earlier note): the ordinary wording
+    _, notes = m.with_event("job.done", {**done, "empty": None}, clock.now, clock.wall)
+    assert notes[0].title.startswith("Draft note ready: ")
+
+
+def test_every_running_job_is_listed_with_one_whole_job_percentage() -> None:
+    clock = FakeClock()
+    jobs = [{"id": "a", "kind": "recording", "stage": "transcribe", "fraction": 0.475, "session": "Session 1"},
+            {"id": "b", "kind": "inbox", "stage": "decode", "fraction": 0.05, "session": "intake"}]
+    m = TrayModel().with_status({**status(queued=1, running=2, current=jobs[0]), "running": jobs})
+    v = view(m, clock.now)
+    assert [e.label for e in v.entries(Action.JOB)] == ["Making a note: Session 1, transcribing 48%",
+                                                       "Making a note: intake, reading audio 5%"]
+    assert v.entry(Action.STATUS).label == "Making 2 notes, 1 more waiting"
+    assert v.title == "hushnote: Making 2 notes; 1 more waiting."
+    assert all(not e.enabled for e in v.entries(Action.JOB))
+    # progress between polls; a job the last poll did not know yet is added
+    m, _ = m.with_event("job.progress", {"id": "b", "stage": "transcribe", "fraction": 0.3, "session": "intake"},
+                        clock.now)
+    m, _ = m.with_event("job.progress", {"id": "c", "stage": "decode", "fraction": 0.0, "session": "late"}, clock.now)
+    labels = [e.label for e in view(m, clock.now).entries(Action.JOB)]
+    assert labels == ["Making a note: Session 1, transcribing 48%", "Making a note: intake, transcribing 30%",
+                      "Making a note: late, reading audio 0%"]
+    m, _ = m.with_event("job.done", {"id": "a", "state": "done", "session": "Session 1"}, clock.now, clock.wall)
+    assert [e.arg for e in view(m, clock.now).entries(Action.JOB)] == ["b", "c"]
+    # while recording, the jobs go on and stay listed
+    rec = m.with_record_status({"recording": True, "elapsed_s": 1}, clock.now)
+    assert view(rec, clock.now).icon is IconState.RECORDING and len(view(rec, clock.now).entries(Action.JOB)) == 2
+
+
+def test_recording_line_shows_mm_ss_and_a_level_that_follows_the_microphone() -> None:
+    clock = FakeClock()
+    m = connected().with_record_status({"recording": True, "elapsed_s": 0.0, "level_db": -120.0}, clock.now)
+    assert view(m, clock.now).entry(Action.STATUS).label == "Recording 0:00   level ▯▯▯▯▯ no sound"
+    clock.advance(75)
+    assert view(m, clock.now).entry(Action.STATUS).label.startswith("Recording 1:15   level ")
+    m, _ = m.with_event("record.level", {"elapsed_s": 76.0, "level_db": -24.0}, clock.now)
+    assert view(m, clock.now).entry(Action.STATUS).label == "Recording 1:16   level ▮▮▮▮▮"
+    m, _ = m.with_event("record.level", {"elapsed_s": 77.0, "level_db": -50.0}, clock.now)
+    clock.advance(1.5)
+    assert view(m, clock.now).entry(Action.STATUS).label == "Recording 1:18   level ▮▮▯▯▯"
+    m, _ = m.with_event("record.warning", {"message": "The microphone hears nothing."}, clock.now)
+    assert view(m, clock.now).entry(Action.STATUS).label.endswith("(warning)")
+
+
+@pytest.mark.parametrize(("db", "meter"), [(None, ""), (-120.0, "▯▯▯▯▯ no sound"), (-65.0, "▯▯▯▯▯ no sound"),
+                                           (-64.0, "▮▯▯▯▯"), (-55.0, "▮▯▯▯▯"), (-54.9, "▮▮▯▯▯"),
+                                           (-30.0, "▮▮▮▮▯"), (-15.0, "▮▮▮▮▮"), (0.0, "▮▮▮▮▮")])
+def test_level_meter(db: float | None, meter: str) -> None:
+    assert level_meter(db) == meter
+
+
+def note(session: str, modified: float, status: str = "draft") -> NoteInfo:
+    return NoteInfo(path=f"/n/{session}.note.md", session=session, modified=modified, status=status)
+
+
+def test_last_notes_newest_first_with_open_sign_and_copy() -> None:
+    clock = FakeClock()
+    notes = [note(f"s{i}", clock.wall + i) for i in range(8)]
+    m = connected().with_notes([*notes[:3], note("old signed", clock.wall - 99, "signed"), *notes[3:]])
+    v = view(m, clock.now)
+    assert [e.label for e in v.entries(Action.NOTE)] == ["s7", "s6", "s5", "s4", "s3"], "newest five"
+    first = v.entries(Action.NOTE)[0]
+    assert first.separator_before
+    assert [(e.action, e.label, e.enabled, e.arg) for e in first.submenu] == [
+        (Action.OPEN_NOTE, "Open", True, "/n/s7.note.md"), (Action.SIGN_NOTE, "Sign…", True, "/n/s7.note.md"),
+        (Action.COPY_NOTE, "Copy for the record", True, "/n/s7.note.md")]
+    signed = view(connected().with_notes([note("done one", 1.0, "signed")]), clock.now).entries(Action.NOTE)[0]
+    assert signed.label == "done one (signed)"
+    assert [(e.label, e.enabled) for e in signed.submenu] == [("Open", True), ("Signed", False),
+                                                              ("Copy for the record", True)]
+    locked = view(connected().with_notes([note("locked", 1.0, "encrypted")]), clock.now).entries(Action.NOTE)[0]
+    assert locked.label == "locked (encrypted)" and not any(e.enabled for e in locked.submenu)
+    # the notes and the folder are there without the service too
+    off = view(TrayModel().with_notes(notes), clock.now)
+    assert off.entry(Action.OPEN_NOTE, "/n/s7.note.md").enabled and off.entry(Action.OPEN_NOTES).enabled
+    assert off.entry(Action.OPEN_NOTES).label == "Open notes folder"
+
+
+def test_quit_asks_first_only_while_recording() -> None:
+    clock = FakeClock()
+    assert quit_question(connected()) is None
+    assert quit_question(TrayModel()) is None
+    rec = connected().with_record_status({"recording": True, "elapsed_s": 5}, clock.now)
+    q = quit_question(rec)
+    assert isinstance(q, Ask) and q.action is Action.QUIT
+    assert "goes on in the hushnote service" in q.message and "does not stop it" in q.message
+    assert q.yes == "Quit tray, keep recording" and q.no == "Cancel"
+
+
+def test_sign_asks_first_and_says_what_signing_does() -> None:
+    q = sign_question(note("Session 2025-03-04 10-00", 1.0))
+    assert q.action is Action.SIGN_NOTE and q.arg == "/n/Session 2025-03-04 10-00.note.md"
+    assert "Session 2025-03-04 10-00" in q.title
+    assert "read-only" in q.message and "audio is deleted" in q.message and q.yes == "Sign note"
+
+
+def test_failure_from_odd_data_still_reads() -> None:
+    f = Failure.of({"id": 5})
+    assert f == Failure("5", "a recording", "The recording could not be made into a note.", False, None)

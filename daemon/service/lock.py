@@ -1,82 +1,18 @@
-"""One service per data folder: an exclusive lock on ``<data>/service.lock`` (fcntl.flock; msvcrt on Windows).
-
-The operating system drops the lock when the process dies, however it dies, so a stale lock file never
-blocks a restart. The file holds the owner's pid, for the message a second instance prints.
-"""
+"""One service per data folder: an exclusive lock on ``<data>/service.lock`` (``hushnote.daemon.core.instance``)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from pathlib import Path
-from types import TracebackType
 
-from hushnote.daemon.core.errors import HushnoteError
-
-
-class AlreadyRunning(HushnoteError):
-    exit_code = 3
-
-    def __init__(self, pid: str) -> None:
-        who = f" (process {pid})" if pid.isdigit() else ""
-        super().__init__(f"Another hushnote service is already running{who}.",
-                         "Stop it first, or talk to it with `hushnote status`.")
+from hushnote.daemon.core.instance import InstanceLock as _Lock
+from hushnote.daemon.core.instance import LockHeld
 
 
-class InstanceLock:
+class AlreadyRunning(LockHeld):
+    text = "Another hushnote service is already running{who}."
+    hint = "Stop it first, or talk to it with `hushnote status`."
+
+
+class InstanceLock(_Lock):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._fd: int | None = None
-
-    def acquire(self) -> InstanceLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            _lock(fd)
-        except OSError:
-            try:
-                other = os.pread(fd, 32, 0).decode("ascii", "replace").strip() if hasattr(os, "pread") else ""
-            except OSError:
-                other = ""
-            os.close(fd)
-            raise AlreadyRunning(other) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
-            _unlock(self._fd)
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self) -> InstanceLock:
-        return self.acquire()
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
-        self.release()
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        super().__init__(path, refusal=AlreadyRunning)

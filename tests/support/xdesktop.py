@@ -28,9 +28,10 @@ from typing import Any
 
 import pytest
 
-TOOLS = ("Xvfb", "dbus-daemon", "trayer", "xdotool", "import")
+TOOLS = ("Xvfb", "dbus-daemon", "trayer", "xdotool", "import", "gdbus")
 
-# A minimal org.freedesktop.Notifications: appends each Notify call as a JSON line to argv[1].
+# A minimal org.freedesktop.Notifications: appends each Notify call as a JSON line to argv[1]. It offers actions;
+# its extra method Click(id, key) stands in for the user clicking a notification (ActionInvoked, then closed).
 _NOTIFIER = r'''
 import json, sys
 from gi.repository import Gio, GLib
@@ -42,6 +43,9 @@ XML = """<node><interface name="org.freedesktop.Notifications">
 <method name="GetCapabilities"><arg type="as" direction="out"/></method>
 <method name="GetServerInformation"><arg type="s" direction="out"/><arg type="s" direction="out"/>
 <arg type="s" direction="out"/><arg type="s" direction="out"/></method>
+<method name="Click"><arg type="u" direction="in"/><arg type="s" direction="in"/></method>
+<signal name="ActionInvoked"><arg type="u"/><arg type="s"/></signal>
+<signal name="NotificationClosed"><arg type="u"/><arg type="u"/></signal>
 </interface></node>"""
 out = sys.argv[1]
 info = Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0]
@@ -51,10 +55,16 @@ def call(conn, sender, path, iface, method, params, inv):
         a = params.unpack()
         count[0] += 1
         with open(out, "a") as f:
-            f.write(json.dumps({"app": a[0], "summary": a[3], "body": a[4]}) + "\n")
+            f.write(json.dumps({"id": count[0], "app": a[0], "summary": a[3], "body": a[4],
+                                "actions": a[5]}) + "\n")
         inv.return_value(GLib.Variant("(u)", (count[0],)))
     elif method == "GetCapabilities":
-        inv.return_value(GLib.Variant("(as)", (["body"],)))
+        inv.return_value(GLib.Variant("(as)", (["body", "actions"],)))
+    elif method == "Click":
+        nid, key = params.unpack()
+        conn.emit_signal(None, path, iface, "ActionInvoked", GLib.Variant("(us)", (nid, key)))
+        conn.emit_signal(None, path, iface, "NotificationClosed", GLib.Variant("(uu)", (nid, 2)))
+        inv.return_value(None)
     elif method == "GetServerInformation":
         inv.return_value(GLib.Variant("(ssss)", ("fake", "hushnote-tests", "1", "1.2")))
     else:
@@ -170,7 +180,13 @@ class XDesktop:
             return im.convert("RGB").crop((win["x"], win["y"], win["x"] + win["width"],
                                            win["y"] + win["height"]))
 
-    def notifications(self) -> list[dict[str, str]]:
+    def click_notification(self, nid: int, key: str = "default") -> None:
+        """The user clicks notification ``nid`` (the stand-in emits ActionInvoked and NotificationClosed)."""
+        subprocess.run(["gdbus", "call", "--session", "--dest", "org.freedesktop.Notifications", "--object-path",
+                        "/org/freedesktop/Notifications", "--method", "org.freedesktop.Notifications.Click",
+                        str(nid), key], env={**os.environ, **self.env}, check=True, capture_output=True, timeout=10)
+
+    def notifications(self) -> list[dict[str, Any]]:
         if not self.notifications_file.exists():
             return []
         return [json.loads(line) for line in self.notifications_file.read_text().splitlines() if line]

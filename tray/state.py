@@ -204,6 +204,23 @@ def sign_question(note: NoteInfo) -> Ask:
                "reviewed and corrected it.", "Sign note", "Cancel", Action.SIGN_NOTE, note.path)
 
 
+def note_command_notice(verb: str, note: str, session: str, code: int, out: str, err: str) -> Notice:
+    """What ``hushnote sign|copy NOTE`` did, for a notification: its own plain sentences, the note's path
+    replaced by the session's name. ``code`` 0: it worked."""
+    def plain(text: str) -> str:
+        lines = [ln.strip().removeprefix("hushnote: ") for ln in text.splitlines() if ln.strip()]
+        return " ".join(lines).replace(note, session)
+
+    if code != 0:
+        what = "signed" if verb == "sign" else "copied"
+        return Notice(f"Not {what}: {session}", plain(err) or plain(out) or f"`hushnote {verb}` did not work.",
+                      opens=None)
+    if verb == "sign":
+        rest = "\n".join(out.splitlines()[1:])  # the first line names the signer and the file
+        return Notice(f"Signed: {session}", plain(rest) or "The note is final and read-only.")
+    return Notice(f"Copied for the record: {session}", "Paste it into the health record. " + plain(out))
+
+
 @dataclass(frozen=True)
 class TrayModel:
     """Everything the tray knows. Replace, never mutate: each ``with_*`` returns a new model."""
@@ -502,11 +519,11 @@ def _note_entries(model: TrayModel) -> list[MenuEntry]:
     """The last notes, newest first, each with Open, Sign… and Copy for the record."""
     out = []
     for i, n in enumerate(model.notes):
-        readable = n.status != "encrypted"
-        sub = (MenuEntry(Action.OPEN_NOTE, "Open", enabled=readable, arg=n.path),
+        # an encrypted note (notes.encrypt) cannot be opened in an editor; `hushnote sign`/`copy` decrypt it
+        sub = (MenuEntry(Action.OPEN_NOTE, "Open", enabled=n.status != "encrypted", arg=n.path),
                MenuEntry(Action.SIGN_NOTE, "Signed" if n.status == "signed" else "Sign…",
-                         enabled=n.status == "draft", arg=n.path),
-               MenuEntry(Action.COPY_NOTE, "Copy for the record", enabled=readable, arg=n.path))
+                         enabled=n.status != "signed", arg=n.path),
+               MenuEntry(Action.COPY_NOTE, "Copy for the record", arg=n.path))
         mark = {"signed": " (signed)", "encrypted": " (encrypted)"}.get(n.status, "")
         out.append(MenuEntry(Action.NOTE, f"{n.session}{mark}", separator_before=i == 0, arg=n.path, submenu=sub))
     return out

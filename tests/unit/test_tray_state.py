@@ -426,7 +426,9 @@ def test_last_notes_newest_first_with_open_sign_and_copy() -> None:
     assert [(e.label, e.enabled) for e in signed.submenu] == [("Open", True), ("Signed", False),
                                                               ("Copy for the record", True)]
     locked = view(connected().with_notes([note("locked", 1.0, "encrypted")]), clock.now).entries(Action.NOTE)[0]
-    assert locked.label == "locked (encrypted)" and not any(e.enabled for e in locked.submenu)
+    assert locked.label == "locked (encrypted)"
+    assert [(e.label, e.enabled) for e in locked.submenu] == [("Open", False), ("Sign…", True),
+                                                              ("Copy for the record", True)]
     # the notes and the folder are there without the service too
     off = view(TrayModel().with_notes(notes), clock.now)
     assert off.entry(Action.OPEN_NOTE, "/n/s7.note.md").enabled and off.entry(Action.OPEN_NOTES).enabled
@@ -454,3 +456,35 @@ def test_sign_asks_first_and_says_what_signing_does() -> None:
 def test_failure_from_odd_data_still_reads() -> None:
     f = Failure.of({"id": 5})
     assert f == Failure("5", "a recording", "The recording could not be made into a note.", False, None)
+
+
+def test_sign_and_copy_results_read_as_plain_notices_without_the_path() -> None:
+    from hushnote.tray.state import note_command_notice
+
+    path = "/home/t/Notes/Session 1.note.md"
+    out = (f"Signed by Dr T: {path}\nIt is now read-only; its sha256 (ab12…) is in the audit log.\n"
+           "The audio of job 1a2b is deleted: its key was destroyed, so it can never be recovered.\n")
+    n = note_command_notice("sign", path, "Session 1", 0, out, "")
+    assert n.title == "Signed: Session 1" and n.message.startswith("It is now read-only;")
+    assert "deleted" in n.message and path not in n.message and n.app == "hushnote"
+    n = note_command_notice("sign", path, "Session 1", 1, "", f"hushnote: {path} is already signed.\n")
+    assert n == Notice("Not signed: Session 1", "Session 1 is already signed.")
+    n = note_command_notice("copy", path, "Session 1", 0, "The note is on the clipboard as plain text (312 words, "
+                            "via xclip).\n", "")
+    assert n.title == "Copied for the record: Session 1" and "312 words" in n.message
+    assert note_command_notice("copy", path, "Session 1", 4, "", "").message == "`hushnote copy` did not work."
+
+
+def test_note_commands_run_the_cli_with_the_trays_settings() -> None:
+    import sys
+    from pathlib import Path
+
+    from hushnote.daemon.core.config import Config
+    from hushnote.tray.notecmd import note_command
+
+    note = Path("/n/S 1.note.md")
+    assert note_command("sign", note, None) == [sys.executable, "-m", "hushnote.daemon.cli", "sign", "/n/S 1.note.md"]
+    cfg = Config({}, "/etc/x.toml")
+    assert note_command("copy", note, cfg)[-2:] == ["--config", "/etc/x.toml"]
+    with pytest.raises(ValueError):
+        note_command("rm", note, None)

@@ -57,6 +57,9 @@ class Action(enum.Enum):
     PAUSE = "pause"  # pause or resume processing
     START_SERVICE = "start_service"
     QUIT = "quit"  # asks first while recording (``quit_question``)
+    QUESTION = "question"  # a question asked in the menu (no dialog on this desktop); does nothing
+    CONFIRM = "confirm"  # the yes of a question asked in the menu (no dialog on this desktop)
+    CANCEL = "cancel"  # its no
 
 
 @dataclass(frozen=True)
@@ -243,6 +246,7 @@ class TrayModel:
     last_note_at: float | None = None  # wall clock (time.time()) of the last note made while we watched
     error: str | None = None  # a problem to show until dismissed or superseded
     busy: str | None = None  # an action in flight ("Starting the service…")
+    asking: Ask | None = None  # a question shown in the menu (where no dialog can be shown) until answered
 
     @property
     def current(self) -> Mapping[str, Any] | None:
@@ -289,6 +293,10 @@ class TrayModel:
     def dismissed(self) -> TrayModel:
         """The clinician dismissed the warning: it and the failed icon go; the failures stay in the menu."""
         return replace(self, error=None, acknowledged=self.acknowledged | {f.id for f in self.failures})
+
+    def with_question(self, ask: Ask | None) -> TrayModel:
+        """Ask ``ask`` in the menu (its first entries) until it is answered (``with_question(None)``)."""
+        return replace(self, asking=ask)
 
     def with_busy(self, message: str | None) -> TrayModel:
         return replace(self, busy=message)
@@ -540,6 +548,14 @@ def menu_shape(menu: Sequence[MenuEntry]) -> tuple[MenuEntry, ...]:
                  else replace(e, submenu=menu_shape(e.submenu)) for e in menu)
 
 
+def _question_entries(ask: Ask | None) -> tuple[MenuEntry, ...]:
+    if ask is None:
+        return ()
+    return (MenuEntry(Action.QUESTION, ask.title, enabled=False),
+            MenuEntry(Action.CONFIRM, ask.yes, arg=ask.arg),
+            MenuEntry(Action.CANCEL, ask.no))
+
+
 def view(model: TrayModel, now: float) -> TrayView:
     """The icon, title and menu for ``model``; ``now`` is ``time.monotonic()``."""
     status = model.status or {}
@@ -551,6 +567,7 @@ def view(model: TrayModel, now: float) -> TrayView:
     if fraction is not None:
         fraction = max(0.0, min(1.0, fraction))
     menu = (
+        *_question_entries(model.asking),
         _record_entry(model),
         MenuEntry(Action.STATUS, line, enabled=False, separator_before=True),
         *_job_lines(model),
@@ -567,5 +584,7 @@ def view(model: TrayModel, now: float) -> TrayView:
                   enabled=not model.connected and model.busy is None),
         MenuEntry(Action.QUIT, "Quit tray", separator_before=True),
     )
+    if model.asking is not None:
+        menu = (*menu[:3], replace(menu[3], separator_before=True), *menu[4:])
     return TrayView(icon=head.icon, title=f"{APP_NAME}: {head.title}", menu=menu,
                     fraction=fraction if head.icon is IconState.PROCESSING else None)

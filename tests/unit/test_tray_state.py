@@ -488,3 +488,16 @@ def test_note_commands_run_the_cli_with_the_trays_settings() -> None:
     assert note_command("copy", note, cfg)[-2:] == ["--config", "/etc/x.toml"]
     with pytest.raises(ValueError):
         note_command("rm", note, None)
+
+
+def test_a_question_can_be_asked_in_the_menu_where_no_dialog_can_be_shown() -> None:
+    rec = connected().with_record_status({"recording": True, "elapsed_s": 5}, 0.0)
+    q = quit_question(rec)
+    assert q is not None
+    v = view(rec.with_question(q), 0.0)
+    assert [(e.action, e.label, e.enabled) for e in v.menu[:3]] == [
+        (Action.QUESTION, "Quit the hushnote tray?", False), (Action.CONFIRM, "Quit tray, keep recording", True),
+        (Action.CANCEL, "Cancel", True)]
+    assert v.menu[3].action is Action.RECORD and v.menu[3].separator_before
+    assert v.entry(Action.STATUS).label.startswith("Recording 0:05")
+    assert view(rec.with_question(q).with_question(None), 0.0).menu == view(rec, 0.0).menu

@@ -212,10 +212,10 @@ def test_progress_is_one_rising_number_per_job_and_every_running_job_is_listed(
         return _fake_transcribe(path, cfg, progress)
 
     monkeypatch.setattr(pipeline, "transcribe_file", staged)
-    rig = Rig(tmp_path, worker={"count": 2})
+    rig = Rig(tmp_path, worker__count=2)
     try:
-        a = rig.add(wav(tmp_path / "Monday intake.wav"))
-        b = rig.add(wav(tmp_path / "Tuesday follow-up.wav"))
+        a = rig.queued_job(wav(tmp_path / "Monday intake.wav"))
+        b = rig.queued_job(wav(tmp_path / "Tuesday follow-up.wav"))
         with rig.workers(progress_interval_s=0.0) as w:
             w.notify()
             assert wait_for(lambda: len(w.running()) == 2 and all(c["stage"] == "transcribe" for c in w.running()))

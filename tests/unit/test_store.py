@@ -6,6 +6,7 @@ A fake clock drives every timestamp: no sleeps.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -171,7 +172,7 @@ def test_timestamps_come_from_the_clock(store: Store, tmp_path: Path, clock: Fak
 
 
 def test_public_shape_names_the_session_and_the_plain_reason(store: Store, tmp_path: Path) -> None:
-    jid = add(store, tmp_path, "Monday intake.wav")
+    jid = queued_job(store, tmp_path, "Monday intake.wav")
     job = store.get(jid)
     assert job is not None
     pub = job.public()
@@ -189,15 +190,15 @@ def test_public_shape_names_the_session_and_the_plain_reason(store: Store, tmp_p
 def test_recent_failures_newest_first_within_the_window(store: Store, tmp_path: Path, clock: FakeClock) -> None:
     ids = []
     for name in ("a.wav", "b.wav", "c.wav"):
-        jid = add(store, tmp_path, name)
+        jid = queued_job(store, tmp_path, name)
         assert store.claim("w", 60) is not None
         store.fail(jid, "input_error: x")
         ids.append(jid)
         clock.advance(days=3)
-    done = add(store, tmp_path, "d.wav")
+    done = queued_job(store, tmp_path, "d.wav")
     assert store.claim("w", 60) is not None
     store.complete(done, note_path=tmp_path / "n", transcript_path=tmp_path / "t", audio_path=None)
-    since = clock.t - dt.timedelta(days=7)  # a failed 9 days ago, b 6, c 3
+    since = clock.t - datetime.timedelta(days=7)  # a failed 9 days ago, b 6, c 3
     assert [j.id for j in store.recent_failed(since, 10)] == [ids[2], ids[1]]
     assert [j.id for j in store.recent_failed(since, 1)] == [ids[2]]
 

@@ -26,6 +26,8 @@ from hushnote.tray.state import (
     view,
 )
 
+from tests.support.clock import FakeClock
+
 
 def status(state: str = "running", queued: int = 0, running: int = 0,
            current: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -260,17 +262,6 @@ def test_privacy_line_shows_the_guard_and_what_it_stopped() -> None:
 
 # ----------------------------------------------------------------------------- a tray a clinician can trust
 
-class FakeClock:
-    """``now`` (monotonic) and ``wall`` (time.time()) moving together."""
-
-    def __init__(self) -> None:
-        self.now, self.wall = 1000.0, 1_700_000_000.0
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.wall += seconds
-
-
 def failed(jid: str, session: str, reason: str, *, retryable: bool = True, report: str | None = "/n/x.error.txt",
            ) -> dict[str, Any]:
     return {"id": jid, "state": "failed", "session": session, "reason": reason, "retryable": retryable,
@@ -284,11 +275,11 @@ def test_a_failed_job_is_named_explained_and_fixable_from_the_menu() -> None:
     clock = FakeClock()
     m = connected()
     m, notes = m.with_event("job.done", failed("j1", "Tuesday group", NOT_AUDIO, retryable=False,
-                                               report="/n/Tuesday group.error.txt"), clock.now, clock.wall)
+                                               report="/n/Tuesday group.error.txt"), clock.monotonic(), clock().timestamp())
     assert notes == [Notice("No note for: Tuesday group", f"{NOT_AUDIO} Open the hushnote menu to see the report.",
                             opens="/n/Tuesday group.error.txt")]
     assert notes[0].app == "hushnote"
-    v = view(m, clock.now)
+    v = view(m, clock.monotonic())
     assert v.icon is IconState.FAILED
     assert "Tuesday group" in v.title and NOT_AUDIO in v.title
     entry = v.entry(Action.FAILURE, "j1")
@@ -299,9 +290,9 @@ def test_a_failed_job_is_named_explained_and_fixable_from_the_menu() -> None:
         Action.SHOW_REPORT, "Show report", True, "/n/Tuesday group.error.txt")
     # a failure the service can retry
     m, notes = m.with_event("job.done", failed("j2", "Session 2025-03-04 10-00", "There is too little speech in "
-                                               "the recording to write a note."), clock.now, clock.wall)
+                                               "the recording to write a note."), clock.monotonic(), clock().timestamp())
     assert "to retry or to see the report" in notes[0].message
-    v = view(m, clock.now)
+    v = view(m, clock.monotonic())
     assert [e.arg for e in v.entries(Action.FAILURE)] == ["j2", "j1"], "newest first"
     assert v.entry(Action.RETRY, "j2").enabled and not v.entry(Action.RETRY, "j1").enabled
     assert "2 recordings could not be made into notes" in v.title
@@ -310,34 +301,34 @@ def test_a_failed_job_is_named_explained_and_fixable_from_the_menu() -> None:
 
 def test_the_failed_icon_is_not_the_service_down_icon_and_dismiss_keeps_the_list() -> None:
     clock = FakeClock()
-    down = view(TrayModel(), clock.now)
-    m, _ = connected().with_event("job.done", failed("j1", "A", NOT_AUDIO), clock.now, clock.wall)
-    up_failed = view(m, clock.now)
+    down = view(TrayModel(), clock.monotonic())
+    m, _ = connected().with_event("job.done", failed("j1", "A", NOT_AUDIO), clock.monotonic(), clock().timestamp())
+    up_failed = view(m, clock.monotonic())
     assert down.icon is IconState.ATTENTION and up_failed.icon is IconState.FAILED
     assert down.entry(Action.STATUS).label == "Service not running"
     assert up_failed.entry(Action.STATUS).label == "Could not make a note: see below"
     assert up_failed.entry(Action.DISMISS).visible
     # dismiss: the warning and the icon go, the failure stays listed with its Retry and report
     m = m.dismissed()
-    v = view(m, clock.now)
+    v = view(m, clock.monotonic())
     assert v.icon is IconState.IDLE and not v.entry(Action.DISMISS).visible
     assert [e.arg for e in v.entries(Action.FAILURE)] == ["j1"]
     # a poll does not bring the warning back for a failure already seen...
     m = m.with_status({**status(), "failed_recent": [failed("j1", "A", NOT_AUDIO)]})
-    assert view(m, clock.now).icon is IconState.IDLE
+    assert view(m, clock.monotonic()).icon is IconState.IDLE
     # ...but a new failure does, and so does the same job failing again after a retry
-    m2, _ = m.with_event("job.done", failed("j1", "A", NOT_AUDIO), clock.now, clock.wall)
-    assert view(m2, clock.now).icon is IconState.FAILED
+    m2, _ = m.with_event("job.done", failed("j1", "A", NOT_AUDIO), clock.monotonic(), clock().timestamp())
+    assert view(m2, clock.monotonic()).icon is IconState.FAILED
     # the service's list is the truth: a retried job leaves it
     m3 = m2.with_status({**status(), "failed_recent": []})
-    assert view(m3, clock.now).entries(Action.FAILURE) == [] and view(m3, clock.now).icon is IconState.IDLE
+    assert view(m3, clock.monotonic()).entries(Action.FAILURE) == [] and view(m3, clock.monotonic()).icon is IconState.IDLE
     # failures the tray did not see happen (it started later) are shown too, until dismissed
     fresh = TrayModel().with_status({**status(), "failed_recent": [failed("j9", "B", NOT_AUDIO)]})
-    assert view(fresh, clock.now).icon is IconState.FAILED
+    assert view(fresh, clock.monotonic()).icon is IconState.FAILED
     # the service going away beats everything
     lost, _ = m2.disconnected()
-    assert view(lost, clock.now).icon is IconState.ATTENTION
-    assert not view(lost, clock.now).entry(Action.RETRY, "j1").enabled
+    assert view(lost, clock.monotonic()).icon is IconState.ATTENTION
+    assert not view(lost, clock.monotonic()).entry(Action.RETRY, "j1").enabled
 
 
 def test_note_ready_names_the_session_and_opens_the_note() -> None:
@@ -346,16 +337,16 @@ def test_note_ready_names_the_session_and_opens_the_note() -> None:
                                                            "session": "Session 2025-03-04 10-00"}))
     done = {"id": "j1", "state": "done", "session": "Session 2025-03-04 10-00", "note": "/n/S.note.md",
             "empty": False}
-    m, notes = m.with_event("job.done", done, clock.now, clock.wall)
+    m, notes = m.with_event("job.done", done, clock.monotonic(), clock().timestamp())
     assert notes == [Notice("Draft note ready: Session 2025-03-04 10-00",
                             "Click to open it. Review it before you sign it.", opens="/n/S.note.md")]
-    assert m.running == () and m.last_note_at == clock.wall
+    assert m.running == () and m.last_note_at == clock().timestamp()
     # a session where every section is empty says so instead
-    _, notes = m.with_event("job.done", {**done, "empty": True}, clock.now, clock.wall)
+    _, notes = m.with_event("job.done", {**done, "empty": True}, clock.monotonic(), clock().timestamp())
     assert notes[0].title == "Empty note: Session 2025-03-04 10-00" and "Draft note ready" not in notes[0].title
     assert "not discussed" in notes[0].message and notes[0].opens == "/n/S.note.md"
     # not known (a retry that found its earlier note): the ordinary wording
-    _, notes = m.with_event("job.done", {**done, "empty": None}, clock.now, clock.wall)
+    _, notes = m.with_event("job.done", {**done, "empty": None}, clock.monotonic(), clock().timestamp())
     assert notes[0].title.startswith("Draft note ready: ")
 
 
@@ -364,7 +355,7 @@ def test_every_running_job_is_listed_with_one_whole_job_percentage() -> None:
     jobs = [{"id": "a", "kind": "recording", "stage": "transcribe", "fraction": 0.475, "session": "Session 1"},
             {"id": "b", "kind": "inbox", "stage": "decode", "fraction": 0.05, "session": "intake"}]
     m = TrayModel().with_status({**status(queued=1, running=2, current=jobs[0]), "running": jobs})
-    v = view(m, clock.now)
+    v = view(m, clock.monotonic())
     assert [e.label for e in v.entries(Action.JOB)] == ["Making a note: Session 1, transcribing 48%",
                                                        "Making a note: intake, reading audio 5%"]
     assert v.entry(Action.STATUS).label == "Making 2 notes, 1 more waiting"
@@ -372,31 +363,31 @@ def test_every_running_job_is_listed_with_one_whole_job_percentage() -> None:
     assert all(not e.enabled for e in v.entries(Action.JOB))
     # progress between polls; a job the last poll did not know yet is added
     m, _ = m.with_event("job.progress", {"id": "b", "stage": "transcribe", "fraction": 0.3, "session": "intake"},
-                        clock.now)
-    m, _ = m.with_event("job.progress", {"id": "c", "stage": "decode", "fraction": 0.0, "session": "late"}, clock.now)
-    labels = [e.label for e in view(m, clock.now).entries(Action.JOB)]
+                        clock.monotonic())
+    m, _ = m.with_event("job.progress", {"id": "c", "stage": "decode", "fraction": 0.0, "session": "late"}, clock.monotonic())
+    labels = [e.label for e in view(m, clock.monotonic()).entries(Action.JOB)]
     assert labels == ["Making a note: Session 1, transcribing 48%", "Making a note: intake, transcribing 30%",
                       "Making a note: late, reading audio 0%"]
-    m, _ = m.with_event("job.done", {"id": "a", "state": "done", "session": "Session 1"}, clock.now, clock.wall)
-    assert [e.arg for e in view(m, clock.now).entries(Action.JOB)] == ["b", "c"]
+    m, _ = m.with_event("job.done", {"id": "a", "state": "done", "session": "Session 1"}, clock.monotonic(), clock().timestamp())
+    assert [e.arg for e in view(m, clock.monotonic()).entries(Action.JOB)] == ["b", "c"]
     # while recording, the jobs go on and stay listed
-    rec = m.with_record_status({"recording": True, "elapsed_s": 1}, clock.now)
-    assert view(rec, clock.now).icon is IconState.RECORDING and len(view(rec, clock.now).entries(Action.JOB)) == 2
+    rec = m.with_record_status({"recording": True, "elapsed_s": 1}, clock.monotonic())
+    assert view(rec, clock.monotonic()).icon is IconState.RECORDING and len(view(rec, clock.monotonic()).entries(Action.JOB)) == 2
 
 
 def test_recording_line_shows_mm_ss_and_a_level_that_follows_the_microphone() -> None:
     clock = FakeClock()
-    m = connected().with_record_status({"recording": True, "elapsed_s": 0.0, "level_db": -120.0}, clock.now)
-    assert view(m, clock.now).entry(Action.STATUS).label == "Recording 0:00   level ▯▯▯▯▯ no sound"
-    clock.advance(75)
-    assert view(m, clock.now).entry(Action.STATUS).label.startswith("Recording 1:15   level ")
-    m, _ = m.with_event("record.level", {"elapsed_s": 76.0, "level_db": -24.0}, clock.now)
-    assert view(m, clock.now).entry(Action.STATUS).label == "Recording 1:16   level ▮▮▮▮▮"
-    m, _ = m.with_event("record.level", {"elapsed_s": 77.0, "level_db": -50.0}, clock.now)
-    clock.advance(1.5)
-    assert view(m, clock.now).entry(Action.STATUS).label == "Recording 1:18   level ▮▮▯▯▯"
-    m, _ = m.with_event("record.warning", {"message": "The microphone hears nothing."}, clock.now)
-    assert view(m, clock.now).entry(Action.STATUS).label.endswith("(warning)")
+    m = connected().with_record_status({"recording": True, "elapsed_s": 0.0, "level_db": -120.0}, clock.monotonic())
+    assert view(m, clock.monotonic()).entry(Action.STATUS).label == "Recording 0:00   level ▯▯▯▯▯ no sound"
+    clock.advance(seconds=75)
+    assert view(m, clock.monotonic()).entry(Action.STATUS).label.startswith("Recording 1:15   level ")
+    m, _ = m.with_event("record.level", {"elapsed_s": 76.0, "level_db": -24.0}, clock.monotonic())
+    assert view(m, clock.monotonic()).entry(Action.STATUS).label == "Recording 1:16   level ▮▮▮▮▮"
+    m, _ = m.with_event("record.level", {"elapsed_s": 77.0, "level_db": -50.0}, clock.monotonic())
+    clock.advance(seconds=1.5)
+    assert view(m, clock.monotonic()).entry(Action.STATUS).label == "Recording 1:18   level ▮▮▯▯▯"
+    m, _ = m.with_event("record.warning", {"message": "The microphone hears nothing."}, clock.monotonic())
+    assert view(m, clock.monotonic()).entry(Action.STATUS).label.endswith("(warning)")
 
 
 @pytest.mark.parametrize(("db", "meter"), [(None, ""), (-120.0, "▯▯▯▯▯ no sound"), (-65.0, "▯▯▯▯▯ no sound"),
@@ -412,25 +403,25 @@ def note(session: str, modified: float, status: str = "draft") -> NoteInfo:
 
 def test_last_notes_newest_first_with_open_sign_and_copy() -> None:
     clock = FakeClock()
-    notes = [note(f"s{i}", clock.wall + i) for i in range(8)]
-    m = connected().with_notes([*notes[:3], note("old signed", clock.wall - 99, "signed"), *notes[3:]])
-    v = view(m, clock.now)
+    notes = [note(f"s{i}", clock().timestamp() + i) for i in range(8)]
+    m = connected().with_notes([*notes[:3], note("old signed", clock().timestamp() - 99, "signed"), *notes[3:]])
+    v = view(m, clock.monotonic())
     assert [e.label for e in v.entries(Action.NOTE)] == ["s7", "s6", "s5", "s4", "s3"], "newest five"
     first = v.entries(Action.NOTE)[0]
     assert first.separator_before
     assert [(e.action, e.label, e.enabled, e.arg) for e in first.submenu] == [
         (Action.OPEN_NOTE, "Open", True, "/n/s7.note.md"), (Action.SIGN_NOTE, "Sign…", True, "/n/s7.note.md"),
         (Action.COPY_NOTE, "Copy for the record", True, "/n/s7.note.md")]
-    signed = view(connected().with_notes([note("done one", 1.0, "signed")]), clock.now).entries(Action.NOTE)[0]
+    signed = view(connected().with_notes([note("done one", 1.0, "signed")]), clock.monotonic()).entries(Action.NOTE)[0]
     assert signed.label == "done one (signed)"
     assert [(e.label, e.enabled) for e in signed.submenu] == [("Open", True), ("Signed", False),
                                                               ("Copy for the record", True)]
-    locked = view(connected().with_notes([note("locked", 1.0, "encrypted")]), clock.now).entries(Action.NOTE)[0]
+    locked = view(connected().with_notes([note("locked", 1.0, "encrypted")]), clock.monotonic()).entries(Action.NOTE)[0]
     assert locked.label == "locked (encrypted)"
     assert [(e.label, e.enabled) for e in locked.submenu] == [("Open", False), ("Sign…", True),
                                                               ("Copy for the record", True)]
     # the notes and the folder are there without the service too
-    off = view(TrayModel().with_notes(notes), clock.now)
+    off = view(TrayModel().with_notes(notes), clock.monotonic())
     assert off.entry(Action.OPEN_NOTE, "/n/s7.note.md").enabled and off.entry(Action.OPEN_NOTES).enabled
     assert off.entry(Action.OPEN_NOTES).label == "Open notes folder"
 
@@ -439,7 +430,7 @@ def test_quit_asks_first_only_while_recording() -> None:
     clock = FakeClock()
     assert quit_question(connected()) is None
     assert quit_question(TrayModel()) is None
-    rec = connected().with_record_status({"recording": True, "elapsed_s": 5}, clock.now)
+    rec = connected().with_record_status({"recording": True, "elapsed_s": 5}, clock.monotonic())
     q = quit_question(rec)
     assert isinstance(q, Ask) and q.action is Action.QUIT
     assert "goes on in the hushnote service" in q.message and "does not stop it" in q.message

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdesktop import XDesktop, xdesktop
+from tests.support.xdesktop import XDesktop, xdesktop
 
 gi = pytest.importorskip("gi")
 

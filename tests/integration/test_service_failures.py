@@ -14,7 +14,8 @@ from hushnote.daemon.service.service import Service
 from hushnote.ipc.client import IpcClient
 from hushnote.ipc.paths import endpoint
 
-from tests.test_privacy_service import FAST_INBOX, make_cfg
+from tests.support.config import make_cfg
+from tests.support.service import FAST_INBOX
 
 NOT_AUDIO = "The file is not audio (or is damaged)."
 
@@ -22,7 +23,7 @@ NOT_AUDIO = "The file is not audio (or is damaged)."
 def test_a_rejected_file_is_a_named_failure_with_a_plain_reason(
         home: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    cfg = make_cfg(home)
+    cfg = make_cfg(home)  # nothing here reaches a model: the file is rejected at the door
     notes = cfg.path("paths.notes")
     with Service(cfg, inbox_opts=FAST_INBOX), IpcClient(endpoint(cfg)).subscribe(timeout=30) as sub:
         # looks like audio by its name, is a text file inside

@@ -28,7 +28,22 @@ log = logging.getLogger("hushnote.tray")
 
 def run(endpoint: Path, cfg: Config | None = None, *, notes_dir: Path | None = None,
         inbox_dir: Path | None = None) -> int:
-    """Show the tray until "Quit tray" (or SIGINT/SIGTERM). Returns an exit code."""
+    """Show the tray until "Quit tray" (or SIGINT/SIGTERM). Returns an exit code; 3 when another tray of this
+    user and service is already running (two would double every icon and notification)."""
+    from hushnote.tray.single import TrayAlreadyRunning, tray_lock
+
+    try:
+        lock = tray_lock(endpoint).acquire()
+    except TrayAlreadyRunning as exc:
+        print(f"hushnote: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        return _run(endpoint, cfg, notes_dir=notes_dir, inbox_dir=inbox_dir)
+    finally:
+        lock.release()
+
+
+def _run(endpoint: Path, cfg: Config | None, *, notes_dir: Path | None, inbox_dir: Path | None) -> int:
     backend = choose_backend()
     if backend:
         os.environ["PYSTRAY_BACKEND"] = backend
@@ -53,6 +68,8 @@ def run(endpoint: Path, cfg: Config | None = None, *, notes_dir: Path | None = N
                                 on_quit=lambda: ui.icon.stop())
     controller.default_start_allowed = ui.has_menu
     ui.controller = controller
+    if backend in ("gtk", "appindicator"):
+        _desktop_extras(ui, controller)
     icon = ui.create(controller.current_view)
 
     def setup(ic: Any) -> None:
@@ -67,6 +84,18 @@ def run(endpoint: Path, cfg: Config | None = None, *, notes_dir: Path | None = N
     finally:
         controller.stop()
     return 0
+
+
+def _desktop_extras(ui: PystrayUI, controller: TrayController) -> None:
+    """On GTK desktops: notifications with the app's name that open the note, and questions as dialogs."""
+    from hushnote.tray.dialogs import GtkAsker
+    from hushnote.tray.notifier import DesktopNotifier
+
+    controller.asker = GtkAsker().ask
+    try:
+        ui.notifier = DesktopNotifier(controller.open_file)
+    except Exception as exc:  # noqa: BLE001 - no session bus: pystray's notifications, or none
+        log.info("desktop notifications unavailable: %s", exc.__class__.__name__)
 
 
 def _quit_on_sigterm(backend: str | None, icon: Any) -> None:

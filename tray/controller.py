@@ -4,8 +4,12 @@ Two threads talk to the service (``core.threads.BackgroundThread``, both stopped
 
 - ``hushnote-tray-ipc`` subscribes to events and polls ``status``/``record.status`` about once a second;
   when the service goes away it shows "not running" and reconnects with a backoff (0.5 s doubling to 5 s);
-- ``hushnote-tray-actions`` runs menu clicks (IPC calls, opening folders, starting the service) so the
-  desktop's event loop never waits on the service.
+- ``hushnote-tray-actions`` runs menu clicks (IPC calls, opening folders and notes, signing and copying a
+  note with the ``hushnote`` command, starting the service) so the desktop's event loop never waits.
+
+The notes folder is read (``tray.notes``) every few seconds and after a note is made or signed, for the
+menu's last notes. Quit while recording and Sign… ask first: through ``asker`` (a dialog) where the UI has
+one, else in the menu itself (``TrayModel.with_question``).
 
 Everything shown is computed by ``tray.state.view``; this module only moves data between the service, that
 function and a renderer (``tray.ui.PystrayUI``, or the tests' recording one). Logs carry operation names and
@@ -21,13 +25,26 @@ import subprocess  # noqa: S404 - only to watch a started service process
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.core.threads import BackgroundThread
-from hushnote.tray.desktop import open_folder, start_service
-from hushnote.tray.state import Action, Notice, TrayModel, TrayView, view
+from hushnote.tray.desktop import open_file, open_folder, start_service
+from hushnote.tray.notecmd import run_note_command
+from hushnote.tray.notes import recent_notes
+from hushnote.tray.state import (
+    Action,
+    Ask,
+    NoteInfo,
+    Notice,
+    TrayModel,
+    TrayView,
+    quit_question,
+    sign_question,
+    view,
+)
 
 if TYPE_CHECKING:
     from hushnote.daemon.core.config import Config
@@ -39,10 +56,23 @@ BACKOFF_START = 0.5
 BACKOFF_MAX = 5.0
 CALL_TIMEOUT = 3.0
 SERVICE_START_GRACE = 15.0  # seconds to wait for a started service before saying it failed
+NOTES_SCAN_S = 5.0  # how often the notes folder is read for the menu's last notes
 
 Render = Callable[[TrayView, list[Notice]], None]
 Opener = Callable[[Path], None]
 Spawner = Callable[[], "subprocess.Popen[bytes] | None"]
+Asker = Callable[[Ask, Callable[[bool], None]], None]  # show a question; the callback gets True for "yes"
+NoteRunner = Callable[[str, Path], Notice]  # ("sign" | "copy", note) -> what happened
+
+
+@dataclass(frozen=True)
+class _Click:
+    """A queued action: ``arg`` is what it applies to; ``direct``: it needs no menu entry (a notification's
+    click, a confirmed question) and skips the enabled check."""
+
+    action: Action
+    arg: str | None = None
+    direct: bool = False
 
 
 class TrayController:
@@ -54,7 +84,8 @@ class TrayController:
 
     def __init__(self, endpoint: Path | Any, render: Render, *, cfg: Config | None = None,
                  notes_dir: Path | None = None, inbox_dir: Path | None = None,
-                 opener: Opener = open_folder, spawner: Spawner | None = None,
+                 opener: Opener = open_folder, file_opener: Opener = open_file, spawner: Spawner | None = None,
+                 note_runner: NoteRunner | None = None, asker: Asker | None = None,
                  on_quit: Callable[[], None] | None = None, poll_interval: float = POLL_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         from hushnote.ipc.client import IpcClient
@@ -65,7 +96,11 @@ class TrayController:
         self._notes = notes_dir or (cfg.path("paths.notes") if cfg is not None else None)
         self._inbox = inbox_dir or (cfg.path("paths.inbox") if cfg is not None else None)
         self._opener = opener
+        self._file_opener = file_opener
         self._spawner: Spawner = spawner or (lambda: start_service(cfg))
+        self._note_runner: NoteRunner = note_runner or (lambda verb, note: run_note_command(verb, note, cfg))
+        self.asker = asker  # None: questions are asked in the menu
+        self._notes_scanned = float("-inf")
         self._on_quit = on_quit
         self._poll_interval = poll_interval
         self._clock = clock
@@ -74,7 +109,7 @@ class TrayController:
         self._view = view(self._model, clock())
         self._stop = threading.Event()
         self._poke = threading.Event()  # poll now (after an action)
-        self._actions: queue.Queue[Action | None] = queue.Queue()
+        self._actions: queue.Queue[_Click | None] = queue.Queue()
         self._threads: list[BackgroundThread] = []
         self._sub: Any = None
         self._started_proc: subprocess.Popen[bytes] | None = None
@@ -85,6 +120,7 @@ class TrayController:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> TrayController:
+        self._refresh_notes(force=True)
         self._publish([])
         self._threads = [
             BackgroundThread("hushnote-tray-ipc", self._ipc_loop, wake=self._poke.set, stopping=self._stop),
@@ -173,10 +209,12 @@ class TrayController:
         self._update(apply)
         self._started_proc = None
         self._reap()
+        self._refresh_notes()
         return True
 
     def _lost(self) -> None:
         self._update(lambda m: m.disconnected())
+        self._refresh_notes()
         proc = self._started_proc
         if proc is None:
             return
@@ -185,6 +223,16 @@ class TrayController:
             self._started_proc = None
             self._update(lambda m: m.with_busy(None))
             self._notify_start_failed()
+
+    def _refresh_notes(self, force: bool = False) -> None:
+        """Read the notes folder for the menu's last notes (every ``NOTES_SCAN_S``, or now with ``force``)."""
+        now = self._clock()
+        if self._notes is None or (not force and now - self._notes_scanned < NOTES_SCAN_S):
+            return
+        self._notes_scanned = now
+        notes = recent_notes(self._notes)
+        if notes != list(self.model.notes):
+            self._update(lambda m: m.with_notes(notes))
 
     def _reap(self) -> None:
         """Collect started service processes that have ended (no zombies while the tray runs)."""
@@ -244,6 +292,8 @@ class TrayController:
                 self._update(functools.partial(_apply_event, name=name, data=ev.data, now=self._clock()))
                 if name in ("record.stopped", "job.done"):
                     self._poke.set()
+                if name == "job.done":
+                    self._notes_scanned = float("-inf")  # the new note is listed at the next poll
                 continue
             if self._poke.is_set() or self._clock() >= next_poll:
                 self._poke.clear()
@@ -253,14 +303,41 @@ class TrayController:
 
     # ------------------------------------------------------------------ actions (menu clicks)
 
-    def activate(self, action: Action) -> None:
-        """Called by the UI on a click: queue the action, return at once."""
+    def activate(self, action: Action, arg: str | None = None) -> None:
+        """Called by the UI on a click: queue the action (on ``arg``), return at once. Quit and Sign… ask
+        first where they must."""
         if self._stop.is_set():
             return
         if action is Action.QUIT:
-            self._quit()
-            return
-        self._actions.put(action)
+            self._ask_or(quit_question(self.model), self._quit)
+        elif action is Action.SIGN_NOTE:
+            note = next((n for n in self.model.notes if n.path == arg), None) or NoteInfo(str(arg), _session(arg), 0)
+            self._ask_or(sign_question(note), lambda: self._actions.put(_Click(Action.SIGN_NOTE, arg, direct=True)))
+        elif action is Action.CONFIRM:
+            ask = self.model.asking
+            self._update(lambda m: m.with_question(None))
+            if ask is not None and ask.action is Action.QUIT:
+                self._quit()
+            elif ask is not None:
+                self._actions.put(_Click(ask.action, ask.arg, direct=True))
+        elif action is Action.CANCEL:
+            self._update(lambda m: m.with_question(None))
+        else:
+            self._actions.put(_Click(action, arg))
+
+    def open_file(self, path: str) -> None:
+        """Open a file a notification named (its note, its error report), from the actions thread."""
+        if not self._stop.is_set():
+            self._actions.put(_Click(Action.OPEN_NOTE, path, direct=True))
+
+    def _ask_or(self, question: Ask | None, act: Callable[[], None]) -> None:
+        """``act`` now if there is nothing to ask; else once the clinician says yes."""
+        if question is None:
+            act()
+        elif self.asker is not None:
+            self.asker(question, lambda yes: act() if yes and not self._stop.is_set() else None)
+        else:
+            self._update(lambda m: m.with_question(question))
 
     def click(self) -> bool:
         """A click on the icon itself (the backend's default action). Returns False when the menu should open
@@ -280,13 +357,13 @@ class TrayController:
 
     def _action_loop(self) -> None:
         while True:
-            action = self._actions.get()
-            if action is None or self._stop.is_set():
+            click = self._actions.get()
+            if click is None or self._stop.is_set():
                 return
             try:
-                self._run_action(action)
+                self._run_action(click)
             except Exception as exc:  # noqa: BLE001 - a failed click is reported, the tray keeps running
-                log.warning("tray action %s failed: %s", action.value, exc.__class__.__name__)
+                log.warning("tray action %s failed: %s", click.action.value, exc.__class__.__name__)
                 self._fail(f"Something went wrong ({exc.__class__.__name__}). Try again, or use the "
                            "`hushnote` command.")
 
@@ -294,18 +371,30 @@ class TrayController:
         self._update(lambda m: m.with_error(message))
         self._publish([Notice(title, message)])
 
-    def _run_action(self, action: Action) -> None:
+    def _enabled(self, click: _Click) -> bool:
+        """Is the entry clicked still there and enabled (the menu may have changed since it was drawn)?"""
+        if click.direct:
+            return True
+        try:
+            entry = self.current_view.entry(Action.RECORD if click.action is Action.CLICK else click.action,
+                                            click.arg)
+        except KeyError:
+            return False
+        return entry.enabled and entry.visible
+
+    def _run_action(self, click: _Click) -> None:
         from hushnote.ipc.client import ConnectionLost, DaemonNotRunning, IpcError, ServiceTimeout
 
-        entry = self.current_view.entry(Action.RECORD if action is Action.CLICK else action)
-        if not entry.enabled or not entry.visible:
+        if not self._enabled(click):
             return  # e.g. a left click (default action) while the service is down
+        action, arg = click.action, click.arg
+        entry = self.current_view.entry(Action.RECORD) if action is Action.CLICK else None
         model = self.model
         try:
             if action is Action.CLICK:  # the icon: stop; start only where no consent confirmation is asked for
                 if model.recording:
                     self._client.call("record.stop")
-                elif entry.default and not model.consent_required:
+                elif entry is not None and entry.default and not model.consent_required:
                     self._client.call("record.start", consent_confirmed=False, source="tray")
                 self._poke.set()
             elif action is Action.RECORD:  # the menu item "Start recording (client has consented)"
@@ -320,9 +409,15 @@ class TrayController:
                 state = result.get("state")
                 self._update(lambda m: m.with_event("state", {"state": state}, self._clock())[0])
             elif action is Action.DISMISS:
-                self._update(lambda m: m.with_error(None))
+                self._update(lambda m: m.dismissed())
             elif action in (Action.OPEN_NOTES, Action.OPEN_INBOX):
                 self._open(self._notes if action is Action.OPEN_NOTES else self._inbox)
+            elif action in (Action.OPEN_NOTE, Action.SHOW_REPORT) and arg:
+                self._open_file(Path(arg))
+            elif action in (Action.SIGN_NOTE, Action.COPY_NOTE) and arg:
+                self._note_command("sign" if action is Action.SIGN_NOTE else "copy", Path(arg))
+            elif action is Action.RETRY and arg:
+                self._retry(arg)
             elif action is Action.START_SERVICE:
                 self._start_service()
         except IpcError as exc:
@@ -342,6 +437,32 @@ class TrayController:
             self._publish([Notice("Could not open the folder",
                                   f"Open it in your file manager instead: {folder}")])
 
+    def _open_file(self, path: Path) -> None:
+        try:
+            self._file_opener(path)
+        except FileNotFoundError:
+            self._publish([Notice("That file is gone", f"{path.name} is no longer in the notes folder.")])
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.info("opening a file failed: %s", exc.__class__.__name__)
+            self._publish([Notice("Could not open the file", f"Open it from the notes folder instead: {path.name}")])
+
+    def _note_command(self, verb: str, note: Path) -> None:
+        """``hushnote sign|copy NOTE``; what it said becomes a notification; the notes list is read again."""
+        self._update(lambda m: m.with_busy("Signing the note…" if verb == "sign" else "Copying the note…"))
+        try:
+            notice = self._note_runner(verb, note)
+        finally:
+            self._update(lambda m: m.with_busy(None))
+        self._refresh_notes(force=True)
+        self._publish([notice])
+
+    def _retry(self, job_id: str) -> None:
+        self._client.call("retry", id=job_id)
+        session = next((f.session for f in self.model.failures if f.id == job_id), "the recording")
+        self._publish([Notice(f"Trying again: {session}", "It is back in the queue; you will be told when its "
+                              "note is ready.")])
+        self._poke.set()
+
     def _start_service(self) -> None:
         self._update(lambda m: m.with_busy("Starting the service…"))
         try:
@@ -356,6 +477,10 @@ class TrayController:
         if proc is not None:
             self._children.append(proc)
         self._poke.set()
+
+
+def _session(path: str | None) -> str:
+    return Path(str(path)).name.removesuffix(".note.md")
 
 
 def _apply_event(m: TrayModel, *, name: str, data: dict[str, Any], now: float) -> tuple[TrayModel, list[Notice]]:

@@ -1,4 +1,4 @@
-"""The tray's reach into the desktop: open a folder in the file manager, start the service in the background."""
+"""The tray's reach into the desktop: open a folder or a file, start the service in the background."""
 
 from __future__ import annotations
 
@@ -27,9 +27,21 @@ def open_command(path: Path, platform: str = sys.platform) -> list[str] | None:
 def open_folder(path: Path) -> None:
     """Open ``path`` (created if missing) in the desktop's file manager. Raises ``OSError`` on failure."""
     path.mkdir(parents=True, exist_ok=True)
+    _open(path)
+
+
+def open_file(path: Path) -> None:
+    """Open the file ``path`` (a note, an error report) in the desktop's default application for it.
+    Raises ``FileNotFoundError`` if it is gone, ``OSError`` on other failures."""
+    if not path.is_file():
+        raise FileNotFoundError(str(path))
+    _open(path)
+
+
+def _open(path: Path) -> None:
     cmd = open_command(path)
     if cmd is None:
-        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 - Windows only, a folder we own
+        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 - Windows only, a file or folder of ours
         return
     exe = shutil.which(cmd[0])
     if exe is None:

@@ -1,4 +1,11 @@
-"""The tray drawn with pystray: ``TrayView``s onto an ``Icon`` and its menu, clicks back to the controller."""
+"""The tray drawn with pystray: ``TrayView``s onto an ``Icon`` and its menu, clicks back to the controller.
+
+A menu that changes only in the text of its informational lines (the recording's clock and level, a job's
+percentage: ``state.menu_shape``) is updated in place on GTK (gtk and appindicator backends), so an open
+menu does not flicker or close every second; any other change rebuilds it. Notifications go through
+``notifier`` (``tray.notifier.DesktopNotifier``: the app's name, a click opens the note) when there is one,
+else through pystray.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hushnote.tray.controller import TrayController
-from hushnote.tray.state import Action, Notice, TrayView
+from hushnote.tray.state import Action, MenuEntry, Notice, TrayView, menu_shape
 
 log = logging.getLogger("hushnote.tray")
 
@@ -21,8 +28,9 @@ class PystrayUI:
         self.icon: Any = None
         self.controller: TrayController | None = None
         self._shown: tuple[Any, ...] = ()
-        self._menu_shown: tuple[Any, ...] | None = None
+        self._menu_shown: tuple[MenuEntry, ...] | None = None
         self._lock = threading.Lock()
+        self.notifier: Any = None  # tray.notifier.DesktopNotifier, where the desktop has one
 
     @property
     def has_menu(self) -> bool:
@@ -41,19 +49,22 @@ class PystrayUI:
     def _menu(self, v: TrayView) -> Any:
         # first, hidden: what a click on the icon does (pystray runs the first default item); the visible
         # record item keeps its bold "default" look where that is what a click does
-        items: list[Any] = [self._Item("click", self._clicked, default=True, visible=False)]
-        for e in v.menu:
+        return self._Menu(self._Item("click", self._clicked, default=True, visible=False), *self._items(v.menu))
+
+    def _items(self, entries: tuple[MenuEntry, ...]) -> list[Any]:
+        items: list[Any] = []
+        for e in entries:
             if e.separator_before:
                 items.append(self._Menu.SEPARATOR)
-            items.append(self._Item(e.label, self._handler(e.action), default=e.default, enabled=e.enabled,
-                                    visible=e.visible,
+            action: Any = self._Menu(*self._items(e.submenu)) if e.submenu else self._handler(e.action, e.arg)
+            items.append(self._Item(e.label, action, default=e.default, enabled=e.enabled, visible=e.visible,
                                     checked=None if e.checked is None else (lambda _i, c=e.checked: c)))
-        return self._Menu(*items)
+        return items
 
-    def _handler(self, action: Action) -> Callable[[Any, Any], None]:
+    def _handler(self, action: Action, arg: str | None) -> Callable[[Any, Any], None]:
         def handler(_icon: Any, _item: Any) -> None:
             if self.controller is not None:
-                self.controller.activate(action)
+                self.controller.activate(action, arg)
         return handler
 
     def _clicked(self, _icon: Any, _item: Any) -> None:
@@ -85,14 +96,49 @@ class PystrayUI:
                 _set_tooltip(icon, v.title)
             self._shown = (v.icon, _pct(v.fraction), v.title)
             if v.menu != self._menu_shown:
-                icon.menu = self._menu(v)
-                self._menu_shown = v.menu
-        if notices and getattr(icon, "HAS_NOTIFICATION", False):
-            n = notices[-1]
-            try:
+                self._show_menu(icon, v)
+        self._notify(icon, notices)
+
+    def _show_menu(self, icon: Any, v: TrayView) -> None:
+        """Relabel the open menu in place when only its informational lines changed; else rebuild it."""
+        menu = self._menu(v)
+        handle = getattr(icon, "_menu_handle", None)
+        same = self._menu_shown is not None and menu_shape(v.menu) == menu_shape(self._menu_shown)
+        self._menu_shown = v.menu
+        if same and handle is not None and hasattr(icon, "_menu"):
+            from gi.repository import GLib
+
+            icon._menu = menu  # what pystray would rebuild from; the GTK menu is relabelled instead
+            GLib.idle_add(_relabel, handle, menu)
+            return
+        icon.menu = menu
+
+    def _notify(self, icon: Any, notices: list[Notice]) -> None:
+        if not notices:
+            return
+        try:
+            if self.notifier is not None:
+                for n in notices:
+                    self.notifier.notify(n)
+            elif getattr(icon, "HAS_NOTIFICATION", False):
+                n = notices[-1]
                 icon.notify(n.message, n.title)
-            except Exception as exc:  # noqa: BLE001 - no notification service: the icon still shows it
-                log.info("notification failed: %s", exc.__class__.__name__)
+        except Exception as exc:  # noqa: BLE001 - no notification service: the icon and menu still show it
+            log.info("notification failed: %s", exc.__class__.__name__)
+
+
+def _relabel(gtk_menu: Any, menu: Any) -> bool:
+    """Give each GTK menu item the text of its pystray item (the GTK menu holds the visible items and
+    separators in pystray's order); submenus too. Runs on the GLib loop, once."""
+    for widget, item in zip(gtk_menu.get_children(), list(menu), strict=False):
+        if item is menu.SEPARATOR:
+            continue
+        if widget.get_label() != item.text:
+            widget.set_label(item.text)
+        sub = widget.get_submenu()
+        if item.submenu and sub is not None:
+            _relabel(sub, item.submenu)
+    return False
 
 
 def _pct(f: float | None) -> int | None:

@@ -27,6 +27,7 @@ from hushnote.tray.controller import TrayController
 from hushnote.tray.state import NOTE_READY, START_LABEL, Action, IconState, Notice, TrayView
 from hushnote.tray.ui import PystrayUI
 
+from tests.support.paths import REPO
 from tests.support.tray import FakeService
 from tests.support.waiting import wait_until
 
@@ -370,3 +371,106 @@ def test_no_default_start_without_a_menu(sock: Path, service: FakeService) -> No
         assert v.entry(Action.RECORD).default
 
 
+
+
+# ----------------------------------------------------------------------------- a tray a clinician can trust
+
+NOT_AUDIO = "The file is not audio (or is damaged)."
+
+
+def test_failures_are_listed_retried_and_their_reports_opened(sock: Path, service: FakeService) -> None:
+    report = sock.parent / "Notes" / "Tuesday group.error.txt"
+    service.failed_recent = [
+        {"id": "j2", "state": "failed", "session": "Session 2", "reason": "There is too little speech in the "
+         "recording to write a note.", "retryable": True, "report": None},
+        {"id": "j1", "state": "failed", "session": "Tuesday group", "reason": NOT_AUDIO, "retryable": False,
+         "report": str(report)}]
+    opened: list[Path] = []
+    screen = Screen()
+    with controller(sock, screen, file_opener=opened.append) as c:
+        v = screen.wait(lambda v: v.icon is IconState.FAILED)
+        assert [e.label for e in v.entries(Action.FAILURE)] == [
+            "Could not make a note: Session 2. There is too little speech in the recording to write a note.",
+            f"Could not make a note: Tuesday group. {NOT_AUDIO}"]
+        c.activate(Action.SHOW_REPORT, str(report))
+        wait_until(lambda: opened == [report])
+        c.activate(Action.RETRY, "j1")  # a rejected file: its Retry is greyed out, a stray click does nothing
+        c.activate(Action.DISMISS)
+        v = screen.wait(idle)
+        assert [e.arg for e in v.entries(Action.FAILURE)] == ["j2", "j1"], "dismissing keeps the list"
+        c.activate(Action.RETRY, "j2")
+        n = screen.wait_notice(lambda n: n.title == "Trying again: Session 2")
+        assert "back in the queue" in n.message
+        v = screen.wait(lambda v: [e.arg for e in v.entries(Action.FAILURE)] == ["j1"])
+        assert v.icon is IconState.IDLE
+    assert [op for op in service.ops()] == ["retry"] and ("retry", {"id": "j2"}) in service.calls
+
+
+def test_quit_while_recording_asks_first(sock: Path, service: FakeService) -> None:
+    service.recording, service.started = True, time.monotonic()
+    asked: list[Any] = []
+    quit_called = threading.Event()
+    screen = Screen()
+    with controller(sock, screen, on_quit=quit_called.set,
+                    asker=lambda q, answer: asked.append((q, answer))) as c:
+        screen.wait(lambda v: v.icon is IconState.RECORDING)
+        c.activate(Action.QUIT)
+        [(q, answer)] = asked
+        assert q.action is Action.QUIT and "goes on in the hushnote service" in q.message
+        answer(False)
+        assert not quit_called.is_set() and service.recording
+        c.activate(Action.QUIT)
+        asked[-1][1](True)
+        assert quit_called.is_set()
+    assert "record.stop" not in service.ops(), "quitting the tray leaves the recording to the service"
+    # without dialogs the question is asked in the menu
+    quit_called.clear()
+    screen = Screen()
+    with controller(sock, screen, on_quit=quit_called.set) as c:
+        screen.wait(lambda v: v.icon is IconState.RECORDING)
+        c.activate(Action.QUIT)
+        v = screen.wait(lambda v: v.menu[0].action is Action.QUESTION)
+        assert v.entry(Action.CONFIRM).label == "Quit tray, keep recording"
+        c.activate(Action.CANCEL)
+        screen.wait(lambda v: v.menu[0].action is Action.RECORD)
+        assert not quit_called.is_set()
+        c.activate(Action.QUIT)
+        screen.wait(lambda v: v.menu[0].action is Action.QUESTION)
+        c.activate(Action.CONFIRM)
+        assert quit_called.is_set()
+
+
+def test_last_notes_open_sign_and_copy_with_the_real_command(sock: Path, service: FakeService, home: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notes folder as the menu shows it; Sign… (after the question) and Copy run `hushnote sign|copy`
+    (copying to a real clipboard is in tests/e2e)."""
+    for var in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    notes = sock.parent / "Notes"
+    subprocess.run([sys.executable, "-m", "hushnote.daemon.cli", "draft", str(REPO / "samples" / "sample-session.txt"),
+                    "--out", str(notes)], check=True, capture_output=True, timeout=120)
+    older = notes / "older.note.md"
+    older.write_text('---\nstatus: "draft"\n---\n# DRAFT\n')
+    os.utime(older, (1_600_000_000, 1_600_000_000))
+    note = notes / "sample-session.note.md"
+    asked: list[Any] = []
+    opened: list[Path] = []
+    screen = Screen()
+    with controller(sock, screen, file_opener=opened.append, asker=lambda q, a: asked.append((q, a))) as c:
+        v = screen.wait(lambda v: len(v.entries(Action.NOTE)) == 2)
+        assert [e.label for e in v.entries(Action.NOTE)] == ["sample-session", "older"], "newest first"
+        c.activate(Action.OPEN_NOTE, str(note))
+        wait_until(lambda: opened == [note])
+        c.activate(Action.SIGN_NOTE, str(note))
+        [(q, answer)] = asked
+        assert q.title == "Sign the note sample-session?" and q.arg == str(note)
+        answer(True)
+        n = screen.wait_notice(lambda n: n.title.startswith(("Signed", "Not signed")), timeout=60)
+        assert n.title == "Signed: sample-session", n
+        assert str(note) not in n.message
+        v = screen.wait(lambda v: v.entries(Action.NOTE)[0].label == "sample-session (signed)")
+        assert not v.entry(Action.SIGN_NOTE, str(note)).enabled
+        assert 'status: "signed"' in note.read_text() and note.stat().st_mode & 0o222 == 0  # read-only
+        c.activate(Action.COPY_NOTE, str(note))  # no X display here: the command says so, plainly
+        n = screen.wait_notice(lambda n: n.title.startswith(("Copied", "Not copied")), timeout=60)
+        assert n.title == "Not copied: sample-session" and "no desktop session here" in n.message, n

@@ -37,6 +37,7 @@ class FakeService:
         self.start_error: IpcError | None = None
         self.current: dict[str, Any] | None = None
         self.queued = 0
+        self.failed_recent: list[dict[str, Any]] = []  # job.done data of failed jobs, as the daemon lists them
         self.lock = threading.Lock()
 
     def ops(self) -> list[str]:
@@ -50,7 +51,15 @@ class FakeService:
             return {"state": self.state, "pid": 1, "version": "0.1.0",
                     "queue": {"queued": self.queued, "running": 1 if self.current else 0, "done": 0, "failed": 0,
                               "cancelled": 0},
-                    "current": self.current, "next_retention": None, "failed_audio_kept": 0}
+                    "current": self.current, "running": [self.current] if self.current else [],
+                    "failed_recent": list(self.failed_recent), "next_retention": None, "failed_audio_kept": 0}
+        if op == "retry":
+            with self.lock:
+                job = next((f for f in self.failed_recent if f["id"] == args.get("id")), None)
+                if job is None or not job.get("retryable"):
+                    raise IpcError("conflict", "This job cannot be retried.")
+                self.failed_recent.remove(job)
+            return {"id": job["id"], "state": "queued"}
         if op in ("pause", "resume"):
             self.state = "paused" if op == "pause" else "running"
             return {"state": self.state}

@@ -48,6 +48,7 @@ class Action(enum.Enum):
     FAILURE = "failure"  # a failed job (arg: job id): its submenu
     RETRY = "retry"  # arg: job id
     SHOW_REPORT = "show_report"  # arg: the error report's path
+    HEADING = "heading"  # a heading over a group of entries ("Last notes"); does nothing
     NOTE = "note"  # one of the last notes (arg: its path): its submenu
     OPEN_NOTE = "open_note"  # arg: the note's path
     SIGN_NOTE = "sign_note"  # arg: the note's path; asks first (``sign_question``)
@@ -391,6 +392,11 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
+def _day_clock(wall: float) -> str:
+    """``Mon 14:05``: when a note was last changed, in local time."""
+    return time.strftime("%a %H:%M", time.localtime(wall))
+
+
 def _clock(wall: float) -> str:
     return time.strftime("%H:%M", time.localtime(wall))
 
@@ -458,7 +464,9 @@ def _headline(model: TrayModel, now: float) -> _Headline:
     if unseen := model.unseen_failures:
         title = f"No note for: {unseen[0].session}. {unseen[0].reason}" if len(unseen) == 1 else \
             f"{_plural(len(unseen), 'recording')} could not be made into notes"
-        return _Headline(IconState.FAILED, title + " See the menu.", "Could not make a note: see below")
+        return _Headline(IconState.FAILED, title + " See the menu.",
+                         f"{_plural(len(unseen), 'recording')} {'needs' if len(unseen) == 1 else 'need'} "
+                         "your attention (below)")
     if status.get("state") == "paused":
         title = "Processing is paused: recording still works, and notes are made after you choose Resume"
         title += f"; {_plural(waiting, 'recording')} waiting." if waiting else "."
@@ -518,22 +526,22 @@ def _failure_entries(model: TrayModel) -> list[MenuEntry]:
     for i, f in enumerate(model.failures):
         sub = (MenuEntry(Action.RETRY, "Retry", enabled=f.retryable and model.connected, arg=f.id),
                MenuEntry(Action.SHOW_REPORT, "Show report", enabled=f.report is not None, arg=f.report))
-        out.append(MenuEntry(Action.FAILURE, f"Could not make a note: {f.session}. {f.reason}",
+        out.append(MenuEntry(Action.FAILURE, f"No note for {f.session}: {f.reason}",
                              separator_before=i == 0, arg=f.id, submenu=sub))
     return out
 
 
 def _note_entries(model: TrayModel) -> list[MenuEntry]:
     """The last notes, newest first, each with Open, Sign… and Copy for the record."""
-    out = []
-    for i, n in enumerate(model.notes):
+    out = [MenuEntry(Action.HEADING, "Last notes:", enabled=False, separator_before=True)] if model.notes else []
+    for n in model.notes:
         # an encrypted note (notes.encrypt) cannot be opened in an editor; `hushnote sign`/`copy` decrypt it
         sub = (MenuEntry(Action.OPEN_NOTE, "Open", enabled=n.status != "encrypted", arg=n.path),
                MenuEntry(Action.SIGN_NOTE, "Signed" if n.status == "signed" else "Sign…",
                          enabled=n.status != "signed", arg=n.path),
                MenuEntry(Action.COPY_NOTE, "Copy for the record", arg=n.path))
-        mark = {"signed": " (signed)", "encrypted": " (encrypted)"}.get(n.status, "")
-        out.append(MenuEntry(Action.NOTE, f"{n.session}{mark}", separator_before=i == 0, arg=n.path, submenu=sub))
+        out.append(MenuEntry(Action.NOTE, f"{n.session} ({n.status}, {_day_clock(n.modified)})", arg=n.path,
+                             submenu=sub))
     return out
 
 

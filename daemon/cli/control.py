@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from hushnote.daemon.core.config import Config
 from hushnote.ipc.client import ConnectionLost, DaemonNotRunning, IpcClient, IpcError, ServiceTimeout
 from hushnote.ipc.paths import endpoint
+
+_CODE_RE = re.compile(r"[a-z][a-z0-9_]*: ")
 
 OPS = ("status", "queue", "pause", "resume", "retry", "cancel", "delete")
 
@@ -151,6 +154,13 @@ def _problem(job: Mapping[str, Any]) -> str | None:
     return str(error) if error else None
 
 
+def _without_code(stored: str) -> str:
+    """``audio_ended_early: the recording ended early …`` -> ``The recording ended early …`` (no internal code)."""
+    m = _CODE_RE.match(stored)
+    text = stored[m.end():] if m else stored
+    return text[:1].upper() + text[1:]
+
+
 def format_queue(r: Mapping[str, Any]) -> str:
     jobs = [j for j in (r.get("jobs") or []) if isinstance(j, Mapping)]
     if not jobs:
@@ -168,7 +178,7 @@ def format_queue(r: Mapping[str, Any]) -> str:
         if problem:
             out.append(f"    Problem: {problem}")
         if job.get("warning"):
-            out.append(f"    Note: {job['warning']}")
+            out.append(f"    Note: {_without_code(str(job['warning']))}")
     failed = sum(1 for j in jobs if j.get("state") == "failed")
     out.append("")
     out.append(f"{_plural(len(jobs), 'job')}." + (" Retry a failed one with `hushnote retry ID`." if failed else ""))

@@ -164,7 +164,7 @@ class Job:
         return {"id": self.id, "kind": self.kind, "state": self.state, "priority": self.priority,
                 "attempts": self.attempts, "created": self.created, "updated": self.updated,
                 "error": self.last_error, "warning": self.warning, "reason": plain_reason(self.last_error),
-                "session": self.stem, "retryable": self.retryable}
+                "session": self.stem or None, "retryable": self.retryable}
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def done_event(job: Job, notes: Path, drafted: dict[str, Any] | None = None) -> 
     ``note`` (its path), ``empty`` (True: no section of the note had anything from the session; None: not
     known, e.g. a retry that found an earlier attempt's note) and any ``warning`` (e.g. the audio ended
     early: times only). Local subscribers only: never logged."""
-    data: dict[str, Any] = {"id": job.id, "state": job.state, "session": job.stem}
+    data: dict[str, Any] = {"id": job.id, "state": job.state, "session": job.stem or None}  # "": names forgotten
     if job.state == "failed":
         data["reason"] = plain_reason(job.last_error)
         data["retryable"] = job.retryable

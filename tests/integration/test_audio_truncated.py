@@ -44,7 +44,8 @@ def test_a_truncated_recording_is_transcribed_and_the_note_and_job_say_it_ended_
     assert " of 00:00:50 " in m4a.warning
     assert ogg.warning is not None and "ended early at 00:00:2" in ogg.warning
     assert jobs["whole"].warning is None
-    assert m4a.public()["warning"] == m4a.warning and queue.count("Note: audio_ended_early") == 2
+    assert m4a.public()["warning"] == m4a.warning and queue.count("Note: The recording ended early at 00:00:2") == 2
+    assert "audio_ended_early" not in queue  # plain words in `hushnote queue`, not the stored code
     fields, body = notefile.parse_front_matter((notes / "half copied.note.md").read_text(encoding="utf-8"))
     assert str(fields["audio"]).startswith("ended early at 00:00:2") and str(fields["audio"]).endswith(" of 00:00:50")
     assert "> The recording ended early at 00:00:2" in body and "covers only the part before that" in body

@@ -390,8 +390,8 @@ def test_failures_are_listed_retried_and_their_reports_opened(sock: Path, servic
     with controller(sock, screen, file_opener=opened.append) as c:
         v = screen.wait(lambda v: v.icon is IconState.FAILED)
         assert [e.label for e in v.entries(Action.FAILURE)] == [
-            "Could not make a note: Session 2. There is too little speech in the recording to write a note.",
-            f"Could not make a note: Tuesday group. {NOT_AUDIO}"]
+            "No note for Session 2: There is too little speech in the recording to write a note.",
+            f"No note for Tuesday group: {NOT_AUDIO}"]
         c.activate(Action.SHOW_REPORT, str(report))
         wait_until(lambda: opened == [report])
         c.activate(Action.RETRY, "j1")  # a rejected file: its Retry is greyed out, a stray click does nothing
@@ -458,7 +458,8 @@ def test_last_notes_open_sign_and_copy_with_the_real_command(sock: Path, service
     screen = Screen()
     with controller(sock, screen, file_opener=opened.append, asker=lambda q, a: asked.append((q, a))) as c:
         v = screen.wait(lambda v: len(v.entries(Action.NOTE)) == 2)
-        assert [e.label for e in v.entries(Action.NOTE)] == ["sample-session", "older"], "newest first"
+        assert [e.label.split(" (")[0] for e in v.entries(Action.NOTE)] == ["sample-session", "older"], "newest first"
+        assert v.entries(Action.NOTE)[0].label.startswith("sample-session (draft, ")
         c.activate(Action.OPEN_NOTE, str(note))
         wait_until(lambda: opened == [note])
         c.activate(Action.SIGN_NOTE, str(note))
@@ -468,7 +469,7 @@ def test_last_notes_open_sign_and_copy_with_the_real_command(sock: Path, service
         n = screen.wait_notice(lambda n: n.title.startswith(("Signed", "Not signed")), timeout=60)
         assert n.title == "Signed: sample-session", n
         assert str(note) not in n.message
-        v = screen.wait(lambda v: v.entries(Action.NOTE)[0].label == "sample-session (signed)")
+        v = screen.wait(lambda v: v.entries(Action.NOTE)[0].label.startswith("sample-session (signed, "))
         assert not v.entry(Action.SIGN_NOTE, str(note)).enabled
         assert 'status: "signed"' in note.read_text() and note.stat().st_mode & 0o222 == 0  # read-only
         c.activate(Action.COPY_NOTE, str(note))  # no X display here: the command says so, plainly

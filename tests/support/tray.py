@@ -83,13 +83,16 @@ class FakeService:
         raise IpcError("unknown_op", f"The hushnote service does not offer '{op}'.")
 
 
-def start_tray(desk: XDesktop, runtime: Path, backend: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **desk.env, "PYSTRAY_BACKEND": backend, "XDG_RUNTIME_DIR": str(runtime),
-           "HOME": str(runtime), "PYTHONPATH": str(REPO)}
-    env.pop("HUSHNOTE_CONFIG", None)
-    with log.open("wb") as f:
-        return subprocess.Popen([sys.executable, "-m", "hushnote.tray.app"], env=env, cwd=REPO, stdin=subprocess.DEVNULL,
-                                stdout=f, stderr=subprocess.STDOUT)
+def start_tray(desk: XDesktop, runtime: Path, backend: str, log: Path, *, config: Path | None = None,
+               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """The real tray process on ``desk`` (``config``: a daemon's settings file; ``env`` on top, e.g. that
+    daemon's environment or a PATH with a stand-in ``xdg-open``)."""
+    full = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime), **(env or {}), **desk.env,
+            "PYSTRAY_BACKEND": backend, "PYTHONPATH": str(REPO)}
+    full.pop("HUSHNOTE_CONFIG", None)
+    cmd = [sys.executable, "-m", "hushnote.tray.app", *(["--config", str(config)] if config else [])]
+    with log.open("ab") as f:
+        return subprocess.Popen(cmd, env=full, cwd=REPO, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
 
 
 def stop_tray(proc: subprocess.Popen[bytes], log: Path) -> int:

@@ -226,3 +226,11 @@ def test_queue_into_head_through_a_real_pipe(fake: FakeDaemon, tmp_path: Path) -
     assert proc.returncode == 0
     assert proc.stdout.splitlines()[0].split()[:2] == ["ID", "SESSION"] and len(proc.stdout.splitlines()) == 3
     assert err.read_text() == "exit=0\n"
+
+
+def test_queue_notes_are_plain_words_too() -> None:
+    out = control.format_queue({"jobs": [{"id": "x", "state": "done", "session": "s",
+                                          "warning": "audio_ended_early: the recording ended early at 00:00:21"}]})
+    assert "    Note: The recording ended early at 00:00:21" in out and "audio_ended_early" not in out
+    assert "Note: Plain text: kept as it is" in control.format_queue(
+        {"jobs": [{"id": "x", "warning": "Plain text: kept as it is"}]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -283,7 +284,7 @@ def test_a_failed_job_is_named_explained_and_fixable_from_the_menu() -> None:
     assert v.icon is IconState.FAILED
     assert "Tuesday group" in v.title and NOT_AUDIO in v.title
     entry = v.entry(Action.FAILURE, "j1")
-    assert entry.label == f"Could not make a note: Tuesday group. {NOT_AUDIO}"
+    assert entry.label == f"No note for Tuesday group: {NOT_AUDIO}"
     retry, report = entry.submenu
     assert (retry.action, retry.label, retry.enabled) == (Action.RETRY, "Retry", False), "a rejected file cannot"
     assert (report.action, report.label, report.enabled, report.arg) == (
@@ -306,7 +307,7 @@ def test_the_failed_icon_is_not_the_service_down_icon_and_dismiss_keeps_the_list
     up_failed = view(m, clock.monotonic())
     assert down.icon is IconState.ATTENTION and up_failed.icon is IconState.FAILED
     assert down.entry(Action.STATUS).label == "Service not running"
-    assert up_failed.entry(Action.STATUS).label == "Could not make a note: see below"
+    assert up_failed.entry(Action.STATUS).label == "1 recording needs your attention (below)"
     assert up_failed.entry(Action.DISMISS).visible
     # dismiss: the warning and the icon go, the failure stays listed with its Retry and report
     m = m.dismissed()
@@ -406,24 +407,28 @@ def test_last_notes_newest_first_with_open_sign_and_copy() -> None:
     notes = [note(f"s{i}", clock().timestamp() + i) for i in range(8)]
     m = connected().with_notes([*notes[:3], note("old signed", clock().timestamp() - 99, "signed"), *notes[3:]])
     v = view(m, clock.monotonic())
-    assert [e.label for e in v.entries(Action.NOTE)] == ["s7", "s6", "s5", "s4", "s3"], "newest five"
+    when = time.strftime("%a %H:%M", time.localtime(clock().timestamp() + 7))  # local time, as the clinician reads it
+    assert v.entries(Action.NOTE)[0].label == f"s7 (draft, {when})"
+    assert [e.label.split()[0] for e in v.entries(Action.NOTE)] == ["s7", "s6", "s5", "s4", "s3"], "newest five"
+    heading = v.entry(Action.HEADING)
+    assert heading.label == "Last notes:" and heading.separator_before and not heading.enabled
     first = v.entries(Action.NOTE)[0]
-    assert first.separator_before
     assert [(e.action, e.label, e.enabled, e.arg) for e in first.submenu] == [
         (Action.OPEN_NOTE, "Open", True, "/n/s7.note.md"), (Action.SIGN_NOTE, "Sign…", True, "/n/s7.note.md"),
         (Action.COPY_NOTE, "Copy for the record", True, "/n/s7.note.md")]
     signed = view(connected().with_notes([note("done one", 1.0, "signed")]), clock.monotonic()).entries(Action.NOTE)[0]
-    assert signed.label == "done one (signed)"
+    assert signed.label.startswith("done one (signed, ")
     assert [(e.label, e.enabled) for e in signed.submenu] == [("Open", True), ("Signed", False),
                                                               ("Copy for the record", True)]
     locked = view(connected().with_notes([note("locked", 1.0, "encrypted")]), clock.monotonic()).entries(Action.NOTE)[0]
-    assert locked.label == "locked (encrypted)"
+    assert locked.label.startswith("locked (encrypted, ")
     assert [(e.label, e.enabled) for e in locked.submenu] == [("Open", False), ("Sign…", True),
                                                               ("Copy for the record", True)]
     # the notes and the folder are there without the service too
     off = view(TrayModel().with_notes(notes), clock.monotonic())
     assert off.entry(Action.OPEN_NOTE, "/n/s7.note.md").enabled and off.entry(Action.OPEN_NOTES).enabled
     assert off.entry(Action.OPEN_NOTES).label == "Open notes folder"
+    assert view(connected(), 0.0).entries(Action.HEADING) == [], "no notes: no heading"
 
 
 def test_quit_asks_first_only_while_recording() -> None:

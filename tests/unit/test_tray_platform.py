@@ -20,3 +20,14 @@ def test_open_command_and_service_command() -> None:
     assert open_command(Path("/n"), "darwin") == ["open", "/n"]
     assert open_command(Path("/n"), "win32") is None
     assert service_command(None)[1:] == ["-m", "hushnote.daemon.cli", "daemon"]
+
+
+def test_open_file_refuses_what_is_not_there(tmp_path: Path) -> None:
+    import pytest
+    from hushnote.tray.desktop import open_file
+
+    with pytest.raises(FileNotFoundError):
+        open_file(tmp_path / "gone.note.md")
+    with pytest.raises(FileNotFoundError):
+        open_file(tmp_path)  # a folder is not a note
+    assert list(tmp_path.iterdir()) == [], "nothing is created (open_folder makes a missing folder; this does not)"

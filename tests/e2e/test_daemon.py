@@ -111,8 +111,11 @@ def test_ipc_round_trips(daemon: Daemon, eval_dir: Path) -> None:
     jobs = wait_for(lambda: (q := daemon.call("queue")["jobs"]) and len(q) == 2 and q, 30)
     assert {j["state"] for j in jobs} == {"queued"}
     for j in jobs:
-        assert set(j) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error"}
+        assert set(j) == {"id", "kind", "state", "priority", "attempts", "created", "updated", "error", "warning",
+                          "reason", "session", "retryable"}
         assert j["kind"] == "inbox" and j["priority"] == 0 and j["attempts"] == 0 and j["error"] is None
+        assert j["reason"] is None and not j["retryable"]
+    assert sorted(j["session"] for j in jobs) == ["a", "b"]  # for the clinician's screen (never in the log)
     st = daemon.call("status")
     assert st["state"] == "paused" and st["queue"]["queued"] == 2 and st["current"] is None
     a, b = jobs[0]["id"], jobs[1]["id"]

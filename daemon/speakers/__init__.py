@@ -1,0 +1,56 @@
+"""Who said it: offline speaker labels for transcript words.
+
+No torch, no network: the CAM++ speaker-embedding network (3D-Speaker, Apache-2.0; see data/NOTICE) runs
+on onnxruntime from the file shipped in ``data/``. Audio is 16 kHz mono float32 in [-1, 1]; times are
+seconds; speakers are ints (0, 1, ... in order of first appearance, or channel numbers) or None (unknown).
+Role names are given by the caller.
+
+One microphone::
+
+    regions = speech_regions(audio)                    # Silero VAD, 250 ms pauses
+    labelled = Diarizer(k=2).label_words(audio, words, regions)
+    for turn in turns(labelled): ...
+
+Two channels (microphone, call audio)::
+
+    if channels_differ(stereo): labelled = label_words_by_channel(stereo, words)
+
+Roles from an enrolled voice::
+
+    vp = voiceprint(clip, speech_regions(clip), embedder)   # SpeakerError on silence or two voices
+    wl = Diarizer(embedder).label_windows(audio, regions)
+    match_enrolled(wl.clustering.centroids, vp).speaker     # the cluster that is the enrolled voice, or None
+"""
+
+from daemon.speakers.channels import channels_differ, label_words_by_channel
+from daemon.speakers.cluster import Clustering, EnrolmentMatch, cluster, match_enrolled
+from daemon.speakers.diarize import Diarizer, WindowLabels, make_windows, words_from_windows
+from daemon.speakers.embedder import Embedder, Window, embed_windows
+from daemon.speakers.enrol import voiceprint
+from daemon.speakers.errors import SpeakerError
+from daemon.speakers.labels import LabelledWord, Turn, Word, smooth, turns
+from daemon.speakers.vad import speech_regions
+
+__all__ = [
+    "Clustering",
+    "Diarizer",
+    "Embedder",
+    "EnrolmentMatch",
+    "LabelledWord",
+    "SpeakerError",
+    "Turn",
+    "Window",
+    "WindowLabels",
+    "Word",
+    "channels_differ",
+    "cluster",
+    "embed_windows",
+    "label_words_by_channel",
+    "make_windows",
+    "match_enrolled",
+    "smooth",
+    "speech_regions",
+    "turns",
+    "voiceprint",
+    "words_from_windows",
+]

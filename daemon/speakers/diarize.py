@@ -1,0 +1,138 @@
+"""Who spoke when, from one microphone: speech regions -> 1.5 s windows -> embeddings -> clusters -> words.
+
+Windows of WINDOW_S seconds every SHIFT_S seconds are cut inside each speech region (a region shorter
+than a window is one window of its own length; regions under MIN_REGION_S are too short to embed). Each
+window's cosine to each speaker centroid is spread over the words it overlaps, weighted by the overlap;
+a word takes the speaker with the highest score, short runs are smoothed (:mod:`daemon.speakers.labels`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from daemon.speakers.cluster import Clustering, cluster
+from daemon.speakers.embedder import WINDOW_S, Embedder, Embeddings, Window, embed_windows
+from daemon.speakers.fbank import Audio
+from daemon.speakers.labels import LabelledWord, Word, smooth
+
+SHIFT_S = 0.75  # window hop: every moment of speech is in about two windows
+MIN_REGION_S = 0.5  # shorter speech regions are not embedded (their words borrow a neighbour's label)
+MIN_CLUSTER_S = 1.0  # shorter windows are too noisy to shape the clusters; they are only scored against them
+NEAREST_S = 1.0  # a word outside every window takes the nearest window's scores if it is this close
+
+Region = tuple[float, float]
+
+
+def make_windows(regions: Sequence[Region], window_s: float = WINDOW_S, shift_s: float = SHIFT_S) -> list[Window]:
+    """Windows (seconds) covering each speech region, in time order; the last one in a region ends with it."""
+    out: list[Window] = []
+    for start, end in regions:
+        length = end - start
+        if length < MIN_REGION_S:
+            continue
+        if length <= window_s:
+            out.append(Window(start, end))
+            continue
+        count = int(np.ceil((length - window_s) / shift_s)) + 1
+        starts = [min(start + i * shift_s, end - window_s) for i in range(count)]
+        out.extend(Window(s, s + window_s) for s in starts)
+    return out
+
+
+@dataclass(frozen=True)
+class WindowLabels:
+    """The windows that were embedded, their speakers and the clustering.
+
+    ``scores[i, k]`` is window i's cosine to speaker k's centroid; ``clustering.labels[i]`` its speaker.
+    """
+
+    windows: list[Window]
+    scores: npt.NDArray[np.float32]
+    clustering: Clustering
+
+    @property
+    def speakers(self) -> int:
+        """How many speakers were found (0 with no speech, 1 when every window is one voice)."""
+        return self.clustering.count
+
+
+def _overlaps(words: Sequence[Word], windows: Sequence[Window]) -> npt.NDArray[np.float64]:
+    """(words, windows) seconds of overlap."""
+    ws = np.array([[w.start, w.end] for w in words], dtype=np.float64).reshape(-1, 2)
+    wins = np.array([[w.start, w.end] for w in windows], dtype=np.float64).reshape(-1, 2)
+    lo = np.maximum(ws[:, None, 0], wins[None, :, 0])
+    hi = np.minimum(ws[:, None, 1], wins[None, :, 1])
+    return np.clip(hi - lo, 0.0, None)
+
+
+def _nearest(word: Word, windows: Sequence[Window]) -> int | None:
+    mid = (word.start + word.end) / 2
+    gaps = [max(w.start - mid, mid - w.end, 0.0) for w in windows]
+    best = int(np.argmin(gaps))
+    return best if gaps[best] <= NEAREST_S else None
+
+
+def words_from_windows(words: Sequence[Word], labelled: WindowLabels) -> list[LabelledWord]:
+    """Each word's speaker from the windows it overlaps (overlap-weighted cosine to each centroid), then
+    :func:`~daemon.speakers.labels.smooth`. Words near no window are unknown (None)."""
+    if labelled.speakers == 0 or not words:
+        return [LabelledWord(w.start, w.end, w.text, None) for w in words]
+    out: list[LabelledWord] = []
+    for start in range(0, len(words), 512):  # bounded (words x windows) matrix
+        chunk = words[start : start + 512]
+        weight = _overlaps(chunk, labelled.windows)
+        score = weight @ labelled.scores
+        for i, w in enumerate(chunk):
+            speaker: int | None = int(np.argmax(score[i])) if weight[i].sum() > 0 else None
+            if speaker is None and (near := _nearest(w, labelled.windows)) is not None:
+                speaker = int(np.argmax(labelled.scores[near]))
+            out.append(LabelledWord(w.start, w.end, w.text, speaker))
+    return smooth(out)
+
+
+class Diarizer:
+    """Speaker labels for one-microphone audio. ``k``: how many speakers to look for (fewer when voices are
+    the same). The embedder is loaded on first use unless one is given."""
+
+    def __init__(self, embedder: Embedder | None = None, k: int = 2) -> None:
+        self._embedder = embedder
+        self.k = k
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder()
+        return self._embedder
+
+    def embed(self, audio: Audio, regions: Sequence[Region]) -> tuple[list[Window], Embeddings]:
+        """The windows cut from ``regions`` (seconds) of 16 kHz mono float32 ``audio``, and their embeddings."""
+        windows = make_windows(regions)
+        return windows, embed_windows(audio, windows, self.embedder)
+
+    def label_windows(self, audio: Audio, regions: Sequence[Region]) -> WindowLabels:
+        """Embed and cluster the speech windows of ``audio`` (16 kHz mono float32) in ``regions``."""
+        windows, emb = self.embed(audio, regions)
+        return self.cluster_windows(windows, emb)
+
+    def cluster_windows(self, windows: list[Window], embeddings: Embeddings) -> WindowLabels:
+        """Cluster already-embedded windows (e.g. embedded while recording) into speakers. Windows shorter
+        than MIN_CLUSTER_S are left out of the clustering and take their nearest centroid."""
+        full = np.array([w.duration >= MIN_CLUSTER_S for w in windows], dtype=bool)
+        if full.sum() < 2:
+            full[:] = True
+        found = cluster(embeddings[full], self.k)
+        scores = (embeddings @ found.centroids.T).astype(np.float32)
+        labels = found.labels.copy()
+        if not full.all() and found.count:
+            labels = np.argmax(scores, axis=1).astype(np.int64)
+            labels[full] = found.labels
+        return WindowLabels(windows, scores, Clustering(labels, found.centroids, found.similarity))
+
+    def label_words(self, audio: Audio, words: Sequence[Word], regions: Sequence[Region]) -> list[LabelledWord]:
+        """Who said each word: ``words`` (start, end in seconds, text) of 16 kHz mono float32 ``audio`` whose
+        speech is in ``regions``. Speakers are numbered 0, 1, ... by first appearance; None is unknown."""
+        return words_from_windows(words, self.label_windows(audio, regions))

@@ -17,19 +17,18 @@ Two channels (microphone, call audio)::
 
 Roles from an enrolled voice::
 
-    vp = voiceprint(clip, speech_regions(clip), embedder)   # SpeakerError on silence or two voices
+    vp = voiceprint(clip, speech_regions(clip), embedder)   # InputError on silence or two voices
     wl = Diarizer(embedder).label_windows(audio, regions)
     match_enrolled(wl.clustering.centroids, vp).speaker     # the cluster that is the enrolled voice, or None
 """
 
-from daemon.speakers.channels import channels_differ, label_words_by_channel
-from daemon.speakers.cluster import Clustering, EnrolmentMatch, cluster, match_enrolled
-from daemon.speakers.diarize import Diarizer, WindowLabels, make_windows, words_from_windows
-from daemon.speakers.embedder import Embedder, Window, embed_windows
-from daemon.speakers.enrol import voiceprint
-from daemon.speakers.errors import SpeakerError
-from daemon.speakers.labels import LabelledWord, Turn, Word, smooth, turns
-from daemon.speakers.vad import speech_regions
+from hushnote.daemon.speakers.channels import channels_differ, label_words_by_channel
+from hushnote.daemon.speakers.cluster import Clustering, EnrolmentMatch, cluster, match_enrolled
+from hushnote.daemon.speakers.diarize import Diarizer, WindowLabels, make_windows, words_from_windows
+from hushnote.daemon.speakers.embedder import Embedder, Window, embed_windows
+from hushnote.daemon.speakers.enrol import voiceprint
+from hushnote.daemon.speakers.labels import LabelledWord, Turn, Word, smooth, turns
+from hushnote.daemon.speakers.vad import speech_regions
 
 __all__ = [
     "Clustering",
@@ -37,7 +36,6 @@ __all__ = [
     "Embedder",
     "EnrolmentMatch",
     "LabelledWord",
-    "SpeakerError",
     "Turn",
     "Window",
     "WindowLabels",

@@ -1,30 +1,32 @@
 """Who spoke when, from a two-channel recording: channel 0 one person (the microphone), channel 1 the other
-(the call's audio output). Each word goes to the channel that is louder over it.
+(the call's audio output). Each word goes to the channel that leads over it.
 
-A loud speaker leaks one person into the other's channel (bleed, typically -25 to -12 dB); comparing the
-levels of the two channels over a word still picks the right one, because the source channel is always the
-louder. The channels' gains need not match: each channel's level is first referred to its own speech level
-(the median level of the frames where it clearly leads), so a quiet microphone does not lose every word.
+Neither the channels' gains nor the leaks between them are known: a loud laptop speaker puts the client
+into the microphone (bleed, typically -25 to -12 dB), the microphone may be quieter than the call audio.
+So "leads" is learnt from the recording: the level difference (channel 0 minus channel 1, dB) of the
+active 20 ms frames has two modes, one per person talking (e.g. +31 dB and -6 dB for a -12 dB bleed into
+a microphone 6 dB louder than the call); each word goes to the likelier mode of a two-Gaussian fit (a
+quiet word of the wide mode's person, whose echo sinks into the other channel's noise, still lands on
+the right side). Call :func:`label_words_by_channel` only when :func:`channels_differ` says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
-from daemon.speakers.fbank import SAMPLE_RATE
-from daemon.speakers.labels import LabelledWord, Word, smooth
+from hushnote.daemon.speakers.fbank import SAMPLE_RATE
+from hushnote.daemon.speakers.labels import LabelledWord, Word, smooth
 
 FRAME_S = 0.02
-LEAD_DB = 6.0  # a channel "clearly leads" a frame by this much
-MAX_GAIN_DB = 12.0  # the largest gain difference between channels corrected for
-DISTINCT_SHARE = 0.6  # channels carry different voices if one clearly leads this share of active frames ...
-MIN_SIDE_SHARE = 0.05  # ... and each channel leads at least this share
+SEPARATION_DB = 12.0  # the two modes must be this far apart for the channels to carry different voices
+MIN_SIDE_SHARE = 0.05  # ... and each mode must hold at least this share of the active frames
 ACTIVE_DB = 30.0  # active frames: within this many dB of the recording's loudest frames
 
 Stereo = npt.NDArray[np.float32]
+Floats = npt.NDArray[np.float64]
 
 
 def _as_channels(stereo: Stereo) -> npt.NDArray[np.float32]:
@@ -35,49 +37,73 @@ def _as_channels(stereo: Stereo) -> npt.NDArray[np.float32]:
     return x if x.shape[0] == 2 and x.shape[1] != 2 else x.T
 
 
-def frame_levels(stereo: Stereo) -> npt.NDArray[np.float64]:
+def frame_levels(stereo: Stereo) -> Floats:
     """(frames, 2) level in dB of each 20 ms frame of each channel."""
     x = _as_channels(stereo)
     hop = int(FRAME_S * SAMPLE_RATE)
     count = x.shape[1] // hop
     power = (x[:, : count * hop].astype(np.float64) ** 2).reshape(2, count, hop).mean(axis=2)
-    return 10.0 * np.log10(power.T + 1e-12)
+    return np.asarray(10.0 * np.log10(power.T + 1e-12), dtype=np.float64)
 
 
-def _active(levels: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+def _active_differences(levels: Floats) -> Floats:
+    """Channel 0 minus channel 1 (dB) over the frames within ACTIVE_DB of the loudest."""
     loud = levels.max(axis=1)
     if len(loud) == 0:
-        return np.zeros(0, dtype=bool)
-    return loud > np.percentile(loud, 99) - ACTIVE_DB
+        return np.zeros(0)
+    active = loud > np.percentile(loud, 99) - ACTIVE_DB
+    return np.asarray(levels[active, 0] - levels[active, 1], dtype=np.float64)
 
 
-def gain_offset(levels: npt.NDArray[np.float64]) -> float:
-    """dB to add to channel 1 so both channels' own speech sits at the same level (clamped to
-    ±MAX_GAIN_DB); 0 when either channel never clearly leads."""
-    active = _active(levels)
-    offset = 0.0
-    for _ in range(3):
-        diff = levels[:, 0] - (levels[:, 1] + offset)
-        lead0 = active & (diff > LEAD_DB)
-        lead1 = active & (diff < -LEAD_DB)
-        if not lead0.any() or not lead1.any():
-            return offset
-        own0 = float(np.median(levels[lead0, 0]))
-        own1 = float(np.median(levels[lead1, 1]))
-        offset = float(np.clip(own0 - own1, -MAX_GAIN_DB, MAX_GAIN_DB))
-    return offset
+@dataclass(frozen=True)
+class Modes:
+    """Two Gaussians over the level differences (dB): channel 1's person talking (``low``), channel 0's
+    (``high``); ``high_weight`` is the share of active frames in the high one."""
+
+    low: float
+    high: float
+    low_sd: float
+    high_sd: float
+    high_weight: float
+
+    @property
+    def share(self) -> float:
+        """The smaller mode's share of the active frames."""
+        return min(self.high_weight, 1.0 - self.high_weight)
+
+    def says_channel0(self, diff: float) -> bool:
+        """Whether a level difference ``diff`` (dB) is likelier from channel 0's person talking."""
+        high = _log_density(diff, self.high, self.high_sd, self.high_weight)
+        return high > _log_density(diff, self.low, self.low_sd, 1.0 - self.high_weight)
+
+
+def _log_density(x: float, mean: float, sd: float, weight: float) -> float:
+    return float(np.log(max(weight, 1e-6)) - np.log(sd) - 0.5 * ((x - mean) / sd) ** 2)
+
+
+def two_modes(diff: Floats) -> Modes:
+    """A two-Gaussian fit (EM, started from the 10th and 90th percentiles) of the level differences."""
+    if len(diff) < 2:
+        return Modes(0.0, 0.0, 1.0, 1.0, 0.5)
+    mean = np.array([np.percentile(diff, 10), np.percentile(diff, 90)])
+    sd = np.full(2, max(float(diff.std()) / 2, 1.0))
+    weight = np.array([0.5, 0.5])
+    for _ in range(30):
+        dens = weight / sd * np.exp(-0.5 * ((diff[:, None] - mean) / sd) ** 2) + 1e-300
+        resp = dens / dens.sum(axis=1, keepdims=True)
+        weight = resp.mean(axis=0)
+        mean = (resp * diff[:, None]).sum(axis=0) / np.maximum(resp.sum(axis=0), 1e-9)
+        var = (resp * (diff[:, None] - mean) ** 2).sum(axis=0) / np.maximum(resp.sum(axis=0), 1e-9)
+        sd = np.sqrt(np.maximum(var, 1.0))  # at least 1 dB: a mode of identical frames stays a mode
+    lo, hi = (0, 1) if mean[0] <= mean[1] else (1, 0)
+    return Modes(float(mean[lo]), float(mean[hi]), float(sd[lo]), float(sd[hi]), float(weight[hi]))
 
 
 def channels_differ(stereo: Stereo) -> bool:
-    """True when the two channels carry different voices (one channel clearly leads most active frames,
-    and each channel leads some of them); False for ordinary stereo of one microphone."""
-    levels = frame_levels(stereo)
-    active = _active(levels)
-    if active.sum() == 0:
-        return False
-    diff = (levels[:, 0] - levels[:, 1] - gain_offset(levels))[active]
-    lead0, lead1 = float(np.mean(diff > LEAD_DB)), float(np.mean(diff < -LEAD_DB))
-    return lead0 + lead1 >= DISTINCT_SHARE and min(lead0, lead1) >= MIN_SIDE_SHARE
+    """True when the two channels carry different voices: their level difference has two modes at least
+    SEPARATION_DB apart, each holding MIN_SIDE_SHARE of the active frames. False for ordinary stereo."""
+    modes = two_modes(_active_differences(frame_levels(stereo)))
+    return modes.high - modes.low >= SEPARATION_DB and modes.share >= MIN_SIDE_SHARE
 
 
 def _word_power(x: npt.NDArray[np.float32], word: Word) -> tuple[float, float]:
@@ -90,14 +116,15 @@ def _word_power(x: npt.NDArray[np.float32], word: Word) -> tuple[float, float]:
 
 
 def label_words_by_channel(stereo: Stereo, words: Sequence[Word]) -> list[LabelledWord]:
-    """Speaker 0 or 1 for each word: the channel with more energy over the word after gain correction,
-    then :func:`~daemon.speakers.labels.smooth`. A word over digital silence or past the end is unknown
-    (None). ``stereo``: 16 kHz float32, shape (n, 2) or (2, n)."""
+    """Speaker 0 or 1 for each word: the side of the recording's boundary (see the module) that the
+    word's level difference falls on, then :func:`~hushnote.daemon.speakers.labels.smooth`. A word over
+    digital silence or past the end is unknown (None). ``stereo``: 16 kHz float32, (n, 2) or (2, n)."""
     x = _as_channels(stereo)
-    gain = 10 ** (gain_offset(frame_levels(x)) / 10)  # channel 1's power correction
+    modes = two_modes(_active_differences(frame_levels(x)))
     out: list[LabelledWord] = []
     for w in words:
         p0, p1 = _word_power(x, w)
-        p1 *= gain
-        out.append(LabelledWord(w.start, w.end, w.text, None if p0 == p1 else int(p1 > p0)))
+        diff = 10 * float(np.log10((p0 + 1e-12) / (p1 + 1e-12)))
+        speaker = None if p0 == p1 == 0.0 else int(not modes.says_channel0(diff))
+        out.append(LabelledWord(w.start, w.end, w.text, speaker))
     return smooth(out)

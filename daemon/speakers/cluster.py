@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
-from daemon.speakers.embedder import Embeddings
+from hushnote.daemon.speakers.embedder import Embeddings
 
 MICRO_BLOCK = 150  # windows clustered exactly at once; above this, micro-clusters first
 MICRO_KEEP = 30  # micro-clusters kept per block
@@ -59,7 +58,7 @@ class Clustering:
 def _ward_costs(means: Floats, size: Floats, i: int) -> Floats:
     """Ward's merge cost of cluster ``i`` with every cluster."""
     dist = ((means - means[i]) ** 2).sum(axis=1)
-    return size * size[i] / (size + size[i]) * dist
+    return np.asarray(size * size[i] / (size + size[i]) * dist, dtype=np.float64)
 
 
 def _merge_to(means: Floats, counts: Floats, target: int) -> Labels:
@@ -112,7 +111,7 @@ def _agglomerate(emb: Floats, k: int) -> Labels:
 def _centroids(emb: Floats, labels: Labels) -> Floats:
     sums = np.zeros((int(labels.max()) + 1, emb.shape[1]))
     np.add.at(sums, labels, emb)
-    return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return np.asarray(sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12), dtype=np.float64)
 
 
 def _renumber(labels: Labels) -> Labels:

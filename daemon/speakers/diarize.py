@@ -3,7 +3,7 @@
 Windows of WINDOW_S seconds every SHIFT_S seconds are cut inside each speech region (a region shorter
 than a window is one window of its own length; regions under MIN_REGION_S are too short to embed). Each
 window's cosine to each speaker centroid is spread over the words it overlaps, weighted by the overlap;
-a word takes the speaker with the highest score, short runs are smoothed (:mod:`daemon.speakers.labels`).
+a word takes the speaker with the highest score, short runs are smoothed (:mod:`hushnote.daemon.speakers.labels`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
-from daemon.speakers.cluster import Clustering, cluster
-from daemon.speakers.embedder import WINDOW_S, Embedder, Embeddings, Window, embed_windows
-from daemon.speakers.fbank import Audio
-from daemon.speakers.labels import LabelledWord, Word, smooth
+from hushnote.daemon.speakers.cluster import Clustering, cluster
+from hushnote.daemon.speakers.embedder import WINDOW_S, Embedder, Embeddings, Window, embed_windows
+from hushnote.daemon.speakers.fbank import Audio
+from hushnote.daemon.speakers.labels import LabelledWord, Word, smooth
 
 SHIFT_S = 0.75  # window hop: every moment of speech is in about two windows
 MIN_REGION_S = 0.5  # shorter speech regions are not embedded (their words borrow a neighbour's label)
@@ -66,7 +65,7 @@ def _overlaps(words: Sequence[Word], windows: Sequence[Window]) -> npt.NDArray[n
     wins = np.array([[w.start, w.end] for w in windows], dtype=np.float64).reshape(-1, 2)
     lo = np.maximum(ws[:, None, 0], wins[None, :, 0])
     hi = np.minimum(ws[:, None, 1], wins[None, :, 1])
-    return np.clip(hi - lo, 0.0, None)
+    return np.asarray(np.clip(hi - lo, 0.0, None), dtype=np.float64)
 
 
 def _nearest(word: Word, windows: Sequence[Window]) -> int | None:
@@ -78,7 +77,7 @@ def _nearest(word: Word, windows: Sequence[Window]) -> int | None:
 
 def words_from_windows(words: Sequence[Word], labelled: WindowLabels) -> list[LabelledWord]:
     """Each word's speaker from the windows it overlaps (overlap-weighted cosine to each centroid), then
-    :func:`~daemon.speakers.labels.smooth`. Words near no window are unknown (None)."""
+    :func:`~hushnote.daemon.speakers.labels.smooth`. Words near no window are unknown (None)."""
     if labelled.speakers == 0 or not words:
         return [LabelledWord(w.start, w.end, w.text, None) for w in words]
     out: list[LabelledWord] = []

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-from daemon.speakers.errors import SpeakerError
-from daemon.speakers.fbank import FRAME_LENGTH, SAMPLE_RATE, Audio, utterance_features
+from hushnote.daemon.core.errors import ModelError
+from hushnote.daemon.speakers.fbank import FRAME_LENGTH, SAMPLE_RATE, Audio, utterance_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "campplus.onnx"
 EMBEDDING_DIM = 192
@@ -45,8 +44,9 @@ class Embedder:
         import onnxruntime as ort
 
         if not model_path.is_file():
-            raise SpeakerError(
-                f"The speaker model {model_path.name} is missing.", "Reinstall hushnote to restore it."
+            raise ModelError(
+                f"The speaker model {model_path.name} is missing.", "Reinstall hushnote to restore it.",
+                path=str(model_path),
             )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
@@ -55,8 +55,9 @@ class Embedder:
         try:
             self._session: Any = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise SpeakerError(
-                f"The speaker model {model_path.name} could not be loaded.", "Reinstall hushnote to restore it."
+            raise ModelError(
+                f"The speaker model {model_path.name} could not be loaded.", "Reinstall hushnote to restore it.",
+                path=str(model_path),
             ) from exc
 
     def embed(self, snippets: Sequence[Audio]) -> Embeddings:
@@ -79,7 +80,7 @@ class Embedder:
 
 def _unit(x: Embeddings) -> Embeddings:
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+    return np.asarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def _batches(windows: Sequence[Window], size: int) -> Iterator[Sequence[Window]]:

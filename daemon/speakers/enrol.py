@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from daemon.speakers.cluster import cluster
-from daemon.speakers.diarize import MIN_CLUSTER_S, Region, make_windows
-from daemon.speakers.embedder import Embedder, Embeddings, embed_windows
-from daemon.speakers.errors import SpeakerError
-from daemon.speakers.fbank import Audio
+from hushnote.daemon.core.errors import InputError
+from hushnote.daemon.speakers.cluster import cluster
+from hushnote.daemon.speakers.diarize import MIN_CLUSTER_S, Region, make_windows
+from hushnote.daemon.speakers.embedder import Embedder, Embeddings, embed_windows
+from hushnote.daemon.speakers.fbank import Audio
 
 MIN_SPEECH_S = 8.0  # less speech than this gives an unreliable voiceprint
 MIN_WINDOWS = 6
@@ -24,21 +23,21 @@ TWO_VOICES = 0.45
 def voiceprint(audio: Audio, regions: Sequence[Region], embedder: Embedder) -> Embeddings:
     """The (192,) unit voiceprint of the one person speaking in ``regions`` of 16 kHz mono ``audio``.
 
-    Raises SpeakerError when the clip has under MIN_SPEECH_S seconds of speech or holds two voices.
+    Raises InputError when the clip has under MIN_SPEECH_S seconds of speech or holds two voices.
     """
     speech = sum(max(0.0, b - a) for a, b in regions)
     windows = [w for w in make_windows(regions) if w.duration >= MIN_CLUSTER_S]
     if speech < MIN_SPEECH_S or len(windows) < MIN_WINDOWS:
-        raise SpeakerError(
+        raise InputError(
             f"The voice sample has only {speech:.0f} seconds of speech; at least {MIN_SPEECH_S:.0f} are needed.",
             "Record 20 to 30 seconds of yourself speaking normally, in a quiet room.",
         )
     emb = embed_windows(audio, windows, embedder)
     groups = cluster(emb, k=2, same_voice=TWO_VOICES)
     if groups.count > 1:
-        raise SpeakerError(
+        raise InputError(
             "The voice sample contains more than one voice.",
             "Record 20 to 30 seconds of only yourself speaking, with nobody else talking.",
         )
     mean = emb.mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return np.asarray(mean / max(float(np.linalg.norm(mean)), 1e-12), dtype=np.float32)

@@ -76,7 +76,7 @@ def fbank(samples: Audio) -> Features:
     spectrum = np.fft.rfft(emphasised * _povey_window(), n=FFT_SIZE, axis=1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
     energies = power @ _mel_banks()
-    return np.log(np.maximum(energies, _EPS)).astype(np.float32)
+    return np.asarray(np.log(np.maximum(energies, _EPS)), dtype=np.float32)
 
 
 def utterance_features(samples: Audio) -> Features:

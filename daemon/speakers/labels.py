@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 MIN_RUN_S = 0.4  # a run of words shorter than this between two runs of one other speaker is relabelled
 MIN_RUN_WORDS = 1  # ... if it has at most this many words
+MAX_GAP_S = 1.0  # ... and follows and precedes them within this time (a word alone between pauses is kept)
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def _runs(words: Sequence[LabelledWord]) -> list[tuple[int, int]]:
 
 
 def smooth(words: Sequence[LabelledWord]) -> list[LabelledWord]:
-    """Relabel short runs (at most MIN_RUN_WORDS words and under MIN_RUN_S seconds) that sit between two
-    runs of the same other speaker: 1.5-second windows cannot resolve them, so they are mostly noise.
-    Unknown (None) runs between two runs of one speaker take that speaker."""
+    """Relabel short runs (at most MIN_RUN_WORDS words and under MIN_RUN_S seconds) that sit, with no pause
+    longer than MAX_GAP_S, between two runs of the same other speaker: 1.5-second windows cannot resolve
+    them, so they are mostly noise. Unknown (None) runs between two runs of one speaker take that speaker."""
     out = list(words)
     runs = _runs(out)
     for (a, b), (prev_a, _), (next_a, _) in zip(runs[1:-1], runs[:-2], runs[2:], strict=True):
@@ -65,7 +66,8 @@ def smooth(words: Sequence[LabelledWord]) -> list[LabelledWord]:
         if left is None or left != right:
             continue
         short = b - a <= MIN_RUN_WORDS and out[b - 1].end - out[a].start < MIN_RUN_S
-        if short or out[a].speaker is None:
+        close = out[a].start - out[a - 1].end <= MAX_GAP_S and out[b].start - out[b - 1].end <= MAX_GAP_S
+        if (short and close) or out[a].speaker is None:
             out[a:b] = [replace(w, speaker=left) for w in out[a:b]]
     return out
 

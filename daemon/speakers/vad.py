@@ -6,7 +6,7 @@ separated by much less, so here a pause of MIN_SILENCE_MS ends a region.
 
 from __future__ import annotations
 
-from daemon.speakers.fbank import SAMPLE_RATE, Audio
+from hushnote.daemon.speakers.fbank import SAMPLE_RATE, Audio
 
 MIN_SILENCE_MS = 250
 SPEECH_PAD_MS = 100

@@ -3,7 +3,7 @@
 Per reader: ``<id>-session.flac`` (utterances the built sessions are cut from) and ``<id>-enrol.flac``
 (other utterances, for enrolment), each the utterances joined with 0.3 s of silence, 16 kHz mono FLAC.
 Also ``fbank_reference.npy``: kaldi-native-fbank's 80-bin fbank of the first second of 367-enrol.flac,
-the reference tests/test_speakers_fbank.py checks daemon.speakers.fbank against (needs
+the reference tests/test_speakers_fbank.py checks hushnote.daemon.speakers.fbank against (needs
 ``pip install kaldi-native-fbank``; skipped if it is not installed).
 
 Run from the repository root: .venv/bin/python scripts/dev/make_speaker_testdata.py
@@ -37,7 +37,7 @@ CHOICE = {
 
 
 def _joined(reader: str, prefix: str, numbers: tuple[int, ...]) -> np.ndarray:
-    from daemon.audio import decode_all
+    from hushnote.daemon.speech.audio import decode_all
 
     gap = np.zeros(int(0.3 * 16000), dtype=np.float32)
     parts: list[np.ndarray] = []
@@ -61,14 +61,14 @@ def _fbank_reference(audio: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    from tests.flac import write_flac
+    from tests.support.speech import write_flac
 
     OUT.mkdir(parents=True, exist_ok=True)
     for reader, (prefix, session, enrol) in CHOICE.items():
         write_flac(OUT / f"{reader}-session.flac", _joined(reader, prefix, session))
         write_flac(OUT / f"{reader}-enrol.flac", _joined(reader, prefix, enrol))
     try:
-        from daemon.audio import decode_all
+        from hushnote.daemon.speech.audio import decode_all
 
         first = decode_all(OUT / "367-enrol.flac")[:16000]
         np.save(OUT / "fbank_reference.npy", _fbank_reference(first))

@@ -2,21 +2,32 @@
 
 Turns alternate between the readers; each turn is a random stretch (1-7 s) of one of the reader's clips,
 with its own loudness (-12..0 dB) and spectral tilt (-3..+3 dB per octave) so that level or colour never
-give the speaker away, separated by 0.1-1.0 s pauses over a faint noise floor. Used by the speaker tests
-and by bench/bench_speakers.py.
+give the speaker away, separated by 0.1-1.0 s pauses over a faint noise floor. ``stereo`` puts each
+reader on a channel of their own with the other leaking in (bleed). Used by the speaker tests and by
+bench/bench_speakers.py; the readers are in tests/data/speakers (``reader_audio``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-
-from daemon.speakers.labels import Word
+from hushnote.daemon.speakers.labels import Word
 
 SAMPLE_RATE = 16000
 NOISE_DB = -60.0
+READERS = Path(__file__).resolve().parents[1] / "data" / "speakers"
+FEMALE = ("367", "533")
+MALE = ("2033", "2414")
+
+
+def reader_audio(reader: str, part: str = "session") -> np.ndarray:
+    """16 kHz float32 of tests/data/speakers/<reader>-<part>.flac (part: session or enrol)."""
+    from hushnote.daemon.speech.audio import decode_all
+
+    return np.asarray(decode_all(READERS / f"{reader}-{part}.flac"), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,27 @@ def build_session(
     audio = np.concatenate(parts)
     audio += rng.standard_normal(len(audio)).astype(np.float32) * 10 ** (NOISE_DB / 20)
     return Session(audio, turns)
+
+
+def stereo(
+    session: Session, bleed_db: float = -12.0, echo_db: float = -25.0, gain1_db: float = -6.0, delay_s: float = 0.02
+) -> np.ndarray:
+    """(n, 2): reader 0 on channel 0 (a microphone) with reader 1 leaking in at ``bleed_db`` after
+    ``delay_s`` (a loud laptop speaker); reader 1 on channel 1 (the call audio) with a faint echo of reader 0
+    at ``echo_db``; channel 1 ``gain1_db`` quieter overall. Each channel has its own noise floor."""
+    own = [np.zeros_like(session.audio), np.zeros_like(session.audio)]
+    for a, b, who in session.turns:
+        i, j = int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)
+        own[who][i:j] = session.audio[i:j]
+    lag = int(delay_s * SAMPLE_RATE)
+
+    def late(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros(lag, dtype=np.float32), x[: len(x) - lag]])
+
+    noise = session.audio - own[0] - own[1]
+    ch0 = own[0] + late(own[1]) * 10 ** (bleed_db / 20) + noise
+    ch1 = (own[1] + late(own[0]) * 10 ** (echo_db / 20)) * 10 ** (gain1_db / 20) + noise[::-1]
+    return np.stack([ch0, ch1], axis=1).astype(np.float32)
 
 
 def pseudo_words(session: Session, word_s: float = 0.4) -> tuple[list[Word], list[int]]:

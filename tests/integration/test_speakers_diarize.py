@@ -1,0 +1,126 @@
+"""Speaker labels with the real CAM++ model on sessions built from real voices (tests/data/speakers):
+word labels after the best renaming, one voice as one speaker, and enrolment that picks the enrolled
+voice or refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hushnote.daemon.core.errors import InputError
+from hushnote.daemon.speakers import (
+    Diarizer,
+    Embedder,
+    WindowLabels,
+    Word,
+    match_enrolled,
+    speech_regions,
+    turns,
+    voiceprint,
+    words_from_windows,
+)
+from hushnote.daemon.speakers.cluster import ENROL_MARGIN
+
+from tests.support.speakers import (
+    FEMALE,
+    MALE,
+    Session,
+    best_mapping_accuracy,
+    build_session,
+    pseudo_words,
+    reader_audio,
+)
+
+PAIRS = [FEMALE, MALE, (FEMALE[1], MALE[0])]
+
+
+@pytest.fixture(scope="module")
+def diarizer() -> Iterator[Diarizer]:
+    yield Diarizer(Embedder(), k=2)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=["female-female", "male-male", "female-male"])
+def test_two_readers_words_are_labelled_right(diarizer: Diarizer, pair: tuple[str, str]) -> None:
+    built = build_session([[reader_audio(pair[0])], [reader_audio(pair[1])]], 90.0, seed=0)
+    found = diarizer.label_windows(built.audio, speech_regions(built.audio))
+    assert found.speakers == 2 and found.clustering.sure
+    words, truth = pseudo_words(built)
+    labels = [w.speaker for w in words_from_windows(words, found)]
+    assert best_mapping_accuracy(labels, truth) >= 0.95
+
+
+def test_label_words_keeps_the_words_and_splits_turns(diarizer: Diarizer) -> None:
+    built = build_session([[reader_audio(FEMALE[0])], [reader_audio(MALE[1])]], 40.0, seed=2)
+    words = [Word((a + b) / 2 - 0.2, (a + b) / 2 + 0.2, f" w{i}") for i, (a, b, _) in enumerate(built.turns)]
+    labelled = diarizer.label_words(built.audio, words, speech_regions(built.audio))
+    assert [(w.start, w.end, w.text) for w in labelled] == [(w.start, w.end, w.text) for w in words]
+    assert all(w.speaker in (0, 1) for w in labelled)
+    assert len(turns(labelled)) == len(built.turns)  # turns alternate; one word in the middle of each
+    assert diarizer.label_words(built.audio, [], speech_regions(built.audio)) == []
+
+
+@pytest.mark.parametrize("reader", FEMALE + MALE)
+def test_one_reader_is_one_speaker(diarizer: Diarizer, reader: str) -> None:
+    built = build_session([[reader_audio(reader)]], 40.0, seed=0)  # turns with different loudness and EQ
+    found = diarizer.label_windows(built.audio, speech_regions(built.audio))
+    assert found.speakers == 1
+    words, _ = pseudo_words(built)
+    labels = [w.speaker for w in words_from_windows(words, found)]
+    assert set(labels) <= {0, None}  # None: a word in a stretch the VAD left out, more than 1 s from speech
+    assert labels.count(0) >= 0.95 * len(labels)
+
+
+def test_silence_has_no_speakers(diarizer: Diarizer) -> None:
+    quiet = np.zeros(16000 * 10, dtype=np.float32)
+    found = diarizer.label_windows(quiet, speech_regions(quiet))
+    assert found.speakers == 0
+    assert [w.speaker for w in words_from_windows([Word(1.0, 1.3, "hm")], found)] == [None]
+
+
+def _cluster_of(found: WindowLabels, built: Session, who: int) -> int:
+    """The cluster most of reader ``who``'s windows fell in."""
+    mine = [
+        lab
+        for lab, w in zip(found.clustering.labels, found.windows, strict=True)
+        if built.speaker_at((w.start + w.end) / 2) == who
+    ]
+    return int(np.bincount(mine).argmax())
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=["female-female", "male-male", "female-male"])
+def test_enrolment_picks_the_enrolled_voice(diarizer: Diarizer, pair: tuple[str, str]) -> None:
+    built = build_session([[reader_audio(pair[0])], [reader_audio(pair[1])]], 60.0, seed=1)
+    found = diarizer.label_windows(built.audio, speech_regions(built.audio))
+    for who, reader in enumerate(pair):
+        clip = reader_audio(reader, "enrol")  # utterances the session does not use
+        vp = voiceprint(clip, speech_regions(clip), diarizer.embedder)
+        match = match_enrolled(found.clustering.centroids, vp)
+        assert match.speaker == _cluster_of(found, built, who)
+        assert match.margin >= ENROL_MARGIN
+
+
+def test_enrolment_refuses_a_stranger_and_a_voice_between_the_two(diarizer: Diarizer) -> None:
+    built = build_session([[reader_audio(FEMALE[0])], [reader_audio(FEMALE[1])]], 60.0, seed=1)
+    found = diarizer.label_windows(built.audio, speech_regions(built.audio))
+    prints = {}
+    for reader in FEMALE + MALE:
+        clip = reader_audio(reader, "enrol")
+        prints[reader] = voiceprint(clip, speech_regions(clip), diarizer.embedder)
+    assert match_enrolled(found.clustering.centroids, prints[MALE[0]]).speaker is None
+    between = prints[FEMALE[0]] + prints[FEMALE[1]]  # as close to one as to the other: no clear margin
+    assert match_enrolled(found.clustering.centroids, between).speaker is None
+
+
+def test_enrolment_clip_of_silence_or_of_two_voices_is_refused(diarizer: Diarizer) -> None:
+    quiet = np.zeros(16000 * 25, dtype=np.float32)
+    with pytest.raises(InputError, match="only 0 seconds of speech"):
+        voiceprint(quiet, speech_regions(quiet), diarizer.embedder)
+    two = build_session(
+        [[reader_audio(FEMALE[0], "enrol")], [reader_audio(MALE[0], "enrol")]], 25.0, seed=4, turn_s=(2.0, 6.0)
+    ).audio
+    with pytest.raises(InputError, match="more than one voice"):
+        voiceprint(two, speech_regions(two), diarizer.embedder)
+    same = build_session([[reader_audio(MALE[1], "enrol")]], 25.0, seed=4, turn_s=(2.0, 6.0)).audio
+    vp = voiceprint(same, speech_regions(same), diarizer.embedder)
+    assert vp.shape == (192,) and abs(float(np.linalg.norm(vp)) - 1.0) < 1e-5

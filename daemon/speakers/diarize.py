@@ -107,10 +107,15 @@ class Diarizer:
             self._embedder = Embedder()
         return self._embedder
 
-    def embed(self, audio: Audio, regions: Sequence[Region]) -> tuple[list[Window], Embeddings]:
-        """The windows cut from ``regions`` (seconds) of 16 kHz mono float32 ``audio``, and their embeddings."""
+    def embed(self, audio: Audio, regions: Sequence[Region], offset_s: float = 0.0) -> tuple[list[Window], Embeddings]:
+        """The windows cut from ``regions`` (seconds into ``audio``, 16 kHz mono float32) and their embeddings.
+
+        ``offset_s``: where ``audio`` starts in the recording; the windows come back in recording time, so a
+        long or live recording can be embedded piece by piece and clustered once with :meth:`cluster_windows`.
+        """
         windows = make_windows(regions)
-        return windows, embed_windows(audio, windows, self.embedder)
+        emb = embed_windows(audio, windows, self.embedder)
+        return [Window(w.start + offset_s, w.end + offset_s) for w in windows], emb
 
     def label_windows(self, audio: Audio, regions: Sequence[Region]) -> WindowLabels:
         """Embed and cluster the speech windows of ``audio`` (16 kHz mono float32) in ``regions``."""

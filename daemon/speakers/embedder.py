@@ -20,7 +20,7 @@ from hushnote.daemon.speakers.fbank import FRAME_LENGTH, SAMPLE_RATE, Audio, utt
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "campplus.onnx"
 EMBEDDING_DIM = 192
 WINDOW_S = 1.5
-BATCH = 16
+BATCH = 8  # windows per onnxruntime call: 16 is ~15 % cheaper in CPU but holds +106 MB of working memory, 8 +56 MB
 
 Embeddings = npt.NDArray[np.float32]
 
@@ -99,7 +99,8 @@ def embed_windows(
 ) -> Embeddings:
     """(len(windows), 192) unit embeddings of ``windows`` of 16 kHz mono float32 ``audio``.
 
-    Works ``batch`` windows at a time: the features held at once are ``batch`` x 148 x 80 floats.
+    Works ``batch`` windows at a time: the features held at once are ``batch`` x 148 x 80 floats, whatever
+    the length of ``audio``.
     """
     if audio.ndim != 1:
         raise ValueError("embed_windows takes mono audio")

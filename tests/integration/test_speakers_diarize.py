@@ -124,3 +124,21 @@ def test_enrolment_clip_of_silence_or_of_two_voices_is_refused(diarizer: Diarize
     same = build_session([[reader_audio(MALE[1], "enrol")]], 25.0, seed=4, turn_s=(2.0, 6.0)).audio
     vp = voiceprint(same, speech_regions(same), diarizer.embedder)
     assert vp.shape == (192,) and abs(float(np.linalg.norm(vp)) - 1.0) < 1e-5
+
+
+def test_embedding_piece_by_piece_then_clustering_once_gives_the_same_labels(diarizer: Diarizer) -> None:
+    built = build_session([[reader_audio(MALE[0])], [reader_audio(FEMALE[0])]], 60.0, seed=5)
+    whole = diarizer.label_windows(built.audio, speech_regions(built.audio))
+    cut = 16000 * 30
+    windows, parts = [], []
+    for start in range(0, len(built.audio), cut):  # as a live recording would: each piece when it arrives
+        piece = built.audio[start : start + cut]
+        w, e = diarizer.embed(piece, speech_regions(piece), offset_s=start / 16000)
+        windows += w
+        parts.append(e)
+    pieces = diarizer.cluster_windows(windows, np.concatenate(parts))
+    words, truth = pseudo_words(built)
+    got = [w.speaker for w in words_from_windows(words, pieces)]
+    assert pieces.speakers == whole.speakers == 2
+    assert best_mapping_accuracy(got, truth) >= 0.95
+    assert pieces.windows[-1].end == pytest.approx(whole.windows[-1].end, abs=0.5)

@@ -8,8 +8,8 @@ the windows are first merged within consecutive blocks into micro-clusters (neig
 mostly one voice), level by level, so an hour of speech costs about as much as a few minutes.
 
 Two clusters whose centroids' cosine exceeds SAME_VOICE are one voice. Measured on built sessions of
-ten LibriSpeech readers (docs/BENCHMARKS.md): one reader split in two 0.53-0.88 (most above 0.6), two
-readers at most 0.40; a prototype on real conversation saw two people at up to 0.56. The two errors are
+ten LibriSpeech readers (docs/BENCHMARKS.md): one reader split in two 0.59-0.88 (5th percentile 0.62),
+two readers at most 0.33; a prototype on real conversation saw two people at up to 0.56. The two errors are
 not equally bad: one voice split in two gives "Speaker 1/2" and an enrolment match that is refused (both
 halves resemble the voiceprint), while two voices merged could put one person's words under the other's
 role; so the threshold sits above the two-person values, and ``Clustering.sure`` flags the band between.

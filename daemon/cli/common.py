@@ -32,7 +32,7 @@ def progress_bar(enabled: bool) -> Iterator[Progress]:
     from rich.progress import Progress as RichProgress
 
     console = Console(stderr=True)
-    labels = {"decode": "Reading audio", "transcribe": "Transcribing", "draft": "Drafting note", "write": "Writing"}
+    labels = {"decode": "Reading audio", "transcribe": "Transcribing", "speakers": "Who spoke", "draft": "Drafting note", "write": "Writing"}
     with RichProgress(TextColumn("{task.description:<14}"), BarColumn(), TaskProgressColumn(),
                       TimeRemainingColumn(), console=console, transient=False) as bar:
         tasks: dict[str, TaskID] = {}

@@ -20,7 +20,8 @@ def cmd_process(args: argparse.Namespace) -> int:
         vault = at_rest.open_vault(cfg)
     with progress_bar(not args.quiet) as progress:
         result = pipeline.process(src, cfg, out_dir=out, template=args.template, engine=args.engine,
-                                  progress=progress, vault=vault)
+                                  progress=progress, vault=vault,
+                                  voiceprint=pipeline.enrolled_voiceprint(cfg, vault))
     note = result.note
     print(f"Transcript: {result.transcript_path}")
     print(f"Note:       {result.note_path}")

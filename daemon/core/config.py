@@ -30,7 +30,9 @@ class Field:
     check: Validator | None = None
 
     def default_value(self) -> Any:
-        return self.default() if callable(self.default) else self.default
+        if callable(self.default):
+            return self.default()
+        return list(self.default) if isinstance(self.default, list) else self.default  # a list is never shared
 
 
 def _one_of(*choices: str) -> Validator:
@@ -57,6 +59,38 @@ def _language(v: Any) -> str | None:
     if v == "auto" or (isinstance(v, str) and 2 <= len(v) <= 3 and v.isalpha() and v.islower()):
         return None
     return f'must be "auto" or a language code such as "en" or "de" (got {v!r})'
+
+
+NAME_CHARS = frozenset(" -.'")
+EXPORTS = ("srt", "vtt", "json")
+
+
+def _role_names(v: Any) -> str | None:
+    """Two distinct role names that a transcript line can carry (``Client: …``)."""
+    if not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, str) for x in v):
+        return f'must be two names, the therapist\'s role first, e.g. ["Therapist", "Client"] (got {v!r})'
+    for name in v:
+        n = name.strip()
+        if not n or len(n) > 30 or not n[0].isalpha() or not all(c.isalnum() or c in NAME_CHARS for c in n):
+            return f"{name!r} is not a usable name: up to 30 letters, digits, spaces, - . or ', starting with a letter"
+        if n.lower().startswith("speaker"):
+            return f'{name!r} is reserved: "Speaker 1/2" is what lines say when the roles are not known'
+    if v[0].strip().lower() == v[1].strip().lower():
+        return f"the two names must differ (got {v!r})"
+    return None
+
+
+def _between(lo: int, hi: int) -> Validator:
+    def check(v: Any) -> str | None:
+        return None if lo <= v <= hi else f"must be from {lo} to {hi} (got {v!r})"
+
+    return check
+
+
+def _exports(v: Any) -> str | None:
+    if isinstance(v, list) and all(x in EXPORTS for x in v):
+        return None
+    return f"must be a list of formats from {', '.join(EXPORTS)}, e.g. [\"srt\", \"json\"] (got {v!r})"
 
 
 def _default_home(sub: str) -> Callable[[], str]:
@@ -132,6 +166,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "notes": {
         "encrypt": Field(bool, False, "keep notes encrypted too (read them with `hushnote open NOTE`)"),
+        "export": Field(list, [], 'transcript exports written beside each note: any of "srt", "vtt", "json" '
+                        "(<stem>.transcript.srt etc.; never encrypted, like other exports)", _exports),
+    },
+    "speakers": {
+        "enabled": Field(bool, True, "say who spoke on every transcript line (false: no labels, e.g. for dictation)"),
+        "labels": Field(list, ["Therapist", "Client"], "role names: the therapist's first (the enrolled voice, or the "
+                        "left/microphone channel), the client's second; used only when the roles are known, "
+                        'otherwise lines say "Speaker 1" / "Speaker 2"', _role_names),
+        "count": Field(int, 2, "how many people to tell apart: 2 (a session), 3 (couples or family sessions), "
+                       "1 (only one person: no labels)", _between(1, 3)),
     },
     "guard": {
         "enabled": Field(bool, True, "refuse every network connection except this computer's own (loopback)"),
@@ -150,7 +194,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {str: "text", int: "a whole number", float: "a number", bool: "true/false"}
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true/false", list: "a list"}
     if isinstance(t, tuple):
         return " or ".join(names.get(x, x.__name__) for x in t if x is not float or int not in t)
     return names.get(t, t.__name__)
@@ -276,6 +320,8 @@ def to_toml(cfg: Config) -> str:
 
 
 def _toml_value(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):

@@ -19,6 +19,33 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Word:
+    """One recognised word (only while speakers are being labelled): seconds, its text as recognised (with
+    its leading space), and the index of the segment it belongs to."""
+
+    start: float
+    end: float
+    text: str
+    segment: int
+
+
+# How a transcript's speakers were told apart (``Transcript.speaker_basis``). Only ENROLLED and CHANNEL
+# know the roles: then ``speakers[0]`` is the therapist and the others are clients.
+ENROLLED = "enrolled voice"
+CHANNEL = "by channel"
+UNKNOWN_ROLES = "roles unknown"
+ONE_VOICE = "one voice"  # a single voice was heard: no labels
+TOO_ALIKE = "voices too alike"  # two clusters too close to be sure: no labels
+TOO_LITTLE = "too little speech"  # nothing to tell voices apart by: no labels
+ROLE_BASES = (ENROLLED, CHANNEL)
+_UNLABELLED_WHY = {
+    ONE_VOICE: "only one voice was heard",
+    TOO_ALIKE: "the voices were too alike to tell apart with confidence",
+    TOO_LITTLE: "too little speech to tell voices apart",
+}
+
+
+@dataclass(frozen=True)
 class Transcript:
     segments: tuple[Segment, ...]
     language: str
@@ -28,6 +55,26 @@ class Transcript:
     timed: bool = True  # False for a plain-text dialogue: Segment.start is then the line number
     ended_early: bool = False  # the audio file was cut short: transcribed as far as it goes (``duration``)
     expected_duration: float | None = None  # how long the cut-short file said the recording was, if it said
+    speakers: tuple[str, ...] = ()  # the names on the lines, in order (roles known: the therapist first)
+    speaker_basis: str = ""  # how they were told apart (ENROLLED, CHANNEL, ...); "" = no speaker labelling
+    words: tuple[Word, ...] = ()  # word timings, only between recognition and labelling (never written)
+
+    @property
+    def roles_known(self) -> bool:
+        return self.speaker_basis in ROLE_BASES and len(self.speakers) >= 2
+
+    def role_of(self, speaker: str | None) -> str | None:
+        """"clinician" / "client" for a line's speaker when the roles are known (enrolled voice, or by
+        channel), else None: a "Speaker 1" is never given a role."""
+        if not speaker or not self.roles_known or speaker not in self.speakers:
+            return None
+        return "clinician" if speaker == self.speakers[0] else "client"
+
+    @property
+    def speakers_line(self) -> str:
+        """The front matter's ``speakers:`` value (``Therapist/Client (enrolled voice)``, ``Speaker 1/2 (roles
+        unknown)``, ``one speaker, lines not labelled: only one voice was heard``); "" when not labelled."""
+        return describe_speakers(self.speakers, self.speaker_basis)
 
     @property
     def text(self) -> str:
@@ -36,6 +83,33 @@ class Transcript:
     @property
     def word_count(self) -> int:
         return sum(len(s.text.split()) for s in self.segments)
+
+
+def describe_speakers(names: tuple[str, ...], basis: str) -> str:
+    """See ``Transcript.speakers_line``; ``parse_speakers`` reads it back."""
+    if basis in _UNLABELLED_WHY:
+        return f"one speaker, lines not labelled: {_UNLABELLED_WHY[basis]}"
+    if not basis or not names:
+        return ""
+    if basis == UNKNOWN_ROLES:
+        return "Speaker " + "/".join(n.removeprefix("Speaker ") for n in names) + f" ({basis})"
+    return "/".join(names) + f" ({basis})"
+
+
+def parse_speakers(line: str) -> tuple[tuple[str, ...], str]:
+    """(names, basis) from a ``speakers:`` front matter value; ((), "") for anything else."""
+    line = line.strip()
+    for basis, why in _UNLABELLED_WHY.items():
+        if line.endswith(why):
+            return (), basis
+    for basis in (ENROLLED, CHANNEL, UNKNOWN_ROLES):
+        tail = f" ({basis})"
+        if line.endswith(tail):
+            names = tuple(n.strip() for n in line.removesuffix(tail).split("/"))
+            if basis == UNKNOWN_ROLES:
+                names = tuple(n if n.startswith("Speaker ") else f"Speaker {n}" for n in names)
+            return (names, basis) if all(names) else ((), "")
+    return (), ""
 
 
 def stamp(seconds: float, timed: bool = True) -> str:
@@ -54,10 +128,12 @@ class Evidence:
     start: float
     timed: bool = True
     category: str = ""  # for risk quotes: what it matched, e.g. "self-harm"
+    speaker: str | None = None  # who said it, only when the roles are known (``Transcript.role_of``)
 
     def __str__(self) -> str:
         tail = f" — {self.category}" if self.category else ""
-        return f'"{self.text}" {stamp(self.start, self.timed)}{tail}'
+        who = f"{self.speaker}: " if self.speaker else ""
+        return f'{who}"{self.text}" {stamp(self.start, self.timed)}{tail}'
 
 
 @dataclass

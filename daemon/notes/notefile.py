@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon import __version__
-from hushnote.daemon.core.datatypes import Note, Segment, Transcript, stamp, utc_now
+from hushnote.daemon.core.datatypes import Note, Segment, Transcript, parse_speakers, stamp, utc_now
 from hushnote.daemon.core.errors import InputError, reading
 
 if TYPE_CHECKING:
@@ -78,21 +78,36 @@ def _with_ended_early(fields: dict[str, Any], t: Transcript) -> dict[str, Any]:
     return {**fields, "audio": ended} if ended else fields
 
 
+def _with_speakers(fields: dict[str, Any], t: Transcript) -> dict[str, Any]:
+    """``speakers: "Therapist/Client (by channel)"`` etc. when the transcript's speakers were labelled."""
+    line = t.speakers_line
+    return {**fields, "speakers": line} if line else fields
+
+
+def transcript_line(seg: Segment, timed: bool) -> str:
+    """``[00:03:12] Client: I've been sleeping about four hours.`` (no name when nobody is known)."""
+    who = f"{seg.speaker}: " if seg.speaker else ""
+    return f"{stamp(seg.start, timed)} {who}{seg.text.strip()}"
+
+
+def _split_speaker(text: str, names: tuple[str, ...]) -> tuple[str | None, str]:
+    """(speaker, text) of a line's text: a leading ``Name: `` counts only for a name the front matter lists."""
+    for name in sorted(names, key=len, reverse=True):
+        if text.startswith(f"{name}:"):
+            return name, text[len(name) + 1:].strip()
+    return None, text
+
+
 def render_transcript(t: Transcript) -> str:
-    head = front_matter(_with_ended_early({
+    head = front_matter(_with_speakers(_with_ended_early({
         "source": t.source,
         "duration": round(t.duration, 2),
         "language": t.language,
         "model": t.model,
         "hushnote_version": __version__,
-    }, t))
+    }, t), t))
     lines = ["# Transcript", "", *_ended_early_lines(t)]
-    for seg in t.segments:
-        text = seg.text.strip()
-        if not text:
-            continue
-        who = f"**{seg.speaker}:** " if seg.speaker else ""
-        lines.append(f"{stamp(seg.start, t.timed)} {who}{text}")
+    lines += [transcript_line(seg, t.timed) for seg in t.segments if seg.text.strip()]
     return head + "\n" + "\n".join(lines) + "\n"
 
 
@@ -100,7 +115,7 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None, jo
     """The note file. ``job_id``: the service's job that made it (``job:`` in the front matter), so that
     ``hushnote sign`` finds the job (and its audio) without the name the job forgets with its audio."""
     when = (now or utc_now()).astimezone()
-    head = front_matter(_with_ended_early({
+    head = front_matter(_with_speakers(_with_ended_early({
         "source": t.source,
         **({"job": job_id} if job_id else {}),
         "date": when.date().isoformat(),
@@ -115,7 +130,7 @@ def render_note(note: Note, t: Transcript, *, now: dt.datetime | None = None, jo
         "risk_flags": len(note.risk),
         "status": "draft",
         "hushnote_version": __version__,
-    }, t))
+    }, t), t))
     out = [f"# {DRAFT_BANNER}", "", *_ended_early_lines(t)]
     if note.unverified_count:
         out += [f"> {note.unverified_count} sentence(s) below are marked [unverified]: the transcript does not "
@@ -157,13 +172,15 @@ def read_transcript(path: Path, vault: Vault | None = None) -> Transcript:
         raise InputError(f"{path} is not a text file.",
                          "Give a .transcript.md written by hushnote or a plain-text dialogue.", path=str(path)) from None
     fields, body = parse_front_matter(text)
+    names, basis = parse_speakers(str(fields.get("speakers") or ""))
     timed: list[Segment] = []
     for line in body.splitlines():
         m = _LINE_RE.match(line.strip())
         if m:
             h, mi, s = (int(m.group(i)) for i in (1, 2, 3))
-            timed.append(Segment(float(h * 3600 + mi * 60 + s), 0.0, m.group("text").strip(),
-                                 (m.group("spk") or None)))
+            spk, said = (m.group("spk"), m.group("text").strip()) if m.group("spk") else \
+                _split_speaker(m.group("text").strip(), names)
+            timed.append(Segment(float(h * 3600 + mi * 60 + s), 0.0, said, spk or None))
     ended = _ENDED_RE.match(str(fields.get("audio") or ""))
     if timed:
         segs = tuple(
@@ -175,7 +192,7 @@ def read_transcript(path: Path, vault: Vault | None = None) -> Transcript:
             expected = float(int(ended.group(4)) * 3600 + int(ended.group(5)) * 60 + int(ended.group(6)))
         return Transcript(segs, str(fields.get("language", "en")), float(fields.get("duration") or segs[-1].end),
                           str(fields.get("model", "")), str(fields.get("source") or path.name), True,
-                          ended is not None, expected)
+                          ended is not None, expected, names, basis)
     # plain-text dialogue: one utterance per non-empty line; Segment.start is the line number
     segs_l: list[Segment] = []
     for n, line in enumerate(body.splitlines(), start=1):

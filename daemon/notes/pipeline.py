@@ -25,6 +25,7 @@ from hushnote.daemon.core.paths import NOTE_SUFFIX, TRANSCRIPT_SUFFIX
 from hushnote.daemon.notes import notefile
 
 if TYPE_CHECKING:
+    from hushnote.daemon.notes.labelling import Voiceprint
     from hushnote.daemon.privacy.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,16 @@ class Result:
     transcript: Transcript
 
 
-def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Vault | None = None) -> Transcript:
-    """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory.
+def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Vault | None = None,
+                    voiceprint: Voiceprint | None = None) -> Transcript:
+    """Decode ``path`` (any format PyAV reads) and transcribe it in bounded memory; with ``speakers.enabled``
+    each line is then labelled with who said it (``labelling``; ``voiceprint``: the therapist's enrolled voice).
 
     An encrypted (vault) file is decrypted in memory with ``vault`` (anything with ``open(path)``
     returning a seekable file object, e.g. ``hushnote.daemon.privacy.vault.Vault``); no plaintext is written anywhere."""
+    from hushnote.daemon.notes import labelling  # heavy imports, only when needed
     from hushnote.daemon.privacy.vault import is_encrypted
-    from hushnote.daemon.speech.transcribe import transcriber_for  # heavy import, only when needed
+    from hushnote.daemon.speech.transcribe import transcriber_for
 
     opener = None
     if is_encrypted(path):
@@ -54,7 +58,20 @@ def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *
         from hushnote.daemon.privacy.at_rest import decrypting_opener
 
         opener = decrypting_opener(vault)
-    return transcriber_for(cfg).transcribe_path(path, progress=progress, opener=opener)
+    label = labelling.wanted(cfg)
+    transcript = transcriber_for(cfg, words=label).transcribe_path(path, progress=progress, opener=opener)
+    if label:
+        transcript = labelling.label_file(path, transcript, cfg, opener=opener, voiceprint=voiceprint,
+                                          progress=progress)
+    return transcript
+
+
+def enrolled_voiceprint(cfg: Config, vault: Vault | None) -> Voiceprint | None:
+    """The therapist's enrolled voiceprint (``hushnote voice enroll``, kept encrypted in the vault), or None.
+
+    The seam for the enrolment store of the speakers room (issue 11), which has not landed yet: until it
+    does, no voice is enrolled and roles come only from two channels (or are not given)."""
+    return None
 
 
 def ended_early_warning(transcript: Transcript) -> str | None:
@@ -125,14 +142,14 @@ def write_note(note: Note, transcript: Transcript, out_dir: Path, stem: str, *,
 
 def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,
             engine: str | None = None, progress: Progress = no_progress, stem: str | None = None,
-            vault: Vault | None = None) -> Result:
+            vault: Vault | None = None, voiceprint: Voiceprint | None = None) -> Result:
     """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``.
 
     Nothing is written unless a note can be drafted (too little speech raises ``TooLittleSpeech``).
     ``vault`` (``notes.encrypt``): the outputs are written encrypted.
     """
     out = out_dir if out_dir is not None else cfg.path("paths.notes")
-    transcript = transcribe_file(path, cfg, progress, vault=vault)
+    transcript = transcribe_file(path, cfg, progress, vault=vault, voiceprint=voiceprint)
     note = draft_note(transcript, cfg, template=template, engine=engine, progress=progress)
     progress("write", 1.0, "")
     t_path, n_path = write_outputs(transcript, note, out, stem or path.stem, vault=vault)

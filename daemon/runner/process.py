@@ -11,7 +11,8 @@ Protocol: two private pipes (the child's stdin, and a copy of its original stdou
 ``sys.stdout`` then points at stderr so that nothing a library prints can corrupt the channel). Each
 message is a 4-byte big-endian length and a UTF-8 JSON object:
 
-    parent → child  {"op": "job", "config": {...}, "audio": path, "source": name, "data_key": hex|None}
+    parent → child  {"op": "job", "config": {...}, "audio": path, "source": name, "data_key": hex|None,
+                     "voiceprint": base64 float32|None}
                     {"op": "transcribe", "config": {...}, "samples": base64 float32 16 kHz, "source": name}
                     {"op": "vad", "samples": ...}  (speech chunks, where a live window may end)
                     {"op": "status"}   {"op": "exit"}
@@ -130,7 +131,8 @@ def transcript_to_dict(t: Transcript) -> dict[str, Any]:
 def transcript_from_dict(d: dict[str, Any]) -> Transcript:
     segs = tuple(Segment(**s) for s in d["segments"])
     return Transcript(segs, d["language"], d["duration"], d["model"], d.get("source", ""), d.get("timed", True),
-                      bool(d.get("ended_early", False)), d.get("expected_duration"))
+                      bool(d.get("ended_early", False)), d.get("expected_duration"),
+                      tuple(str(x) for x in d.get("speakers", ())), str(d.get("speaker_basis", "")))
 
 
 def note_to_dict(n: Note) -> dict[str, Any]:
@@ -222,13 +224,15 @@ class ModelRunner:
         return msg
 
     def process(self, audio: Path | None, cfg: Config, *, source: str = "", data_key: bytes | None = None,
-                transcript: Transcript | None = None, progress: Progress = no_progress) -> tuple[Transcript, Note]:
+                transcript: Transcript | None = None, progress: Progress = no_progress,
+                voiceprint: np.ndarray | None = None) -> tuple[Transcript, Note]:
         """Transcribe ``audio`` and draft its note in the child (or, given a ``transcript``, only draft).
-        ``source`` is the name recorded in the transcript; ``data_key`` opens an encrypted (vault) file.
-        Raises what the pipeline raises."""
+        ``source`` is the name recorded in the transcript; ``data_key`` opens an encrypted (vault) file;
+        ``voiceprint`` is the therapist's enrolled voice (speaker roles). Raises what the pipeline raises."""
         reply = self._call({"op": "job", "config": cfg.as_dict(), "source_file": cfg.source,
                             "audio": str(audio) if audio is not None else None, "source": source,
                             "data_key": data_key.hex() if data_key is not None else None,
+                            "voiceprint": _b64(voiceprint) if voiceprint is not None else None,
                             "transcript": transcript_to_dict(transcript) if transcript is not None else None},
                            progress)
         return transcript_from_dict(reply["transcript"]), note_from_dict(reply["note"])
@@ -375,6 +379,8 @@ def run_job(msg: dict[str, Any], out: IO[bytes]) -> dict[str, Any]:
         transcript = transcript_from_dict(msg["transcript"])
     else:
         kwargs: dict[str, Any] = {}
+        if msg.get("voiceprint"):
+            kwargs["voiceprint"] = np.frombuffer(base64.b64decode(msg["voiceprint"]), dtype="<f4").astype(np.float32)
         if msg.get("data_key"):
             kwargs["vault"] = _OneFileVault(bytes.fromhex(msg["data_key"]))
         transcript = pipeline.transcribe_file(Path(msg["audio"]), cfg, progress, **kwargs)

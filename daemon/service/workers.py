@@ -378,7 +378,8 @@ class Workers:
         """The model work of a job: here, or (``model_process``) in this worker's model process."""
         if not self.model_process:
             if transcript is None:  # not a recording transcribed live: transcribe the file
-                transcript = pipeline.transcribe_file(audio, self.cfg, progress, **self._vault_kw)
+                transcript = pipeline.transcribe_file(audio, self.cfg, progress, **self._vault_kw,
+                                                      voiceprint=pipeline.enrolled_voiceprint(self.cfg, self.vault))
             transcript = dataclasses.replace(transcript, source=job.original_name)
             return transcript, pipeline.draft_note(transcript, self.cfg, progress=progress)
         runner = self._runners.get(owner)
@@ -395,7 +396,8 @@ class Workers:
         with runner.lock:
             try:
                 return runner.process(audio, self._job_cfg(), source=job.original_name, data_key=data_key,
-                                      transcript=transcript, progress=progress)
+                                      transcript=transcript, progress=progress,
+                                      voiceprint=pipeline.enrolled_voiceprint(self.cfg, self.vault))
             except RunnerCrashed:
                 if self._stopping.is_set():
                     raise _Released() from None  # killed because the service is stopping

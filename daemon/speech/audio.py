@@ -220,9 +220,20 @@ def probe(path: Path, opener: Opener | None = None) -> float | None:
         return _declared_seconds(container, container.streams.audio[0])
 
 
+def channel_count(path: Path, opener: Opener | None = None) -> int:
+    """How many channels the file's sound track has (2 for a two-channel recording)."""
+    check_file(path)
+    with _open(path, opener) as container:
+        if not container.streams.audio:
+            raise _bad(path, "has no sound track (a video or file without audio).",
+                       "Choose the session's audio recording, or a video that has sound.")
+        return int(container.streams.audio[0].channels or 1)
+
+
 def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BLOCK_S,
-             opener: Opener | None = None) -> Iterator[np.ndarray]:
-    """Decode ``path`` to 16 kHz mono float32, yielding blocks of about ``block_s`` seconds.
+             opener: Opener | None = None, stereo: bool = False) -> Iterator[np.ndarray]:
+    """Decode ``path`` to 16 kHz mono float32, yielding blocks of about ``block_s`` seconds. With ``stereo``
+    the blocks are (n, 2): left and right (a mono file comes out on both).
 
     Samples are identical to ``faster_whisper.decode_audio`` (s16 resampling, then /32768). Raises
     ``InputError`` for unreadable files, files without sound, 0 seconds of audio, or a file cut short.
@@ -232,7 +243,9 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
     info = info if info is not None else Decoded()
     info.declared_s = probe(path, opener)
     block = int(block_s * SAMPLE_RATE)
-    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    width = 2 if stereo else 1
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="stereo" if stereo else "mono",
+                                                  rate=SAMPLE_RATE)
     pending: list[np.ndarray] = []
     pending_n = 0
     total = 0
@@ -263,21 +276,21 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
             for frame in frames:
                 frame.pts = None
                 for out in resampler.resample(frame):
-                    arr = out.to_ndarray().reshape(-1)
+                    arr = out.to_ndarray().reshape(-1, width)
                     pending.append(arr)
                     pending_n += arr.shape[0]
             if pending_n >= block:
-                data = np.concatenate(pending).astype(np.float32) / 32768.0
+                data = _samples(pending, stereo)
                 pending, pending_n = [], 0
                 total += data.shape[0]
                 info.decoded_s = total / SAMPLE_RATE
                 yield data
         for out in resampler.resample(None):
-            arr = out.to_ndarray().reshape(-1)
+            arr = out.to_ndarray().reshape(-1, width)
             pending.append(arr)
             pending_n += arr.shape[0]
     if pending_n:
-        data = np.concatenate(pending).astype(np.float32) / 32768.0
+        data = _samples(pending, stereo)
         total += data.shape[0]
         info.decoded_s = total / SAMPLE_RATE
         yield data
@@ -286,6 +299,12 @@ def iter_pcm(path: Path, info: Decoded | None = None, block_s: float = DECODE_BL
         if info.ended_early:
             raise _truncated(path)
         raise _bad(path, "contains no audio (0 seconds).", "The recording may have failed; check the original.")
+
+
+def _samples(pending: list[np.ndarray], stereo: bool) -> np.ndarray:
+    """Decoded s16 pieces, (n, 1) or (n, 2), as float32 in [-1, 1): (n,) mono or (n, 2) stereo."""
+    data = np.concatenate(pending).astype(np.float32) / 32768.0
+    return data if stereo else data.reshape(-1)
 
 
 def _judge_end(info: Decoded, bad_end: bool) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from hushnote.daemon.core.config import Config
-from hushnote.daemon.core.datatypes import Progress, Segment, Transcript, no_progress
+from hushnote.daemon.core.datatypes import Progress, Segment, Transcript, Word, no_progress
 from hushnote.daemon.core.errors import ModelError
 from hushnote.daemon.models import registry as models
 from hushnote.daemon.speech import audio
@@ -38,11 +38,13 @@ class TranscriberKey:
     beam_size: int
     language: str  # "auto" or a code
     batch_size: int = 1  # > 1: faster-whisper's batched pipeline over each window's speech
+    word_timestamps: bool = False  # a time for every word (speaker labels are given per word; ~ +7 % time)
 
 
-def decode_options(beam_size: int, language: str | None) -> dict[str, Any]:
+def decode_options(beam_size: int, language: str | None, word_timestamps: bool = False) -> dict[str, Any]:
     """The faster-whisper ``transcribe()`` options used for every window (also used by the benchmarks)."""
     return {
+        "word_timestamps": word_timestamps,
         "language": language,
         "beam_size": beam_size,
         "condition_on_previous_text": False,  # a loop in one 30 s stretch cannot feed the next
@@ -54,11 +56,13 @@ def decode_options(beam_size: int, language: str | None) -> dict[str, Any]:
     }
 
 
-def batched_options(beam_size: int, language: str | None, batch_size: int) -> dict[str, Any]:
+def batched_options(beam_size: int, language: str | None, batch_size: int,
+                    word_timestamps: bool = False) -> dict[str, Any]:
     """Options for ``BatchedInferencePipeline.transcribe`` over one window's speech: the speech is cut
     again into <= 30 s pieces at its short pauses (its VAD, 160 ms minimum silence) and the pieces are
     decoded ``batch_size`` at a time. No temperature fallback: the batched pipeline decodes once."""
     return {
+        "word_timestamps": word_timestamps,
         "language": language,
         "beam_size": beam_size,
         "batch_size": batch_size,
@@ -169,6 +173,7 @@ class Transcriber:
                     f'"{language}".', 'Set transcription.model = "base" (multilingual), or language = "en".')
             language = "en"
         segments: list[Segment] = []
+        words: list[Word] = []
         last_start = 0.0
         done = 0.0
 
@@ -189,10 +194,11 @@ class Transcriber:
             for win in audio.speech_windows(blocks):
                 if win.speech.shape[0]:
                     if batched is not None:
-                        opts = batched_options(self.key.beam_size, language, self.key.batch_size)
+                        opts = batched_options(self.key.beam_size, language, self.key.batch_size,
+                                               self.key.word_timestamps)
                         pieces, tinfo = batched.transcribe(win.speech, **opts)
                     else:
-                        opts = decode_options(self.key.beam_size, language)
+                        opts = decode_options(self.key.beam_size, language, self.key.word_timestamps)
                         pieces, tinfo = model.transcribe(win.speech, **opts)
                     if language is None:
                         language = tinfo.language  # detected once, then kept for the whole recording
@@ -204,6 +210,7 @@ class Transcriber:
                         end = min(max(end, start), win.end)
                         text = p.text.strip()
                         if text:
+                            words.extend(_words(p, len(segments), win, ts_map))
                             segments.append(Segment(round(start, 2), round(end, 2), text))
                             last_start = start
                         done = report(done, end)
@@ -211,7 +218,17 @@ class Transcriber:
         progress("transcribe", 1.0, "")
         expected = round(info.expected_s, 3) if info.expected_s is not None else None
         return Transcript(tuple(segments), language or "en", round(info.decoded_s, 3), self.label, source,
-                          ended_early=info.ended_early, expected_duration=expected)
+                          ended_early=info.ended_early, expected_duration=expected, words=tuple(words))
+
+
+def _words(piece: Any, segment: int, win: audio.SpeechWindow, ts_map: Any) -> list[Word]:
+    """A recognised piece's words (when word timestamps were asked for) in recording time."""
+    out: list[Word] = []
+    for w in piece.words or ():
+        start = win.start + ts_map.get_original_time(w.start)
+        end = max(start, win.start + ts_map.get_original_time(w.end, is_end=True))
+        out.append(Word(round(start, 3), round(min(end, win.end), 3), str(w.word), segment))
+    return out
 
 
 def _load_error(model_dir: str, exc: BaseException) -> ModelError:
@@ -226,12 +243,13 @@ _cache_lock = threading.Lock()
 _cache: dict[TranscriberKey, Transcriber] = {}
 
 
-def transcriber_for(cfg: Config) -> Transcriber:
-    """The cached ``Transcriber`` for the configured model/device/options (model checksum-verified)."""
+def transcriber_for(cfg: Config, *, words: bool = False) -> Transcriber:
+    """The cached ``Transcriber`` for the configured model/device/options (model checksum-verified).
+    ``words``: give each word's time too (``Transcript.words``), for speaker labels."""
     model_dir = models.whisper_dir(cfg)
     key = TranscriberKey(str(model_dir), str(cfg["transcription.device"]), str(cfg["transcription.compute_type"]),
                          cfg.threads, int(cfg["transcription.beam_size"]), str(cfg["transcription.language"]),
-                         int(cfg["transcription.batch_size"]))
+                         int(cfg["transcription.batch_size"]), words)
     with _cache_lock:
         t = _cache.get(key)
         if t is None:

@@ -1,0 +1,213 @@
+"""Who said it: speaker labels on a freshly recognised transcript, from the speakers room.
+
+Runs where the models run (the model process of the service, or the ``hushnote process`` command), right
+after transcription, on the transcript's word times (``Transcript.words``). The roles are never guessed:
+
+1. a two-channel file whose channels carry different voices: by channel, left = ``speakers.labels[0]``
+   (the therapist's microphone), right = ``speakers.labels[1]`` (the call's audio: the client);
+2. otherwise the voices are clustered; with the therapist's enrolled voiceprint, the cluster that clearly
+   is that voice is the therapist and the others are clients;
+3. otherwise ``Speaker 1``, ``Speaker 2``... (roles unknown).
+
+One voice, voices too alike to be sure, or too little speech: no labels at all, and the transcript says
+why (``Transcript.speaker_basis``). Whisper segments are split where the speaker changes (a word is
+labelled, not a segment). The audio is read again for this, in pieces (a two-channel file whole: see
+``label_file``); nothing here is logged but counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from hushnote.daemon.core.config import Config
+from hushnote.daemon.core.datatypes import (
+    CHANNEL,
+    ENROLLED,
+    ONE_VOICE,
+    TOO_ALIKE,
+    TOO_LITTLE,
+    UNKNOWN_ROLES,
+    Progress,
+    Segment,
+    Transcript,
+    no_progress,
+)
+from hushnote.daemon.speakers import (
+    Diarizer,
+    WindowLabels,
+    Word,
+    channels_differ,
+    label_words_by_channel,
+    match_enrolled,
+    speech_regions,
+    words_from_windows,
+)
+from hushnote.daemon.speakers.embedder import Embeddings, Window
+from hushnote.daemon.speech import audio
+
+log = logging.getLogger(__name__)
+
+PIECE_S = 120.0  # one-microphone audio is embedded piece by piece (bounded memory), then clustered once
+
+Voiceprint = npt.NDArray[np.float32]
+
+_lock = threading.Lock()
+_diarizers: dict[int, Diarizer] = {}
+
+
+def wanted(cfg: Config) -> bool:
+    """Label speakers? (``speakers.enabled`` and more than one person to tell apart.)"""
+    return bool(cfg["speakers.enabled"]) and int(cfg["speakers.count"]) >= 2
+
+
+def diarizer_for(count: int) -> Diarizer:
+    """One diarizer per speaker count for the life of the process (its model loads on first use)."""
+    with _lock:
+        d = _diarizers.get(count)
+        if d is None:
+            shared = next(iter(_diarizers.values()), None)
+            d = _diarizers[count] = Diarizer(shared.embedder if shared else None, k=count)
+        return d
+
+
+# ----------------------------------------------------------------------------- names and segments
+
+def role_names(labels: Sequence[str], count: int, therapist: int) -> dict[int, str]:
+    """Cluster -> name when cluster ``therapist`` is the therapist: ``labels[0]`` for it, ``labels[1]`` for
+    the other one (``labels[1] 1``, ``labels[1] 2``... when there are several others)."""
+    others = [k for k in range(count) if k != therapist]
+    names = {therapist: labels[0]}
+    for n, k in enumerate(others, start=1):
+        names[k] = labels[1] if len(others) == 1 else f"{labels[1]} {n}"
+    return names
+
+
+def anonymous_names(count: int) -> dict[int, str]:
+    """Cluster -> ``Speaker 1``, ``Speaker 2``... (clusters are numbered by first appearance)."""
+    return {k: f"Speaker {k + 1}" for k in range(count)}
+
+
+def apply_labels(t: Transcript, speakers: Sequence[int | None], names: dict[int, str], basis: str) -> Transcript:
+    """``t`` with each segment split where its words' speaker changes, each part named by ``names``.
+    ``speakers[i]`` is who said ``t.words[i]`` (None: unknown, the part has no name). Segments without
+    words are kept as they are. ``speakers`` on the transcript: the names in ``names``' order."""
+    by_segment: dict[int, list[int]] = {}
+    for i, w in enumerate(t.words):
+        by_segment.setdefault(w.segment, []).append(i)
+    out: list[Segment] = []
+    for si, seg in enumerate(t.segments):
+        idx = by_segment.get(si)
+        if not idx:
+            out.append(seg)
+            continue
+        run: list[int] = []
+        for i in idx:
+            if run and speakers[i] != speakers[run[0]]:
+                out.extend(_part(t, run, speakers, names))
+                run = []
+            run.append(i)
+        out.extend(_part(t, run, speakers, names))
+    ordered = tuple(names[k] for k in sorted(names))
+    return dataclasses.replace(t, segments=tuple(out), speakers=ordered, speaker_basis=basis, words=())
+
+
+def _part(t: Transcript, run: list[int], speakers: Sequence[int | None], names: dict[int, str]) -> list[Segment]:
+    text = "".join(t.words[i].text for i in run).strip()
+    if not text:
+        return []
+    who = speakers[run[0]]
+    return [Segment(round(t.words[run[0]].start, 2), round(t.words[run[-1]].end, 2), text,
+                    names.get(who) if who is not None else None)]
+
+
+def unlabelled(t: Transcript, basis: str) -> Transcript:
+    """No labels (one voice, voices too alike, too little speech), and why."""
+    return dataclasses.replace(t, speakers=(), speaker_basis=basis, words=())
+
+
+# ----------------------------------------------------------------------------- decisions
+
+def by_voice(t: Transcript, found: WindowLabels | None, labels: Sequence[str],
+             voiceprint: Voiceprint | None) -> Transcript:
+    """Labels from clustered voices: roles only from a clear enrolment match, else Speaker 1/2."""
+    if found is None or found.speakers == 0:
+        return unlabelled(t, TOO_LITTLE)
+    if found.speakers == 1 or not found.clustering.sure:
+        return unlabelled(t, ONE_VOICE if found.clustering.sure else TOO_ALIKE)
+    words = [Word(w.start, w.end, w.text) for w in t.words]
+    speakers = [w.speaker for w in words_from_windows(words, found)]
+    therapist = match_enrolled(found.clustering.centroids, voiceprint).speaker if voiceprint is not None else None
+    log.info("speakers: %d voices; therapist %s", found.speakers,
+             "enrolled voice matched" if therapist is not None else "not identified")
+    if therapist is None:
+        return apply_labels(t, speakers, anonymous_names(found.speakers), UNKNOWN_ROLES)
+    return apply_labels(t, speakers, role_names(labels, found.speakers, therapist), ENROLLED)
+
+
+def by_channel(t: Transcript, stereo: npt.NDArray[np.float32], labels: Sequence[str]) -> Transcript:
+    """Labels from a two-channel recording whose channels carry different voices (left: ``labels[0]``)."""
+    words = [Word(w.start, w.end, w.text) for w in t.words]
+    speakers = [w.speaker for w in label_words_by_channel(stereo, words)]
+    return apply_labels(t, speakers, {0: labels[0], 1: labels[1]}, CHANNEL)
+
+
+# ----------------------------------------------------------------------------- audio
+
+def windows_by_pieces(diarizer: Diarizer, blocks: Iterable[npt.NDArray[np.float32]],
+                      piece_s: float = PIECE_S) -> WindowLabels | None:
+    """Embed 16 kHz mono ``blocks`` piece by piece (``piece_s`` seconds), then cluster all the windows once.
+    None when there is no speech window at all."""
+    windows: list[Window] = []
+    parts: list[Embeddings] = []
+    pending: list[npt.NDArray[np.float32]] = []
+    offset = 0
+    size = int(piece_s * audio.SAMPLE_RATE)
+
+    def embed(piece: npt.NDArray[np.float32], at: int) -> None:
+        got, emb = diarizer.embed(piece, speech_regions(piece))
+        windows.extend(Window(w.start + at / audio.SAMPLE_RATE, w.end + at / audio.SAMPLE_RATE) for w in got)
+        parts.append(emb)
+
+    for block in blocks:
+        pending.append(block)
+        if sum(p.shape[0] for p in pending) >= size:
+            piece = np.concatenate(pending)
+            embed(piece, offset)
+            offset += piece.shape[0]
+            pending = []
+    if pending:
+        embed(np.concatenate(pending), offset)
+    if not windows:
+        return None
+    return diarizer.cluster_windows(windows, np.concatenate(parts))
+
+
+def label_file(path: Path, t: Transcript, cfg: Config, *, opener: audio.Opener | None = None,
+               voiceprint: Voiceprint | None = None, progress: Progress = no_progress) -> Transcript:
+    """``t`` (recognised from ``path`` with word times) with speaker labels; see the module.
+
+    A two-channel file is read whole (16 kHz float32, 7.7 MB a minute) to compare its channels."""
+    labels = [str(x).strip() for x in cfg["speakers.labels"]]
+    if not t.words:
+        return unlabelled(t, TOO_LITTLE)
+    progress("speakers", 0.0, "")
+    found: WindowLabels | None
+    diarizer = diarizer_for(int(cfg["speakers.count"]))
+    if audio.channel_count(path, opener) == 2:
+        stereo = np.concatenate(list(audio.iter_pcm(path, opener=opener, stereo=True)))
+        if channels_differ(stereo):
+            progress("speakers", 1.0, "")
+            return by_channel(t, stereo, labels)
+        mono = stereo.mean(axis=1, dtype=np.float32)
+        del stereo
+        found = windows_by_pieces(diarizer, [mono])
+    else:
+        found = windows_by_pieces(diarizer, audio.iter_pcm(path, opener=opener))
+    progress("speakers", 1.0, "")
+    return by_voice(t, found, labels, voiceprint)

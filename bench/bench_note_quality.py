@@ -41,7 +41,7 @@ from tests.support.aci import as_audio  # noqa: E402
 
 EVAL = Path(os.environ.get("HUSHNOTE_EVAL_DIR", REPO / "tests" / "data" / "eval"))
 CSV = EVAL / "dialogues" / "aci_bench_train.csv"
-QUOTE_RE = re.compile(r'^(?:[A-Z][a-z]+ stated|Stated in session): "(?P<q>.*)" (?P<stamp>\[[^\]]+\])$')
+QUOTE_RE = re.compile(r'^(?:[A-Z][a-z]+(?: stated)?|Stated in session): "(?P<q>.*)" (?P<stamp>\[[^\]]+\])$')
 
 
 def split(name: str, n: int) -> list[int]:

@@ -18,6 +18,7 @@ from hushnote.daemon.core.errors import InputError, ModelError
 from hushnote.daemon.drafting import extractive, mustkeep
 from hushnote.daemon.drafting.grounding import ground, index_transcript
 from hushnote.daemon.drafting.risk import find_risk, rule_hits
+from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.template import Template, load_template
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,10 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
            engine: str, suggested: list[str] | None = None) -> Note:
     """Add what must be kept, keep risk language out of the sections, ground every sentence, and
     assemble the Note. ``suggested``: the llm's risk candidates (only verbatim transcript sentences count)."""
-    labelled = any(s.speaker for s in transcript.segments)
+    speakers = speakers_of(transcript)
     clean = cfg["drafting.quotes"] == "clean"
     sections = mustkeep.ensure(sections, mustkeep.collect(transcript, tpl),
-                               lambda u: extractive.quote(u, transcript.timed, labelled, clean))
+                               lambda u: extractive.quote(u, transcript.timed, speakers, clean))
     idx = index_transcript(transcript)
     threshold = float(cfg["drafting.support_threshold"])
     by_key = {s.key: s for s in sections}

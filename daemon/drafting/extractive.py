@@ -8,8 +8,9 @@ Each note sentence is a verbatim quote of one transcript sentence, with its time
 3. score each sentence for each section: cue phrases and weights from the template (a section with no
    sentence at ``MIN_SCORE`` or above stays empty: "Not discussed in this session."), plus its topic
    words (content words the session keeps coming back to); scaled by how dense and detailed it is and,
-   only when real speaker labels exist, whose words they are. A sentence with topic words but no cue can
-   only go to its speaker's first section (the first section when there are no labels);
+   only when speakers' roles are known (``roles``), whose words they are: with hushnote's own labels a
+   client section quotes only the client, a clinician section only the therapist. A sentence with topic
+   words but no cue can only go to its speaker's first section (the first section without roles);
 4. seed each section with the sentences it must keep whatever its budget (``mustkeep``: medications
    with dose and change, a safety plan, homework, the next appointment); they count against the budgets;
 5. pick greedily with maximal marginal relevance (Jaccard on content stems) under each section's
@@ -31,6 +32,7 @@ from functools import lru_cache
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript, stamp
 from hushnote.daemon.drafting import mustkeep
 from hushnote.daemon.drafting.risk import is_risk, prepare
+from hushnote.daemon.drafting.roles import NOBODY, Speakers, speakers_of
 from hushnote.daemon.drafting.template import Section, Template
 from hushnote.daemon.drafting.text import (
     Unit,
@@ -55,9 +57,6 @@ PERSONAL = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "you", "you
                       "we're", "we'll", "us", "our"})
 NOTE_WORDS = 380  # quoted words in a whole note; with titles and attributions a note is ~400 words
 
-CLIENT_LABELS = frozenset({"patient", "client", "pt", "cl"})
-CLINICIAN_LABELS = frozenset({"doctor", "clinician", "therapist", "counselor", "counsellor", "dr", "provider",
-                              "psychologist", "psychiatrist", "nurse"})
 
 
 @dataclass(frozen=True)
@@ -75,18 +74,6 @@ def _cue_regex(phrase: str) -> re.Pattern[str]:
     body = re.escape(phrase.rstrip("*")).replace(r"\ ", r"\s+")
     tail = r"[\w-]*" if prefix else ""
     return re.compile(rf"(?<![\w']){body}{tail}(?![\w'])")
-
-
-def role(speaker: str | None) -> str | None:
-    """"client" / "clinician" for a recognised speaker label, else None. Never guessed from content."""
-    if not speaker:
-        return None
-    s = speaker.strip().lower()
-    if s in CLIENT_LABELS:
-        return "client"
-    if s in CLINICIAN_LABELS:
-        return "clinician"
-    return None
 
 
 def cue_score(text: str, section: Section) -> float:
@@ -108,17 +95,20 @@ def topic_score(u: Unit, counts: Counter[str]) -> float:
     return sum(min(1.0, (counts[s] - 1) / 3) for s in content_stems(u.text))
 
 
-def home_sections(u: Unit, template: Template, labelled: bool) -> frozenset[int]:
+def home_sections(u: Unit, template: Template, speakers: Speakers) -> frozenset[int]:
     """The sections a sentence without cues may go to: those whose words are usually its speaker's (and
-    "any" sections); without speaker labels only the first section (what was reported)."""
-    r = role(u.speaker) if labelled else None
+    "any" sections); without speaker roles only the first section (what was reported)."""
+    r = speakers.role(u.speaker)
     if r is None:
         return frozenset({0})
     return frozenset(i for i, sec in enumerate(template.sections) if sec.speaker in (r, "any")) or frozenset({0})
 
 
-def section_score(u: Unit, section: Section, labelled: bool, topic: float = 0.0, home: bool = False) -> float:
-    """How well ``u`` fits ``section``: 0 without a cue, unless ``home`` and it is long and on topic."""
+def section_score(u: Unit, section: Section, speakers: Speakers, topic: float = 0.0, home: bool = False) -> float:
+    """How well ``u`` fits ``section``: 0 without a cue, unless ``home`` and it is long and on topic; 0 for
+    the other role's words in a role's section when hushnote labelled the speakers (``Speakers.fits``)."""
+    if not speakers.fits(u.speaker, section.speaker):
+        return 0.0
     cues = cue_score(u.text, section)
     if cues < MIN_SCORE:
         cues = 0.0
@@ -132,8 +122,8 @@ def section_score(u: Unit, section: Section, labelled: bool, topic: float = 0.0,
     personal = sum(1 for w in toks if w in PERSONAL) / max(1, len(toks))
     score = ((cues + TOPIC_WEIGHT * topic * density) * (0.5 + 0.5 * info) * density * (1 + 0.2 * detail)
              * max(0.1, 1 - PERSONAL_PENALTY * personal))
-    if labelled and section.speaker != "any":
-        r = role(u.speaker)
+    if speakers.labelled and section.speaker != "any":
+        r = speakers.role(u.speaker)
         if r == section.speaker:
             score *= 1.3
         elif r is not None:
@@ -156,16 +146,13 @@ def quote_text(u: Unit, clean: bool) -> str:
     return clean_quote(u.text) if clean else u.text.strip()
 
 
-def quote(u: Unit, timed: bool, labelled: bool, clean: bool = True) -> str:
-    """The note sentence for one transcript sentence. Attribution only when the transcript has labels."""
-    text = quote_text(u, clean)
-    where = stamp(u.start, timed)
-    if labelled and u.speaker:
-        return f'{u.speaker.strip().capitalize()} stated: "{text}" {where}'
-    return f'Stated in session: "{text}" {where}'
+def quote(u: Unit, timed: bool, speakers: Speakers = NOBODY, clean: bool = True) -> str:
+    """The note sentence for one transcript sentence, attributed only to a speaker whose role is known:
+    ``Client stated: "…" [00:03:12]``, ``Therapist: "…" [00:03:40]``, else ``Stated in session: "…"``."""
+    return speakers.attribute(u.speaker, quote_text(u, clean), stamp(u.start, timed))
 
 
-def candidates(all_units: list[Unit], template: Template, labelled: bool, clean: bool) -> list[_Candidate]:
+def candidates(all_units: list[Unit], template: Template, speakers: Speakers, clean: bool) -> list[_Candidate]:
     """The sentences a note may quote, each with its score for every section. Topic words alone place a
     sentence only in a section that something was said about (a sentence there has a real cue): a section
     without one stays empty ("Not discussed in this session.") rather than padded."""
@@ -177,8 +164,8 @@ def candidates(all_units: list[Unit], template: Template, labelled: bool, clean:
     counts = topic_counts(all_units)
     out: list[_Candidate] = []
     for u, text in quotable:
-        topic, home = topic_score(u, counts), home_sections(u, template, labelled) & discussed
-        scores = tuple(section_score(u, s, labelled, topic, i in home) for i, s in enumerate(secs))
+        topic, home = topic_score(u, counts), home_sections(u, template, speakers) & discussed
+        scores = tuple(section_score(u, s, speakers, topic, i in home) for i, s in enumerate(secs))
         if max(scores, default=0.0) > 0:
             out.append(_Candidate(u, text, frozenset(content_stems(text)), len(text.split()), scores))
     return out
@@ -194,13 +181,13 @@ def budgets(template: Template) -> tuple[list[int], list[int], int]:
 
 def select(transcript: Transcript, template: Template, clean: bool = True) -> list[list[Unit]]:
     """The chosen transcript sentences for each section of ``template``, each in transcript order."""
-    labelled = any(s.speaker for s in transcript.segments)
+    speakers = speakers_of(transcript)
     secs = template.sections
     max_sentences, max_words, note_words = budgets(template)
     all_units = units(transcript)
     pinned = pinned_units(transcript, template)
     pinned_at = {u.index for us in pinned for u in us}
-    cands = [c for c in candidates(all_units, template, labelled, clean) if c.unit.index not in pinned_at]
+    cands = [c for c in candidates(all_units, template, speakers, clean) if c.unit.index not in pinned_at]
     chosen: list[list[_Candidate]] = [[] for _ in secs]
     words = [sum(len(quote_text(u, clean).split()) for u in us) for us in pinned]  # what must be kept counts
     count = [len(us) for us in pinned]
@@ -250,8 +237,8 @@ def pinned_units(transcript: Transcript, template: Template) -> list[list[Unit]]
 
 
 def draft_sections(transcript: Transcript, template: Template, clean: bool = True) -> list[NoteSection]:
-    labelled = any(s.speaker for s in transcript.segments)
+    speakers = speakers_of(transcript)
     picked = select(transcript, template, clean)
     return [NoteSection(sec.key, sec.title,
-                        [NoteSentence(quote(u, transcript.timed, labelled, clean)) for u in us])
+                        [NoteSentence(quote(u, transcript.timed, speakers, clean)) for u in us])
             for sec, us in zip(template.sections, picked, strict=True)]

@@ -26,9 +26,11 @@ MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
 WINDOW = 3  # segments per local support window (the segment and its neighbours)
 
 _STAMP_RE = re.compile(r"\[(?:\d{1,3}:\d{2}:\d{2}|line \d+)\]")
-_QUOTE_RE = re.compile(r'^\s*(?:stated in session|[A-Za-z][A-Za-z _-]{0,30} stated)\s*:\s*"(?P<q>.*)"\s*'
+# "Stated in session:", "Client stated:", and a clinician's "Therapist:" (a name, then a quote)
+_WHO = r"(?:stated in session|[^\W\d_][\w .'-]{0,30} stated|[^\W\d_][\w .'-]{0,30}(?=\s*:\s*\"))"
+_QUOTE_RE = re.compile(rf'^\s*{_WHO}\s*:\s*"(?P<q>.*)"\s*'
                        r'(?P<stamp>\[(?:\d{1,3}:\d{2}:\d{2}|line \d+)\])\s*$', re.IGNORECASE)
-_ATTRIB_RE = re.compile(r"^\s*(?:stated in session|[A-Za-z][A-Za-z _-]{0,30} stated)\s*:\s*", re.IGNORECASE)
+_ATTRIB_RE = re.compile(rf"^\s*{_WHO}\s*:\s*", re.IGNORECASE)
 _DRUG_SUFFIX_RE = re.compile(
     r"^[a-z]{3,}(?:pril|olol|azepam|azolam|oxetine|apine|azine|idone|ipramine|triptyline|afaxine|"
     r"sartan|statin|prazole|semide|thiazide|xaban|gliflozin|glutide|gliptin|peridol|pramine|zodone|"

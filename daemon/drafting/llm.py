@@ -36,6 +36,7 @@ from hushnote.daemon.core.datatypes import (
 )
 from hushnote.daemon.core.errors import ModelError
 from hushnote.daemon.drafting.gguf_meta import GgufFormatError, read_header
+from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.template import Template
 from hushnote.daemon.drafting.text import content_stems, jaccard
 
@@ -176,7 +177,21 @@ def schema(tpl: Template, *, review: bool = False) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
 
 
-def system_prompt(tpl: Template, *, merge: bool = False) -> str:
+def speaker_rule(transcript: Transcript) -> str:
+    """The prompt's rule about the transcript's speaker labels ("" when its lines name nobody)."""
+    known = speakers_of(transcript)
+    if known.labelled:
+        who = ", ".join(f'"{n}" is the {"therapist" if r == "clinician" else "client"}' for n, r in known.roles.items())
+        return (f"- Each transcript line names who spoke: {who}. Report the client's words as the client's and "
+                "the therapist's as the therapist's; never mix them up.\n")
+    if any(s.speaker for s in transcript.segments):
+        return ("- Transcript lines may name speakers whose roles are not known (e.g. Speaker 1): never say which "
+                "of them is the client or the therapist.\n")
+    return ""
+
+
+def system_prompt(tpl: Template, *, merge: bool = False, speakers: str = "") -> str:
+    """``speakers``: ``speaker_rule`` of the transcript (a drafting pass only)."""
     sections = "\n".join(f'- "{s.key}" ({s.title}): {s.guidance}' for s in tpl.sections)
     banned = "\n".join(f"- {x}" for x in tpl.must_not_include)
     task = ("You merge partial drafts of one clinical progress note, written from consecutive parts of the same "
@@ -195,7 +210,7 @@ def system_prompt(tpl: Template, *, merge: bool = False) -> str:
             "said, e.g. \"The client reported ...\". Never a heading.\n"
             "- Keep numbers, names, medications and dates exactly as said; never add ones that were not said.\n"
             "- If the transcript says nothing for a section, give an empty list.\n"
-            f"{review}"
+            f"{review}{'' if merge else speakers}"
             f"Never include:\n{banned}\n"
             f"Answer with JSON only: an object with the keys {', '.join(_keys(tpl, review=not merge))}, "
             "each a list of sentences.")
@@ -344,7 +359,7 @@ def draft_sections(transcript: Transcript, tpl: Template, cfg: Config,
     path = _model_path(cfg)
     n_ctx = int(cfg["drafting.n_ctx"])
     max_tokens = int(cfg["drafting.max_tokens"])
-    system = system_prompt(tpl)
+    system = system_prompt(tpl, speakers=speaker_rule(transcript))
     overhead = _ntok(model, system) + _ntok(model, "Session transcript:\n") + TEMPLATE_SLACK
     budget = n_ctx - max_tokens - overhead
     if budget < 128:

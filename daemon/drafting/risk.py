@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hushnote.daemon.core.datatypes import Evidence, Transcript
 from hushnote.daemon.drafting import riskmodel
+from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.text import units
 from hushnote.daemon.drafting.wordrules import (
     Compiler,
@@ -290,17 +291,20 @@ def find_risk(transcript: Transcript, suggested: Iterable[str] = ()) -> list[Evi
 
     ``suggested``: sentences a language model picked as risk language. One counts only where it is found
     verbatim in a transcript sentence (at least four words); that sentence is quoted, never the model's text.
-    The rules always run: a suggestion can add a quote, never remove one."""
+    The rules always run: a suggestion can add a quote, never remove one. Each says who said it when the
+    speaker's role is known (``roles``)."""
     wanted = [w for w in (_squash(x) for x in suggested) if len(w.split()) >= _MIN_MODEL_WORDS]
+    speakers = speakers_of(transcript)
     out: list[Evidence] = []
     sentences = units(transcript)
     prepare(u.text for u in sentences)
     for u in sentences:
+        who = speakers.name(u.speaker) if u.speaker and speakers.role(u.speaker) else None  # only a known role
         hits = classify(u.text)
         if hits:
-            out.append(Evidence(u.text.strip(), u.start, transcript.timed, label(hits)))
+            out.append(Evidence(u.text.strip(), u.start, transcript.timed, label(hits), who))
         elif wanted and _verbatim(_squash(u.text), wanted):
-            out.append(Evidence(u.text.strip(), u.start, transcript.timed, MODEL_LABEL))
+            out.append(Evidence(u.text.strip(), u.start, transcript.timed, MODEL_LABEL, who))
     return out
 
 

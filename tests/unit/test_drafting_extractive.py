@@ -10,6 +10,7 @@ from hushnote.daemon.core.config import defaults
 from hushnote.daemon.core.datatypes import Note, NoteSection, Transcript, stamp
 from hushnote.daemon.drafting.engine import draft
 from hushnote.daemon.drafting.extractive import quote
+from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.mustkeep import collect
 from hushnote.daemon.drafting.template import available_templates, load_template
 from hushnote.daemon.drafting.text import Unit, is_subsequence
@@ -17,7 +18,7 @@ from hushnote.daemon.notes.notefile import render_note
 
 from tests.support.aci import aci_rows, aci_transcript, as_audio
 
-QUOTE_RE = re.compile(r'^(?:(?P<who>[A-Z][a-z]+) stated|Stated in session): "(?P<q>.*)" (?P<stamp>\[[^\]]+\])$')
+QUOTE_RE = re.compile(r'^(?:(?P<who>[A-Z][a-z]+)(?: stated)?|Stated in session): "(?P<q>.*)" (?P<stamp>\[[^\]]+\])$')
 TEMPLATES = ["soap", "dap", "birp", "girp", "pirp"]
 
 
@@ -86,7 +87,7 @@ def test_each_template_has_all_its_sections(eval_dir: Path, tmp_path: Path, temp
 
 
 def extractive_quote(u: Unit, t: Transcript) -> str:
-    return quote(u, t.timed, any(s.speaker for s in t.segments))
+    return quote(u, t.timed, speakers_of(t))
 
 
 def test_builtin_templates_are_available() -> None:

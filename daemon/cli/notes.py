@@ -18,13 +18,18 @@ def cmd_process(args: argparse.Namespace) -> int:
         from hushnote.daemon.privacy import at_rest
 
         vault = at_rest.open_vault(cfg)
+    exports = args.export.split(",") if args.export is not None else pipeline.configured_exports(cfg)
     with progress_bar(not args.quiet) as progress:
         result = pipeline.process(src, cfg, out_dir=out, template=args.template, engine=args.engine,
                                   progress=progress, vault=vault,
-                                  voiceprint=pipeline.enrolled_voiceprint(cfg, vault))
+                                  voiceprint=pipeline.enrolled_voiceprint(cfg, vault), exports=exports)
     note = result.note
     print(f"Transcript: {result.transcript_path}")
     print(f"Note:       {result.note_path}")
+    for path in result.exports:
+        print(f"Export:     {path}" + ("  (not encrypted)" if vault is not None else ""))
+    if result.transcript.speakers_line:
+        print(f"Speakers:   {result.transcript.speakers_line}")
     summary = f"Drafted with the {note.engine} engine, {note.template.upper()} template."
     if note.unverified_count:
         summary += f" {note.unverified_count} sentence(s) marked [unverified]: check them before signing."
@@ -77,6 +82,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     sp.add_argument("--engine", choices=["auto", "extractive", "llm"], help="drafting engine")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--print", action="store_true", help="print the note when done")
+    sp.add_argument("--export", metavar="srt,vtt,json",
+                    help="also write the transcript as <stem>.transcript.srt/.vtt/.json beside the note "
+                         "(default from settings: notes.export)")
     sp.set_defaults(func=cmd_process)
 
     sp = sub.add_parser("draft", parents=[common], help="draft a note again from an existing transcript")

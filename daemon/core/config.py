@@ -167,7 +167,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "notes": {
         "encrypt": Field(bool, False, "keep notes encrypted too (read them with `hushnote open NOTE`)"),
         "export": Field(list, [], 'transcript exports written beside each note: any of "srt", "vtt", "json" '
-                        "(<stem>.transcript.srt etc.; never encrypted, like other exports)", _exports),
+                        "(<stem>.transcript.srt etc.); not written while encrypt is on, since they are "
+                        "copies for other programs and are never encrypted", _exports),
     },
     "speakers": {
         "enabled": Field(bool, True, "say who spoke on every transcript line (false: no labels, e.g. for dictation)"),

@@ -29,15 +29,16 @@ class Word:
     segment: int
 
 
-# How a transcript's speakers were told apart (``Transcript.speaker_basis``). Only ENROLLED and CHANNEL
-# know the roles: then ``speakers[0]`` is the therapist and the others are clients.
+# How a transcript's speakers were told apart (``Transcript.speaker_basis``). Only ROLE_BASES know the
+# roles: then ``speakers[0]`` is the therapist and the others are clients.
 ENROLLED = "enrolled voice"
 CHANNEL = "by channel"
 UNKNOWN_ROLES = "roles unknown"
 ONE_VOICE = "one voice"  # a single voice was heard: no labels
 TOO_ALIKE = "voices too alike"  # two clusters too close to be sure: no labels
 TOO_LITTLE = "too little speech"  # nothing to tell voices apart by: no labels
-ROLE_BASES = (ENROLLED, CHANNEL)
+SWAPPED = "swapped by the clinician"  # `hushnote speakers swap`: the clinician set the roles
+ROLE_BASES = (ENROLLED, CHANNEL, SWAPPED)
 _UNLABELLED_WHY = {
     ONE_VOICE: "only one voice was heard",
     TOO_ALIKE: "the voices were too alike to tell apart with confidence",
@@ -102,7 +103,7 @@ def parse_speakers(line: str) -> tuple[tuple[str, ...], str]:
     for basis, why in _UNLABELLED_WHY.items():
         if line.endswith(why):
             return (), basis
-    for basis in (ENROLLED, CHANNEL, UNKNOWN_ROLES):
+    for basis in (*ROLE_BASES, UNKNOWN_ROLES):
         tail = f" ({basis})"
         if line.endswith(tail):
             names = tuple(n.strip() for n in line.removesuffix(tail).split("/"))

@@ -13,6 +13,7 @@ first for a recording transcribed while it was made, and write the files in the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ class Result:
     note_path: Path
     note: Note
     transcript: Transcript
+    exports: tuple[Path, ...] = ()  # <stem>.transcript.srt|.vtt|.json
 
 
 def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *, vault: Vault | None = None,
@@ -140,17 +142,32 @@ def write_note(note: Note, transcript: Transcript, out_dir: Path, stem: str, *,
     return n_path
 
 
+def configured_exports(cfg: Config) -> list[str]:
+    """``notes.export``, except with ``notes.encrypt`` (an export would be a copy that is not encrypted)."""
+    if cfg["notes.encrypt"] and cfg["notes.export"]:
+        log.warning("notes.export is not used while notes.encrypt is on (exports are not encrypted)")
+        return []
+    return [str(x) for x in cfg["notes.export"]]
+
+
 def process(path: Path, cfg: Config, *, out_dir: Path | None = None, template: str | None = None,
             engine: str | None = None, progress: Progress = no_progress, stem: str | None = None,
-            vault: Vault | None = None, voiceprint: Voiceprint | None = None) -> Result:
-    """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``.
+            vault: Vault | None = None, voiceprint: Voiceprint | None = None,
+            exports: Sequence[str] = ()) -> Result:
+    """The whole job: audio file → ``<stem>.transcript.md`` and ``<stem>.note.md`` in ``out_dir``, and
+    ``<stem>.transcript.<format>`` for each of ``exports`` (srt, vtt, json; never encrypted).
 
     Nothing is written unless a note can be drafted (too little speech raises ``TooLittleSpeech``).
     ``vault`` (``notes.encrypt``): the outputs are written encrypted.
     """
+    from hushnote.daemon.notes import subtitles
+
+    subtitles.check_formats(exports)  # a wrong format is reported before any work
     out = out_dir if out_dir is not None else cfg.path("paths.notes")
     transcript = transcribe_file(path, cfg, progress, vault=vault, voiceprint=voiceprint)
     note = draft_note(transcript, cfg, template=template, engine=engine, progress=progress)
     progress("write", 1.0, "")
     t_path, n_path = write_outputs(transcript, note, out, stem or path.stem, vault=vault)
-    return Result(t_path, n_path, note, transcript)
+    stem_used = t_path.name.removesuffix(TRANSCRIPT_SUFFIX)
+    written = subtitles.write_exports(transcript, out, stem_used, exports)
+    return Result(t_path, n_path, note, transcript, tuple(written))

@@ -53,7 +53,7 @@ from hushnote.daemon.core.threads import BackgroundThread
 from hushnote.daemon.jobs.inbox import FAILED_DIR, move_file, unique_path, write_error_report
 from hushnote.daemon.jobs.reasons import plain_reason
 from hushnote.daemon.jobs.store import Job, Store
-from hushnote.daemon.notes import pipeline
+from hushnote.daemon.notes import pipeline, subtitles
 from hushnote.daemon.privacy.vault import encrypted_name, is_encrypted
 from hushnote.daemon.runner.process import ModelRunner, RunnerCrashed
 from hushnote.daemon.service.progress import JobProgress
@@ -480,6 +480,7 @@ class Workers:
             t_path, n_path = pipeline.write_outputs(transcript, note, notes, job.stem, unique=False,
                                                     vault=self.vault if self.cfg["notes.encrypt"] else None,
                                                     job_id=job.id)
+            subtitles.write_exports(transcript, notes, job.stem, pipeline.configured_exports(self.cfg))
         # else: an earlier attempt wrote this job's note (the stem is reserved for it): finish the rest
         crashpoint("job.written")
         final = audio

@@ -10,8 +10,8 @@ from hushnote.daemon.core.config import defaults
 from hushnote.daemon.core.datatypes import Note, NoteSection, Transcript, stamp
 from hushnote.daemon.drafting.engine import draft
 from hushnote.daemon.drafting.extractive import quote
-from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.mustkeep import collect
+from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.template import available_templates, load_template
 from hushnote.daemon.drafting.text import Unit, is_subsequence
 from hushnote.daemon.notes.notefile import render_note

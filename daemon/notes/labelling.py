@@ -54,6 +54,7 @@ from hushnote.daemon.speech import audio
 log = logging.getLogger(__name__)
 
 PIECE_S = 120.0  # one-microphone audio is embedded piece by piece (bounded memory), then clustered once
+MIN_WORD_S = 0.2  # Whisper often times a turn's first word as 0 s long: it is measured over this much audio
 
 Voiceprint = npt.NDArray[np.float32]
 
@@ -133,6 +134,11 @@ def unlabelled(t: Transcript, basis: str) -> Transcript:
 
 # ----------------------------------------------------------------------------- decisions
 
+def _measured(t: Transcript) -> list[Word]:
+    """The transcript's words as the speakers room takes them, each at least MIN_WORD_S long."""
+    return [Word(w.start, max(w.end, w.start + MIN_WORD_S), w.text) for w in t.words]
+
+
 def by_voice(t: Transcript, found: WindowLabels | None, labels: Sequence[str],
              voiceprint: Voiceprint | None) -> Transcript:
     """Labels from clustered voices: roles only from a clear enrolment match, else Speaker 1/2."""
@@ -140,8 +146,7 @@ def by_voice(t: Transcript, found: WindowLabels | None, labels: Sequence[str],
         return unlabelled(t, TOO_LITTLE)
     if found.speakers == 1 or not found.clustering.sure:
         return unlabelled(t, ONE_VOICE if found.clustering.sure else TOO_ALIKE)
-    words = [Word(w.start, w.end, w.text) for w in t.words]
-    speakers = [w.speaker for w in words_from_windows(words, found)]
+    speakers = [w.speaker for w in words_from_windows(_measured(t), found)]
     therapist = match_enrolled(found.clustering.centroids, voiceprint).speaker if voiceprint is not None else None
     log.info("speakers: %d voices; therapist %s", found.speakers,
              "enrolled voice matched" if therapist is not None else "not identified")
@@ -152,8 +157,7 @@ def by_voice(t: Transcript, found: WindowLabels | None, labels: Sequence[str],
 
 def by_channel(t: Transcript, stereo: npt.NDArray[np.float32], labels: Sequence[str]) -> Transcript:
     """Labels from a two-channel recording whose channels carry different voices (left: ``labels[0]``)."""
-    words = [Word(w.start, w.end, w.text) for w in t.words]
-    speakers = [w.speaker for w in label_words_by_channel(stereo, words)]
+    speakers = [w.speaker for w in label_words_by_channel(stereo, _measured(t))]
     return apply_labels(t, speakers, {0: labels[0], 1: labels[1]}, CHANNEL)
 
 

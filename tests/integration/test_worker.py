@@ -95,7 +95,7 @@ def test_too_little_speech_fails_with_report_and_keeps_audio(rig: Rig, tmp_path:
 def test_unexpected_errors_count_attempts_then_fail(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def broken(path: Path, cfg: Config, progress: Any) -> None:
+    def broken(path: Path, cfg: Config, progress: Any, **kw: Any) -> None:
         calls.append(path)
         raise RuntimeError("a bug")
 
@@ -119,7 +119,7 @@ def test_unexpected_errors_count_attempts_then_fail(rig: Rig, tmp_path: Path, mo
     assert not (rig.notes / "b.error.txt").exists() and not (rig.inbox / "failed" / "b.wav").exists()
 
 
-def _fake_transcribe(path: Path, cfg: Config, progress: Any) -> Any:
+def _fake_transcribe(path: Path, cfg: Config, progress: Any, **kw: Any) -> Any:
     from hushnote.daemon.core.datatypes import Segment, Transcript
 
     words = "the client said she has been sleeping better and walking every morning with her sister"
@@ -129,7 +129,7 @@ def _fake_transcribe(path: Path, cfg: Config, progress: Any) -> Any:
 def test_graceful_stop_releases_the_current_job(rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started = []
 
-    def slow(path: Path, cfg: Config, progress: Any) -> None:
+    def slow(path: Path, cfg: Config, progress: Any, **kw: Any) -> None:
         started.append(1)
         while True:
             progress("transcribe", 0.5, "")

@@ -90,7 +90,7 @@ def test_draft_names_every_category_and_keeps_risk_out_of_the_sections(tmp_path:
     assert len(review) == len(STATEMENTS), review
     for (category, line), item in zip(STATEMENTS.items(), review, strict=True):
         said = text_of(line)
-        assert item.startswith(f'"{said}" [line '), item
+        assert item.startswith(f'Client: "{said}" [line '), item  # who said it: the dialogue's [client]
         assert re.search(rf"\] — .*{re.escape(category)}", item), item  # the category is named
         assert said not in clinical and clean_quote(said) not in clinical  # never in a clinical section
     for line in CONTROLS:

@@ -27,7 +27,17 @@ T = TypeVar("T")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``hushnote`` parser: each command group (a module of this package) adds its own commands."""
-    from hushnote.daemon.cli import doctor, notes, privacy, record, service, settings, signoff, speakers
+    from hushnote.daemon.cli import (
+        doctor,
+        notes,
+        privacy,
+        record,
+        service,
+        settings,
+        signoff,
+        speakers,
+        voice,
+    )
 
     p = argparse.ArgumentParser(prog="hushnote", description="Session audio to a draft progress note, on this computer only.")
     p.add_argument("--version", action="version", version=f"hushnote {__version__}")
@@ -35,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="FILE", help="settings file (default: hushnote config path)")
     common.add_argument("--debug", action="store_true", help="show technical details (tracebacks) on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (notes, signoff, speakers, settings, service, record, privacy, doctor):
+    for group in (notes, signoff, speakers, settings, service, record, privacy, voice, doctor):
         group.register(sub, common)
     return p
 

@@ -76,6 +76,8 @@ EVENTS: dict[str, dict[str, str]] = {
     "note.unsigned": {"job_id": "id", "note_sha256": "hash", "reason_sha256": "hash"},
     "note.exported": {"note_sha256": "hash", "format": "name", "encrypted": "flag"},
     "audit.end_mismatch": {"remembered_seq": "count", "found_seq": "count"},
+    "voice.enrolled": {"file_id": "id", "source": "name", "replaced": "flag"},
+    "voice.forgotten": {"file_id": "id", "key_destroyed": "flag", "files": "count"},
 }
 
 # reasons for guard refusals arrive as phrases; the log keeps them as codes

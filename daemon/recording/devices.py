@@ -133,6 +133,27 @@ def supports(pa: Any, device: DeviceInfo, rate: int, channels: int) -> bool:
         return False
 
 
+OPEN_HINT = ("Check that it is connected and not used by another program, or choose another one with "
+             "recording.device (hushnote devices lists them).")
+
+
+def open_input(pa: Any, spec: str | int, *, rate: int = 0, hint: str = OPEN_HINT) -> tuple[Any, DeviceInfo, int, int]:
+    """An open 16-bit input stream on the device ``spec`` names (see ``resolve_device``): mono when the device
+    allows it, at ``rate`` if given, else 16 kHz when supported, else the device's own rate.
+    Returns (stream, device, rate, channels)."""
+    pyaudio = _pyaudio()
+    dev = resolve_device(pa, spec)
+    channels = 1 if supports(pa, dev, SAMPLE_RATE, 1) or dev.max_input_channels < 2 else 2
+    if not rate:
+        rate = SAMPLE_RATE if supports(pa, dev, SAMPLE_RATE, channels) else int(dev.default_sample_rate)
+    try:
+        stream = pa.open(format=pyaudio.paInt16, channels=channels, rate=rate, input=True,
+                         input_device_index=dev.index, frames_per_buffer=max(256, rate // 20))
+    except (OSError, ValueError) as exc:
+        raise RecorderError(f'The microphone "{dev.name}" could not be opened ({exc}).', hint) from None
+    return stream, dev, rate, channels
+
+
 # ----------------------------------------------------------------------------- resampling
 
 class StreamResampler:

@@ -51,8 +51,7 @@ from hushnote.daemon.recording.devices import (
     _pyaudio,
     level_db,
     list_devices,
-    resolve_device,
-    supports,
+    open_input,
     to_int16,
 )
 from hushnote.daemon.recording.system_audio import SystemAudioSource, open_source
@@ -362,23 +361,8 @@ class Recorder:
                 s.done.set()
 
     def _open_stream(self, s: _Session, pa: Any) -> tuple[Any, int, int]:
-        pyaudio = _pyaudio()
-        dev = resolve_device(pa, self.cfg["recording.device"])
-        s.device = dev
-        channels = 1 if supports(pa, dev, SAMPLE_RATE, 1) or dev.max_input_channels < 2 else 2
-        if self.capture_rate:
-            rate = int(self.capture_rate)
-        elif supports(pa, dev, SAMPLE_RATE, channels):
-            rate = SAMPLE_RATE
-        else:
-            rate = int(dev.default_sample_rate)
-        try:
-            stream = pa.open(format=pyaudio.paInt16, channels=channels, rate=rate, input=True,
-                             input_device_index=dev.index, frames_per_buffer=max(256, rate // 20))
-        except (OSError, ValueError) as exc:
-            raise RecorderError(f'The microphone "{dev.name}" could not be opened ({exc}).',
-                                "Check that it is connected and not used by another program, or choose another "
-                                "one with recording.device (hushnote devices lists them).") from None
+        stream, s.device, rate, channels = open_input(pa, self.cfg["recording.device"],
+                                                      rate=int(self.capture_rate or 0))
         return stream, rate, channels
 
     def _capture(self, s: _Session, writer_q: queue.SimpleQueue[np.ndarray | None]) -> None:

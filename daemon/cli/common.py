@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
@@ -45,3 +47,20 @@ def progress_bar(enabled: bool) -> Iterator[Progress]:
         yield update
 
 
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """PortAudio and ALSA report their probing of every sound card on stderr: noise for a clinician."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from hushnote.daemon.cli.common import Subparsers, load_config
+from hushnote.daemon.cli.common import Subparsers, load_config, quiet_stderr
 from hushnote.daemon.core.config import Config
 from hushnote.tray.state import format_elapsed
 
@@ -76,7 +74,7 @@ def devices_main(args: argparse.Namespace) -> int:
     whose sound ``system_audio`` can record ("Computer audio (for calls)")."""
     from hushnote.daemon.recording.devices import list_devices
 
-    with _quiet_stderr():
+    with quiet_stderr():
         devs = list_devices()
     monitors = _monitors()
     if args.json:
@@ -121,25 +119,6 @@ def _monitors() -> list[MonitorInfo] | str:
         return list_monitors()
     except HushnoteError as exc:
         return str(exc)
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """PortAudio and ALSA report their probing of every sound card on stderr: noise for a clinician."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def cmd_record(args: argparse.Namespace) -> int:

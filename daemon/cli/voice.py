@@ -7,11 +7,13 @@ The voiceprint (192 numbers, biometric data) is kept encrypted in the vault
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from hushnote.daemon.cli.common import Subparsers, load_config
+from hushnote.daemon.cli.common import Subparsers, load_config, quiet_stderr
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,9 +33,11 @@ def _from_file(path: Path) -> np.ndarray:
     return decode_all(path)
 
 
-def _countdown(left: int) -> None:
-    end = "\n" if left == 0 else ""
-    print(f"\rRecording your voice: {left:2d} s left ", end=end, file=sys.stderr, flush=True)
+def _countdown(out: TextIO) -> Callable[[int], None]:
+    def tell(left: int) -> None:
+        print(f"\rRecording your voice: {left:2d} s left ", end="\n" if left == 0 else "", file=out, flush=True)
+
+    return tell
 
 
 def _from_microphone(cfg: Config) -> np.ndarray:
@@ -42,8 +46,10 @@ def _from_microphone(cfg: Config) -> np.ndarray:
 
     print(f"Speak normally for {SAMPLE_SECONDS} seconds (read something aloud, or describe your day); "
           "only your voice, please.", file=sys.stderr)
-    try:
-        return record_clip(cfg, SAMPLE_SECONDS, on_second=_countdown)
+    sys.stderr.flush()
+    try:  # the countdown goes to the real stderr; PortAudio's probing of sound cards goes nowhere
+        with os.fdopen(os.dup(2), "w") as out, quiet_stderr():
+            return record_clip(cfg, SAMPLE_SECONDS, on_second=_countdown(out))
     except RecorderError as exc:
         hint = exc.hint if "--from" in exc.hint else f"{exc.hint} {NO_MIC_HINT}".strip()
         raise RecorderError(exc.message, hint) from None

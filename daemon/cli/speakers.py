@@ -8,7 +8,7 @@ from hushnote.daemon.cli.common import Subparsers, load_config
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from hushnote.daemon.notes import pipeline
+    from hushnote.daemon.speakers import voiceprint_store
 
     cfg = load_config(args)
     labels = [str(x) for x in cfg["speakers.labels"]]
@@ -19,7 +19,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"Speaker labels: on, telling {count} people apart.")
     print(f"Role names:     {labels[0]} (the therapist), {labels[1]} (the client)")
-    enrolled = pipeline.enrolled_voiceprint(cfg, None) is not None
+    enrolled = voiceprint_store.status(cfg.path("paths.data")) is not None  # no key needed to tell
     print("Enrolled voice: " + ("yes: the therapist is recognised by voice" if enrolled else
                                 "none: with one microphone, lines say Speaker 1 / Speaker 2"))
     two = "on" if cfg["recording.system_audio"] else "off"

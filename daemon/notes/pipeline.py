@@ -71,9 +71,17 @@ def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *
 def enrolled_voiceprint(cfg: Config, vault: Vault | None) -> Voiceprint | None:
     """The therapist's enrolled voiceprint (``hushnote voice enroll``, kept encrypted in the vault), or None.
 
-    The seam for the enrolment store of the speakers room (issue 11), which has not landed yet: until it
-    does, no voice is enrolled and roles come only from two channels (or are not given)."""
-    return None
+    Without one, roles come only from two channels (or are not given). A damaged voice file is not a reason
+    to fail the job: it is logged (no name) and the session is labelled Speaker 1/2."""
+    from hushnote.daemon.core.errors import HushnoteError
+    from hushnote.daemon.speakers import voiceprint_store
+
+    try:
+        return voiceprint_store.load_for(cfg, vault)
+    except HushnoteError as exc:
+        log.warning("the enrolled voice could not be read (%s); speakers are not given roles",
+                    type(exc).__name__)
+        return None
 
 
 def ended_early_warning(transcript: Transcript) -> str | None:

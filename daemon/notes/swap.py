@@ -17,6 +17,7 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import SWAPPED, Transcript
 from hushnote.daemon.core.errors import InputError
 from hushnote.daemon.core.fileio import atomic_write_text, unique_stem
+from hushnote.daemon.core.paths import NOTE_SUFFIX, TRANSCRIPT_SUFFIX
 from hushnote.daemon.notes import notefile, pipeline
 from hushnote.daemon.privacy.at_rest import read_text, write_text
 from hushnote.daemon.privacy.vault import is_encrypted
@@ -49,10 +50,10 @@ def swap_roles(t: Transcript) -> Transcript:
 
 def transcript_of(note_path: Path) -> Path:
     """``<stem>.transcript.md`` beside ``<stem>.note.md``."""
-    if not note_path.name.endswith(pipeline.NOTE_SUFFIX):
-        raise InputError(f"{note_path} is not a note (its name does not end in {pipeline.NOTE_SUFFIX}).",
+    if not note_path.name.endswith(NOTE_SUFFIX):
+        raise InputError(f"{note_path} is not a note (its name does not end in {NOTE_SUFFIX}).",
                          "Give the path of a .note.md file written by hushnote.", path=str(note_path))
-    path = note_path.with_name(note_path.name.removesuffix(pipeline.NOTE_SUFFIX) + pipeline.TRANSCRIPT_SUFFIX)
+    path = note_path.with_name(note_path.name.removesuffix(NOTE_SUFFIX) + TRANSCRIPT_SUFFIX)
     if not path.is_file():
         raise InputError(f"The transcript of {note_path.name} is not beside it ({path.name} is missing).",
                          "Keep a note and its transcript in one folder, under the same name.", path=str(path))
@@ -82,9 +83,9 @@ def swap_note(note_path: Path, cfg: Config, vault: Vault | None = None) -> Swapp
     encrypted = is_encrypted(note_path)
     if signed:
         folder = note_path.parent
-        stem = unique_stem(folder, note_path.name.removesuffix(pipeline.NOTE_SUFFIX),
-                           (pipeline.NOTE_SUFFIX, pipeline.TRANSCRIPT_SUFFIX))
-        t_path, note_path = folder / f"{stem}{pipeline.TRANSCRIPT_SUFFIX}", folder / f"{stem}{pipeline.NOTE_SUFFIX}"
+        stem = unique_stem(folder, note_path.name.removesuffix(NOTE_SUFFIX),
+                           (NOTE_SUFFIX, TRANSCRIPT_SUFFIX))
+        t_path, note_path = folder / f"{stem}{TRANSCRIPT_SUFFIX}", folder / f"{stem}{NOTE_SUFFIX}"
     job = fields.get("job")
     _write(t_path, notefile.render_transcript(swapped), vault, "transcript", encrypted)
     _write(note_path, notefile.render_note(note, swapped, job_id=str(job) if job else None), vault, "note", encrypted)

@@ -30,7 +30,7 @@ from hushnote.daemon.core.config import defaults  # noqa: E402
 from hushnote.daemon.core.datatypes import Segment, Transcript  # noqa: E402
 from hushnote.daemon.drafting import extractive  # noqa: E402
 from hushnote.daemon.drafting.engine import finish  # noqa: E402
-from hushnote.daemon.drafting.risk import classify, label, rulebook  # noqa: E402
+from hushnote.daemon.drafting.screening.risk import classify, label, rulebook  # noqa: E402
 from hushnote.daemon.drafting.template import load_template, parse_template  # noqa: E402
 from hushnote.daemon.drafting.text import clean_quote, sentence_spans  # noqa: E402
 

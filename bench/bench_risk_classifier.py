@@ -18,9 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hushnote.daemon.drafting import riskmodel  # noqa: E402
-from hushnote.daemon.drafting.embed import encoder  # noqa: E402
-from hushnote.daemon.drafting.risk import find_risk, rule_hits  # noqa: E402
+from hushnote.daemon.drafting.screening import riskmodel  # noqa: E402
+from hushnote.daemon.drafting.screening.embed import encoder  # noqa: E402
+from hushnote.daemon.drafting.screening.risk import find_risk, rule_hits  # noqa: E402
 from hushnote.daemon.drafting.text import units  # noqa: E402
 
 from tests.support.aci import long_session  # noqa: E402

@@ -120,7 +120,7 @@ def check_models(cfg: Config) -> list[Check]:
 
 
 def check_risk_classifier() -> Check:
-    from hushnote.daemon.drafting import riskmodel
+    from hushnote.daemon.drafting.screening import riskmodel
 
     label = "Risk classifier"
     if riskmodel.available():

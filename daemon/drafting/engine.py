@@ -17,8 +17,8 @@ from hushnote.daemon.core.datatypes import Note, NoteSection, Progress, Transcri
 from hushnote.daemon.core.errors import InputError, ModelError
 from hushnote.daemon.drafting import extractive, mustkeep
 from hushnote.daemon.drafting.grounding import ground, index_transcript
-from hushnote.daemon.drafting.risk import find_risk, rule_hits
 from hushnote.daemon.drafting.roles import speakers_of
+from hushnote.daemon.drafting.screening.risk import find_risk, rule_hits
 from hushnote.daemon.drafting.template import Template, load_template
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from functools import lru_cache
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript, stamp
 from hushnote.daemon.drafting import mustkeep
-from hushnote.daemon.drafting.risk import is_risk, prepare
 from hushnote.daemon.drafting.roles import NOBODY, Speakers, speakers_of
+from hushnote.daemon.drafting.screening.risk import is_risk, prepare
 from hushnote.daemon.drafting.template import Section, Template
 from hushnote.daemon.drafting.text import (
     Unit,

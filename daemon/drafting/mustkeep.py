@@ -17,10 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript
-from hushnote.daemon.drafting.risk import MEDS_FILE, is_risk, lexicon, rulebook
-from hushnote.daemon.drafting.template import KEEP_KINDS, Template
-from hushnote.daemon.drafting.text import Unit, content_stems, jaccard, normalise, numbers, units
-from hushnote.daemon.drafting.wordrules import (
+from hushnote.daemon.drafting.screening.risk import MEDS_FILE, is_risk, lexicon, rulebook
+from hushnote.daemon.drafting.screening.wordrules import (
     Compiler,
     Tokens,
     match_span,
@@ -28,6 +26,8 @@ from hushnote.daemon.drafting.wordrules import (
     read_sections,
     tokenise,
 )
+from hushnote.daemon.drafting.template import KEEP_KINDS, Template
+from hushnote.daemon.drafting.text import Unit, content_stems, jaccard, normalise, numbers, units
 
 KEEP_FILE = Path(__file__).resolve().parent / "data" / "keep_rules.txt"
 KINDS = KEEP_KINDS

@@ -6,7 +6,7 @@ Training data: every written risk statement and control in tests/data/risk/*_set
 hushnote, MIT), the medication mentions of tests/data/risk/medications_dev.tsv (as negatives), and the sentences of two thirds of the ACI-BENCH training dialogues
 (tests/data/eval/dialogues/aci_bench_train.csv, CC BY 4.0: ordinary clinical talk, as negatives); the
 other third (dialogues whose index is a multiple of 3) is never trained on and gives the false-alarm rate
-on clinical talk. Features: all-MiniLM-L6-v2 sentence embeddings (daemon/drafting/embed.py). Model:
+on clinical talk. Features: all-MiniLM-L6-v2 sentence embeddings (daemon/drafting/screening/embed.py). Model:
 weighted L2 logistic regression fitted by Newton's method (deterministic). Weights: risk statements 1/2 of
 the total, controls 1/4, clinical sentences 1/4.
 
@@ -37,9 +37,9 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from hushnote.daemon.drafting.embed import encoder  # noqa: E402
-from hushnote.daemon.drafting.risk import OTHERS, SUICIDE_SCALE, rule_hits  # noqa: E402
-from hushnote.daemon.drafting.riskmodel import CLASSIFIER  # noqa: E402
+from hushnote.daemon.drafting.screening.embed import encoder  # noqa: E402
+from hushnote.daemon.drafting.screening.risk import OTHERS, SUICIDE_SCALE, rule_hits  # noqa: E402
+from hushnote.daemon.drafting.screening.riskmodel import CLASSIFIER  # noqa: E402
 from hushnote.daemon.drafting.text import sentence_spans  # noqa: E402
 
 SETS = REPO / "tests" / "data" / "risk"

@@ -11,8 +11,8 @@ import csv
 import numpy as np
 import pytest
 from hushnote.daemon.core.datatypes import Segment, Transcript
-from hushnote.daemon.drafting import embed, riskmodel
-from hushnote.daemon.drafting.risk import classify, find_risk, forget, is_risk, prepare
+from hushnote.daemon.drafting.screening import embed, riskmodel
+from hushnote.daemon.drafting.screening.risk import classify, find_risk, forget, is_risk, prepare
 
 from tests.support.paths import RISK_DATA
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hushnote.daemon.drafting import risk, riskmodel
+from hushnote.daemon.drafting.screening import risk, riskmodel
 
 
 @pytest.fixture(autouse=True)

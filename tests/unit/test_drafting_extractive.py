@@ -151,7 +151,7 @@ def test_planted_risk_is_quoted_for_review_and_kept_out_of_sections(eval_dir: Pa
 
 
 def test_dialogue_without_risk_has_no_review_block(eval_dir: Path, tmp_path: Path) -> None:
-    from hushnote.daemon.drafting.risk import is_risk
+    from hushnote.daemon.drafting.screening.risk import is_risk
 
     rows = aci_rows(eval_dir)
     clean = [i for i in range(len(rows)) if not any(is_risk(line) for line in rows[i]["dialogue"].splitlines())]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from hushnote.daemon.core.datatypes import Segment, Transcript
-from hushnote.daemon.drafting import risk
-from hushnote.daemon.drafting.risk import MODEL_LABEL, classify, find_risk, is_risk, label
-from hushnote.daemon.drafting.wordrules import Compiler, Lemmatiser, RuleError, read_forms, tokenise
+from hushnote.daemon.drafting.screening import risk
+from hushnote.daemon.drafting.screening.risk import MODEL_LABEL, classify, find_risk, is_risk, label
+from hushnote.daemon.drafting.screening.wordrules import Compiler, Lemmatiser, RuleError, read_forms, tokenise
 
 from tests.support.paths import RISK_DATA
 

@@ -9,10 +9,10 @@ import struct
 
 import numpy as np
 import pytest
-from hushnote.daemon.drafting import riskmodel
-from hushnote.daemon.drafting.embed import erf, gelu
-from hushnote.daemon.drafting.risk import OTHERS, SUICIDE_SCALE
-from hushnote.daemon.drafting.tensorfile import TensorFileError, read_tensors
+from hushnote.daemon.drafting.screening import riskmodel
+from hushnote.daemon.drafting.screening.embed import erf, gelu
+from hushnote.daemon.drafting.screening.risk import OTHERS, SUICIDE_SCALE
+from hushnote.daemon.drafting.screening.tensorfile import TensorFileError, read_tensors
 
 
 def safetensors(tensors: dict[str, np.ndarray], pad_header: int = 0) -> bytes:
@@ -86,7 +86,7 @@ def test_the_shipped_classifier_file_is_complete() -> None:
 
 def test_doctor_warns_when_the_classifier_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     from hushnote.daemon.cli import doctor
-    from hushnote.daemon.drafting import embed
+    from hushnote.daemon.drafting.screening import embed
 
     monkeypatch.setattr(embed, "model_zip", lambda: None)
     check = doctor.check_risk_classifier()
@@ -94,7 +94,7 @@ def test_doctor_warns_when_the_classifier_is_not_installed(monkeypatch: pytest.M
 
 
 def test_without_the_classifier_the_rules_still_run() -> None:
-    from hushnote.daemon.drafting.risk import classify, is_risk
+    from hushnote.daemon.drafting.screening.risk import classify, is_risk
 
     assert riskmodel.judge(["anything"]) is None  # switched off in this tier (tests/unit/conftest.py)
     assert is_risk("I want to kill myself.") and not is_risk("We talked about the weather.")

@@ -20,10 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from hushnote.daemon.core.datatypes import Evidence, Transcript
-from hushnote.daemon.drafting import riskmodel
 from hushnote.daemon.drafting.roles import speakers_of
-from hushnote.daemon.drafting.text import units
-from hushnote.daemon.drafting.wordrules import (
+from hushnote.daemon.drafting.screening import riskmodel
+from hushnote.daemon.drafting.screening.wordrules import (
     Compiler,
     Lemmatiser,
     RuleError,
@@ -36,9 +35,10 @@ from hushnote.daemon.drafting.wordrules import (
     read_sections,
     tokenise,
 )
+from hushnote.daemon.drafting.text import units
 
-DATA = Path(__file__).resolve().parent / "data" / "risk"
-MEDS_FILE = Path(__file__).resolve().parent / "data" / "medications.txt"
+DATA = Path(__file__).resolve().parent.parent / "data" / "risk"
+MEDS_FILE = Path(__file__).resolve().parent.parent / "data" / "medications.txt"
 
 # Suicidal ideation, most severe first: a sentence is named by its most severe match only.
 SUICIDE_SCALE = ("past_attempt", "si_preparatory", "si_plan", "si_intent", "si_method", "si_thoughts",

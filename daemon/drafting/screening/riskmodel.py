@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from hushnote.daemon.drafting.embed import encoder
+from hushnote.daemon.drafting.screening.embed import encoder
 
-CLASSIFIER = Path(__file__).resolve().parent / "data" / "risk" / "classifier.npz"
+CLASSIFIER = Path(__file__).resolve().parent.parent / "data" / "risk" / "classifier.npz"
 Array = npt.NDArray[np.float32]
 
 
@@ -73,7 +73,7 @@ def classifier() -> Classifier | None:
 
 def available() -> bool:
     """True when the risk classifier can run (the embedding model package is installed)."""
-    from hushnote.daemon.drafting.embed import model_zip
+    from hushnote.daemon.drafting.screening.embed import model_zip
 
     return model_zip() is not None and CLASSIFIER.is_file()
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from hushnote.daemon.drafting.tensorfile import read_tensors
+from hushnote.daemon.drafting.screening.tensorfile import read_tensors
 
 PACKAGE = "all_minilm_l6_v2"
 MAX_TOKENS = 128

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hushnote.tray.backend import choose_backend
 from hushnote.tray.controller import TrayController
+from hushnote.tray.system.backend import choose_backend
 from hushnote.tray.ui import PystrayUI
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def run(endpoint: Path, cfg: Config | None = None, *, notes_dir: Path | None = N
         inbox_dir: Path | None = None) -> int:
     """Show the tray until "Quit tray" (or SIGINT/SIGTERM). Returns an exit code; 3 when another tray of this
     user and service is already running (two would double every icon and notification)."""
-    from hushnote.tray.single import TrayAlreadyRunning, tray_lock
+    from hushnote.tray.system.single import TrayAlreadyRunning, tray_lock
 
     try:
         lock = tray_lock(endpoint).acquire()
@@ -88,8 +88,8 @@ def _run(endpoint: Path, cfg: Config | None, *, notes_dir: Path | None, inbox_di
 
 def _desktop_extras(ui: PystrayUI, controller: TrayController) -> None:
     """On GTK desktops: notifications with the app's name that open the note, and questions as dialogs."""
-    from hushnote.tray.dialogs import GtkAsker
-    from hushnote.tray.notifier import DesktopNotifier
+    from hushnote.tray.system.dialogs import GtkAsker
+    from hushnote.tray.system.notifier import DesktopNotifier
 
     controller.asker = GtkAsker().ask
     try:

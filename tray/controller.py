@@ -31,8 +31,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hushnote.daemon.core.threads import BackgroundThread
-from hushnote.tray.desktop import open_file, open_folder, start_service
-from hushnote.tray.notecmd import run_note_command
 from hushnote.tray.notes import recent_notes
 from hushnote.tray.state import (
     Action,
@@ -45,6 +43,8 @@ from hushnote.tray.state import (
     sign_question,
     view,
 )
+from hushnote.tray.system.desktop import open_file, open_folder, start_service
+from hushnote.tray.system.notecmd import run_note_command
 
 if TYPE_CHECKING:
     from hushnote.daemon.core.config import Config

@@ -3,7 +3,7 @@
 A menu that changes only in the text of its informational lines (the recording's clock and level, a job's
 percentage: ``state.menu_shape``) is updated in place on GTK (gtk and appindicator backends), so an open
 menu does not flicker or close every second; any other change rebuilds it. Notifications go through
-``notifier`` (``tray.notifier.DesktopNotifier``: the app's name, a click opens the note) when there is one,
+``notifier`` (``tray.system.notifier.DesktopNotifier``: the app's name, a click opens the note) when there is one,
 else through pystray.
 """
 
@@ -30,7 +30,7 @@ class PystrayUI:
         self._shown: tuple[Any, ...] = ()
         self._menu_shown: tuple[MenuEntry, ...] | None = None
         self._lock = threading.Lock()
-        self.notifier: Any = None  # tray.notifier.DesktopNotifier, where the desktop has one
+        self.notifier: Any = None  # tray.system.notifier.DesktopNotifier, where the desktop has one
 
     @property
     def has_menu(self) -> bool:

@@ -36,8 +36,8 @@ def pump(until: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 def test_notifications_carry_the_app_name_and_open_the_note(desk: XDesktop) -> None:
     from gi.repository import Gio
-    from hushnote.tray.notifier import DesktopNotifier
     from hushnote.tray.state import Notice
+    from hushnote.tray.system.notifier import DesktopNotifier
 
     bus = Gio.DBusConnection.new_for_address_sync(
         desk.env["DBUS_SESSION_BUS_ADDRESS"],

@@ -10,7 +10,7 @@ import pytest
 from hushnote.daemon.core.instance import InstanceLock, LockHeld
 from hushnote.daemon.service.lock import AlreadyRunning
 from hushnote.daemon.service.lock import InstanceLock as ServiceLock
-from hushnote.tray.single import LOCK_NAME, TrayAlreadyRunning, tray_lock
+from hushnote.tray.system.single import LOCK_NAME, TrayAlreadyRunning, tray_lock
 
 HOLD = """
 import sys, time

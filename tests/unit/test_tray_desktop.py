@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hushnote.daemon.core.paths import systemd_user_unit, xdg_config_home
 from hushnote.daemon.service import install
-from hushnote.tray.desktop import systemd_start_command
+from hushnote.tray.system.desktop import systemd_start_command
 
 
 @pytest.fixture()

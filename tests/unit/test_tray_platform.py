@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hushnote.tray.backend import choose_backend
-from hushnote.tray.desktop import open_command, service_command
+from hushnote.tray.system.backend import choose_backend
+from hushnote.tray.system.desktop import open_command, service_command
 
 
 def test_choose_backend() -> None:
@@ -24,7 +24,7 @@ def test_open_command_and_service_command() -> None:
 
 def test_open_file_refuses_what_is_not_there(tmp_path: Path) -> None:
     import pytest
-    from hushnote.tray.desktop import open_file
+    from hushnote.tray.system.desktop import open_file
 
     with pytest.raises(FileNotFoundError):
         open_file(tmp_path / "gone.note.md")

@@ -476,7 +476,7 @@ def test_note_commands_run_the_cli_with_the_trays_settings() -> None:
     from pathlib import Path
 
     from hushnote.daemon.core.config import Config
-    from hushnote.tray.notecmd import note_command
+    from hushnote.tray.system.notecmd import note_command
 
     note = Path("/n/S 1.note.md")
     assert note_command("sign", note, None) == [sys.executable, "-m", "hushnote.daemon.cli", "sign", "/n/S 1.note.md"]

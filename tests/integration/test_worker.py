@@ -202,7 +202,7 @@ def test_progress_is_one_rising_number_per_job_and_every_running_job_is_listed(
     both = threading.Barrier(2, timeout=20)
     release = threading.Event()
 
-    def staged(path: Path, cfg: Config, progress: Any) -> Any:
+    def staged(path: Path, cfg: Config, progress: Any, **kw: Any) -> Any:
         for stage in ("decode", "transcribe"):
             for f in (0.0, 0.5, 1.0):
                 progress(stage, f, "")

@@ -145,7 +145,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", type=Path, default=DEV)
     ap.add_argument("--meds", type=Path, default=MEDS)
-    ap.add_argument("--aci", type=Path, help="ACI-BENCH dialogues CSV (e.g. ../shared/eval/dialogues/aci_bench_train.csv)")
+    ap.add_argument("--aci", type=Path, help="ACI-BENCH dialogues CSV (e.g. tests/data/eval/dialogues/aci_bench_train.csv)")
     ap.add_argument("--show", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()

@@ -2,8 +2,8 @@
 
     python bench/bench_speakers.py [--seconds 120] [--asr] [--rss-minutes 50] [--skip-rss | --only-rss]
 
-Readers: the ten LibriSpeech readers of the shared evaluation folder (``<eval>/speakers``: ../shared/eval
-beside the clone or a parent folder, or HUSHNOTE_SPEAKERS_DIR), else the four in tests/data/speakers.
+Readers: the four in tests/data/speakers, or any folder in the evaluation layout given as
+HUSHNOTE_SPEAKERS_DIR (docs/BENCHMARKS.md's figures: the project's ten-reader ``eval/speakers`` folder).
 Per pair of readers one session (tests/support/speakers.py: alternating 1-7 s turns, per-turn loudness
 and EQ, 0.1-1 s pauses) from their first seven utterances; enrolment clips from the other three.
 
@@ -59,12 +59,7 @@ Readers = dict[str, tuple[list[np.ndarray], list[np.ndarray], str]]  # id -> (se
 
 def speakers_dir() -> Path:
     env = os.environ.get("HUSHNOTE_SPEAKERS_DIR")
-    if env:
-        return Path(env)
-    for parent in REPO.parents:
-        if (parent / "shared" / "eval" / "speakers").is_dir():
-            return parent / "shared" / "eval" / "speakers"
-    return READERS
+    return Path(env) if env else READERS
 
 
 def load_readers(folder: Path) -> Readers:

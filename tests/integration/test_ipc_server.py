@@ -596,17 +596,4 @@ _pending: dict[int, bytes] = {}
 
 def read_line_buffered(s: socket.socket) -> dict[str, Any] | None:
     """Like read_line, but keeps what follows the first line for the next call (pipelined replies)."""
-    buf = _pending.pop(s.fileno(), b"")
-    while b"\n" not in buf:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            return None
-        if not chunk:
-            return None
-        buf += chunk
-    line, rest = buf.split(b"\n", 1)
-    if rest:
-        _pending[s.fileno()] = rest
-    out: dict[str, Any] = json.loads(line)
-    return out
+    return read_line(s, _pending)

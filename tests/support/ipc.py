@@ -15,9 +15,10 @@ def raw_connect(path: Path) -> socket.socket:
     return s
 
 
-def read_line(s: socket.socket) -> dict[str, Any] | None:
-    """One JSON line, or None if the server closed the connection first."""
-    buf = b""
+def read_line(s: socket.socket, pending: dict[int, bytes] | None = None) -> dict[str, Any] | None:
+    """One JSON line, or None if the server closed the connection first. With ``pending``, what follows the
+    line is kept there for the next call on the same socket (pipelined replies); without it, it is dropped."""
+    buf = pending.pop(s.fileno(), b"") if pending is not None else b""
     while b"\n" not in buf:
         try:
             chunk = s.recv(65536)
@@ -26,5 +27,8 @@ def read_line(s: socket.socket) -> dict[str, Any] | None:
         if not chunk:
             return None
         buf += chunk
-    out: dict[str, Any] = json.loads(buf.split(b"\n", 1)[0])
+    line, rest = buf.split(b"\n", 1)
+    if rest and pending is not None:
+        pending[s.fileno()] = rest
+    out: dict[str, Any] = json.loads(line)
     return out

@@ -14,7 +14,7 @@ def read_stereo(src: Path | bytes) -> np.ndarray:
     """A FLAC file (a path, or its bytes) as int16 frames of shape (n, channels); fails if not 2 channels."""
     import av
 
-    with av.open(str(src) if isinstance(src, Path) else io.BytesIO(src)) as f:
+    with av.open(str(src) if isinstance(src, Path) else io.BytesIO(src), "r") as f:
         stream = f.streams.audio[0]
         channels = stream.channels
         assert stream.sample_rate == RATE, stream.sample_rate

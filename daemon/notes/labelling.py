@@ -40,11 +40,12 @@ from hushnote.daemon.core.datatypes import (
 )
 from hushnote.daemon.speakers import (
     Diarizer,
+    FramePowers,
     WindowLabels,
     Word,
-    channels_differ,
-    label_words_by_channel,
+    label_words_by_power,
     match_enrolled,
+    powers_differ,
     speech_regions,
     words_from_windows,
 )
@@ -155,9 +156,9 @@ def by_voice(t: Transcript, found: WindowLabels | None, labels: Sequence[str],
     return apply_labels(t, speakers, role_names(labels, found.speakers, therapist), ENROLLED)
 
 
-def by_channel(t: Transcript, stereo: npt.NDArray[np.float32], labels: Sequence[str]) -> Transcript:
+def by_channel(t: Transcript, powers: npt.NDArray[np.float64], labels: Sequence[str]) -> Transcript:
     """Labels from a two-channel recording whose channels carry different voices (left: ``labels[0]``)."""
-    speakers = [w.speaker for w in label_words_by_channel(stereo, _measured(t))]
+    speakers = [w.speaker for w in label_words_by_power(powers, _measured(t))]
     return apply_labels(t, speakers, {0: labels[0], 1: labels[1]}, CHANNEL)
 
 
@@ -196,22 +197,25 @@ def label_file(path: Path, t: Transcript, cfg: Config, *, opener: audio.Opener |
                voiceprint: Voiceprint | None = None, progress: Progress = no_progress) -> Transcript:
     """``t`` (recognised from ``path`` with word times) with speaker labels; see the module.
 
-    A two-channel file is read whole (16 kHz float32, 7.7 MB a minute) to compare its channels."""
+    A two-channel file is read block by block twice at most: once for its channels' frame powers (800 bytes
+    a second), and, when the channels carry the same voices, once more as mono for the voices."""
     labels = [str(x).strip() for x in cfg["speakers.labels"]]
     if not t.words:
         return unlabelled(t, TOO_LITTLE)
     progress("speakers", 0.0, "")
-    found: WindowLabels | None
-    diarizer = diarizer_for(int(cfg["speakers.count"]))
     if audio.channel_count(path, opener) == 2:
-        stereo = np.concatenate(list(audio.iter_pcm(path, opener=opener, stereo=True)))
-        if channels_differ(stereo):
+        powers = channel_powers(path, opener)
+        if powers_differ(powers):
             progress("speakers", 1.0, "")
-            return by_channel(t, stereo, labels)
-        mono = stereo.mean(axis=1, dtype=np.float32)
-        del stereo
-        found = windows_by_pieces(diarizer, [mono])
-    else:
-        found = windows_by_pieces(diarizer, audio.iter_pcm(path, opener=opener))
+            return by_channel(t, powers, labels)
+    found = windows_by_pieces(diarizer_for(int(cfg["speakers.count"])), audio.iter_pcm(path, opener=opener))
     progress("speakers", 1.0, "")
     return by_voice(t, found, labels, voiceprint)
+
+
+def channel_powers(path: Path, opener: audio.Opener | None = None) -> npt.NDArray[np.float64]:
+    """The 20 ms frame powers of a two-channel file's channels (``speakers.FramePowers``), read in blocks."""
+    acc = FramePowers()
+    for block in audio.iter_pcm(path, opener=opener, stereo=True):
+        acc.add(block)
+    return acc.powers

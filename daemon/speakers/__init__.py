@@ -14,6 +14,7 @@ One microphone::
 Two channels (microphone, call audio)::
 
     if channels_differ(stereo): labelled = label_words_by_channel(stereo, words)
+    # a long file, block by block: FramePowers().add(block) ..., powers_differ / label_words_by_power
 
 Roles from an enrolled voice::
 
@@ -22,7 +23,13 @@ Roles from an enrolled voice::
     match_enrolled(wl.clustering.centroids, vp).speaker     # the cluster that is the enrolled voice, or None
 """
 
-from hushnote.daemon.speakers.channels import channels_differ, label_words_by_channel
+from hushnote.daemon.speakers.channels import (
+    FramePowers,
+    channels_differ,
+    label_words_by_channel,
+    label_words_by_power,
+    powers_differ,
+)
 from hushnote.daemon.speakers.cluster import Clustering, EnrolmentMatch, cluster, match_enrolled
 from hushnote.daemon.speakers.diarize import Diarizer, WindowLabels, make_windows, words_from_windows
 from hushnote.daemon.speakers.embedder import Embedder, Window, embed_windows
@@ -34,6 +41,7 @@ __all__ = [
     "Clustering",
     "Diarizer",
     "Embedder",
+    "FramePowers",
     "EnrolmentMatch",
     "LabelledWord",
     "Turn",
@@ -44,8 +52,10 @@ __all__ = [
     "cluster",
     "embed_windows",
     "label_words_by_channel",
+    "label_words_by_power",
     "make_windows",
     "match_enrolled",
+    "powers_differ",
     "smooth",
     "speech_regions",
     "turns",

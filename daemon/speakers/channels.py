@@ -8,6 +8,9 @@ active 20 ms frames has two modes, one per person talking (e.g. +31 dB and -6 dB
 a microphone 6 dB louder than the call); each word goes to the likelier mode of a two-Gaussian fit (a
 quiet word of the wide mode's person, whose echo sinks into the other channel's noise, still lands on
 the right side). Call :func:`label_words_by_channel` only when :func:`channels_differ` says so.
+
+Everything works on the 20 ms frames' powers, so a long recording is read block by block into
+:class:`FramePowers` (800 bytes per second of audio: 4.3 MB for 90 minutes) and never held whole.
 """
 
 from __future__ import annotations
@@ -37,13 +40,45 @@ def _as_channels(stereo: Stereo) -> npt.NDArray[np.float32]:
     return x if x.shape[0] == 2 and x.shape[1] != 2 else x.T
 
 
+class FramePowers:
+    """The mean power of each 20 ms frame of each channel, gathered block by block (``add``) from 16 kHz
+    two-channel audio; ``powers`` is (frames, 2). A last partial frame is dropped."""
+
+    def __init__(self) -> None:
+        self._hop = int(FRAME_S * SAMPLE_RATE)
+        self._rest = np.zeros((2, 0), dtype=np.float32)
+        self._parts: list[Floats] = []
+
+    def add(self, block: Stereo) -> None:
+        x = np.concatenate([self._rest, _as_channels(block)], axis=1) if self._rest.shape[1] else _as_channels(block)
+        count = x.shape[1] // self._hop
+        used = count * self._hop
+        self._parts.append((x[:, :used].astype(np.float64) ** 2).reshape(2, count, self._hop).mean(axis=2).T)
+        self._rest = x[:, used:].copy()
+
+    @property
+    def powers(self) -> Floats:
+        if not self._parts:
+            return np.zeros((0, 2))
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts)]
+        return self._parts[0]
+
+
+def frame_powers(stereo: Stereo) -> Floats:
+    """(frames, 2) mean power of each 20 ms frame of each channel."""
+    acc = FramePowers()
+    acc.add(stereo)
+    return acc.powers
+
+
+def _levels(powers: Floats) -> Floats:
+    return np.asarray(10.0 * np.log10(powers + 1e-12), dtype=np.float64)
+
+
 def frame_levels(stereo: Stereo) -> Floats:
     """(frames, 2) level in dB of each 20 ms frame of each channel."""
-    x = _as_channels(stereo)
-    hop = int(FRAME_S * SAMPLE_RATE)
-    count = x.shape[1] // hop
-    power = (x[:, : count * hop].astype(np.float64) ** 2).reshape(2, count, hop).mean(axis=2)
-    return np.asarray(10.0 * np.log10(power.T + 1e-12), dtype=np.float64)
+    return _levels(frame_powers(stereo))
 
 
 def _active_differences(levels: Floats) -> Floats:
@@ -102,28 +137,38 @@ def two_modes(diff: Floats) -> Modes:
 def channels_differ(stereo: Stereo) -> bool:
     """True when the two channels carry different voices: their level difference has two modes at least
     SEPARATION_DB apart, each holding MIN_SIDE_SHARE of the active frames. False for ordinary stereo."""
-    modes = two_modes(_active_differences(frame_levels(stereo)))
+    return powers_differ(frame_powers(stereo))
+
+
+def powers_differ(powers: Floats) -> bool:
+    """:func:`channels_differ` on frame powers (:class:`FramePowers`)."""
+    modes = two_modes(_active_differences(_levels(powers)))
     return modes.high - modes.low >= SEPARATION_DB and modes.share >= MIN_SIDE_SHARE
 
 
-def _word_power(x: npt.NDArray[np.float32], word: Word) -> tuple[float, float]:
-    a = max(0, int(word.start * SAMPLE_RATE))
-    b = min(x.shape[1], int(word.end * SAMPLE_RATE))
+def _word_power(powers: Floats, word: Word) -> tuple[float, float]:
+    """Mean power of each channel over the frames the word overlaps."""
+    a = max(0, int(word.start / FRAME_S))
+    b = min(powers.shape[0], int(np.ceil(word.end / FRAME_S)))
     if b <= a:
         return 0.0, 0.0
-    seg = x[:, a:b].astype(np.float64)
-    return float(np.mean(seg[0] ** 2)), float(np.mean(seg[1] ** 2))
+    seg = powers[a:b]
+    return float(seg[:, 0].mean()), float(seg[:, 1].mean())
 
 
 def label_words_by_channel(stereo: Stereo, words: Sequence[Word]) -> list[LabelledWord]:
     """Speaker 0 or 1 for each word: the side of the recording's boundary (see the module) that the
     word's level difference falls on, then :func:`~hushnote.daemon.speakers.labels.smooth`. A word over
     digital silence or past the end is unknown (None). ``stereo``: 16 kHz float32, (n, 2) or (2, n)."""
-    x = _as_channels(stereo)
-    modes = two_modes(_active_differences(frame_levels(x)))
+    return label_words_by_power(frame_powers(stereo), words)
+
+
+def label_words_by_power(powers: Floats, words: Sequence[Word]) -> list[LabelledWord]:
+    """:func:`label_words_by_channel` on frame powers (:class:`FramePowers`)."""
+    modes = two_modes(_active_differences(_levels(powers)))
     out: list[LabelledWord] = []
     for w in words:
-        p0, p1 = _word_power(x, w)
+        p0, p1 = _word_power(powers, w)
         diff = 10 * float(np.log10((p0 + 1e-12) / (p1 + 1e-12)))
         speaker = None if p0 == p1 == 0.0 else int(not modes.says_channel0(diff))
         out.append(LabelledWord(w.start, w.end, w.text, speaker))

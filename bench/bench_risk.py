@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from hushnote.daemon.core.config import defaults  # noqa: E402
 from hushnote.daemon.core.datatypes import Segment, Transcript  # noqa: E402
-from hushnote.daemon.drafting import extractive  # noqa: E402
+from hushnote.daemon.drafting import extractive, mustkeep  # noqa: E402
 from hushnote.daemon.drafting.engine import finish  # noqa: E402
 from hushnote.daemon.drafting.screening.risk import classify, label, rulebook  # noqa: E402
 from hushnote.daemon.drafting.template import load_template, parse_template  # noqa: E402
@@ -110,7 +110,9 @@ FILLER = ["I've been sleeping badly and I feel tired and anxious at work every d
 
 def medications(path: Path) -> tuple[int, int]:
     """(mentions in the note, mentions said): every mention in one session, SOAP at the tightest budget
-    a template allows (one sentence and ten words per section)."""
+    a template allows (one sentence and ten words per section). A mention is in the note when its sentence
+    is quoted in a section, or when the sentence went to the review block and a section quotes the
+    medication names it says (see ``mustkeep``)."""
     said = [r["text"] for r in rows(path)]
     segs = []
     for i, text in enumerate(said):
@@ -122,7 +124,15 @@ def medications(path: Path) -> tuple[int, int]:
          "cues": dict(x.cues), "keeps": list(x.keeps)} for x in soap.sections]}, "bench", "bench")
     note = finish(t, defaults(), tight, extractive.draft_sections(t, tight), engine="extractive")
     body = "\n".join(x.text for sec in note.sections for x in sec.sentences)
-    return sum(1 for m in said if clean_quote(m) in body), len(said)
+    reviewed = {e.text.strip() for e in note.risk}
+    names = mustkeep.keep_rules().medications
+
+    def in_note(m: str) -> bool:
+        if clean_quote(m) in body:
+            return True
+        return m.strip() in reviewed and all(n in body.lower() for n in names(m))
+
+    return sum(1 for m in said if in_note(m)), len(said)
 
 
 def aci(path: Path) -> tuple[int, int, list[str]]:

@@ -232,7 +232,8 @@ def pinned_units(transcript: Transcript, template: Template) -> list[list[Unit]]
     keys = template.keys()
     out: list[list[Unit]] = [[] for _ in keys]
     for k in mustkeep.collect(transcript, template):
-        out[keys.index(k.section)].append(k.unit)
+        if not k.review:  # (its medication names are added by ``mustkeep.ensure``)
+            out[keys.index(k.section)].append(k.unit)
     return out
 
 

@@ -35,6 +35,7 @@ _DRUG_SUFFIX_RE = re.compile(
     r"^[a-z]{3,}(?:pril|olol|azepam|azolam|oxetine|apine|azine|idone|ipramine|triptyline|afaxine|"
     r"sartan|statin|prazole|semide|thiazide|xaban|gliflozin|glutide|gliptin|peridol|pramine|zodone|"
     r"trigine|barbital|codone|morphone|profen|cycline|floxacin|mycin|cillin|dronate|tidine|lukast)$")
+_NOT_DRUGS = frozenset({"magazine", "magazines"})  # English words with a drug-name suffix
 _MONTHS = ("january february march april june july august september october november december "
            "jan feb mar apr jun jul aug sep sept oct nov dec").split()
 _DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -53,7 +54,12 @@ def medications() -> frozenset[str]:
 
 def is_medication(word: str) -> bool:
     w = normalise(word)
-    return w in medications() or bool(_DRUG_SUFFIX_RE.match(w))
+    return w in medications() or looks_like_drug(w)
+
+
+def looks_like_drug(word: str) -> bool:
+    """A lower-case word with a typical drug-name suffix ("-oxetine", "-apine", "-olol", ...)."""
+    return word not in _NOT_DRUGS and bool(_DRUG_SUFFIX_RE.match(word))
 
 
 @dataclass

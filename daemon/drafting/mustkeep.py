@@ -5,7 +5,10 @@ change when said), a safety plan discussed, homework, and the next appointment.
 (the built-in templates: Plan), or else to a section called "plan", or else the last section. The
 extractive drafter seeds its sections with them before the budget is spent; ``ensure`` adds any that a
 drafter left out (the llm engine may paraphrase or drop them) as verbatim quotes. Risk language is never
-kept here: it goes to the review block. Nothing is invented: every kept item is a transcript sentence.
+kept here: it goes to the review block. But a medication named in a sentence that goes there ("I've been
+saving up my lithium") is still in the note: the section quotes the medication's name alone (with the
+sentence's stamp, which the review block's quote carries too), so no risk words reach a clinical section and
+no medication is lost. Nothing is invented: every kept item is a transcript sentence or words of one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript
+from hushnote.daemon.drafting.grounding import looks_like_drug
 from hushnote.daemon.drafting.screening.risk import MEDS_FILE, is_risk, lexicon, rulebook
 from hushnote.daemon.drafting.screening.wordrules import (
     Compiler,
@@ -45,6 +49,7 @@ class Keep:
     kind: str  # one of KINDS
     section: str  # the template section key it goes in
     names: tuple[str, ...] = ()  # medications named (lower case), for kind "medications"
+    review: bool = False  # the sentence goes to the review block: the section quotes only ``names``
 
 
 class KeepRules:
@@ -65,8 +70,10 @@ class KeepRules:
         return any(match_span(p, toks) for p in self.rules.get(key, ()))
 
     def medications(self, text: str) -> tuple[str, ...]:
+        """The medications ``text`` names (lower case, in order): the shipped list, or a word with a typical
+        drug-name suffix (``grounding.looks_like_drug``: a drug missing from the list is still kept)."""
         norm = normalise(text)
-        found = [w for w in re.findall(r"[a-z0-9]+", norm) if w in self.single]
+        found = [w for w in re.findall(r"[a-z0-9]+", norm) if w in self.single or looks_like_drug(w)]
         found += [m for m in self.multi if re.search(rf"\b{re.escape(m)}\b", norm)]
         return tuple(dict.fromkeys(found))
 
@@ -89,7 +96,9 @@ def collect(transcript: Transcript, template: Template) -> list[Keep]:
     """The sentences the note must keep, in transcript order (each at most once)."""
     rules = keep_rules()
     lemma = rulebook().lemma
-    us = [u for u in units(transcript) if u.text.strip() and not is_risk(u.text)]
+    said = [u for u in units(transcript) if u.text.strip()]
+    risky = {u.index for u in said if is_risk(u.text)}
+    us = [u for u in said if u.index not in risky]
     toks = {u.index: tokenise(u.text, lemma) for u in us}
     out: dict[int, Keep] = {}
     for k in _medications(us, toks, rules):
@@ -98,7 +107,20 @@ def collect(transcript: Transcript, template: Template) -> list[Keep]:
         for u in us:
             if u.index not in out and _statement(u) and rules.says(kind, toks[u.index]):
                 out[u.index] = Keep(u, kind, home_section(template, kind))
+    for u in said:
+        names = rules.medications(u.text) if u.index in risky else ()
+        if names:
+            out[u.index] = Keep(u, "medications", home_section(template, "medications"), names, review=True)
     return [out[i] for i in sorted(out)]
+
+
+def names_as_said(u: Unit, names: tuple[str, ...]) -> Unit:
+    """``u`` cut down to the medication names it says, in its own spelling and order ("Lithium", "Seroquel"):
+    what a section quotes of a sentence that goes to the review block."""
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'’-]*", u.text)
+    wanted = {w for n in names for w in n.split()}
+    kept = [w for w in words if normalise(w) in wanted]
+    return Unit(u.index, u.segment, u.start, " ".join(kept), u.speaker)
 
 
 def _statement(u: Unit) -> bool:
@@ -143,7 +165,7 @@ def ensure(sections: list[NoteSection], keeps: list[Keep], quote: Callable[[Unit
         sec = by_key.get(k.section)
         if sec is None:
             continue
-        q = quote(k.unit)
+        q = quote(names_as_said(k.unit, k.names) if k.review else k.unit)
         said = [s.text for s in (x for s2 in sections for x in s2.sentences)]
         if q in said or any(_covers(s, k) for s in said):
             continue

@@ -12,7 +12,7 @@ from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript
 from hushnote.daemon.core.errors import InputError
 from hushnote.daemon.drafting import extractive
 from hushnote.daemon.drafting.engine import draft, finish
-from hushnote.daemon.drafting.mustkeep import collect
+from hushnote.daemon.drafting.mustkeep import collect, keep_rules
 from hushnote.daemon.drafting.template import Template, load_template, parse_template
 from hushnote.daemon.drafting.text import clean_quote
 from hushnote.daemon.notes.notefile import read_transcript, render_note
@@ -53,23 +53,29 @@ def body(t: Transcript, tpl: Template) -> str:
     return "\n".join(s.text for sec in note.sections for s in sec.sentences)
 
 
-def med_rows() -> list[dict[str, str]]:
-    with (DATA / "medications_dev.tsv").open(encoding="utf-8", newline="") as f:
+def med_rows(name: str = "medications_dev.tsv") -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-def test_every_medication_mention_survives_the_tightest_budget(tmp_path: Path) -> None:
-    rows = med_rows()
+@pytest.mark.parametrize("name", ["medications_dev.tsv", "medications_blind.tsv"])
+def test_every_medication_mention_survives_the_tightest_budget(tmp_path: Path, name: str) -> None:
+    rows = med_rows(name)
     assert len(rows) >= 40
     lines = [*FILLER]
     for i, r in enumerate(rows):  # all forty mentions in one session, between ordinary talk
         lines.append(f"[client] {r['text']}")
         lines.append(FILLER[i % len(FILLER)])
     t = dialogue(tmp_path, lines)
-    for name in ("soap", "birp", "dap"):
-        text = body(t, tightest(name))
-        missing = [r["text"] for r in rows if clean_quote(r["text"]) not in text]  # quotes are cleaned
-        assert not missing, (name, missing)
+    named = keep_rules().medications
+    assert all(named(r["text"]) for r in rows)
+    for tpl in ("soap", "birp", "dap"):
+        note = finish(t, defaults(), tightest(tpl), extractive.draft_sections(t, tightest(tpl)), engine="extractive")
+        text = "\n".join(s.text for sec in note.sections for s in sec.sentences)
+        reviewed = {e.text for e in note.risk}  # such a line's medications are quoted by name (see mustkeep)
+        missing = [r["text"] for r in rows if clean_quote(r["text"]) not in text  # quotes are cleaned
+                   and not (r["text"] in reviewed and all(m in text.lower() for m in named(r["text"])))]
+        assert not missing, (tpl, missing)
 
 
 def test_a_dose_said_after_the_name_is_kept_with_it(tmp_path: Path) -> None:
@@ -108,6 +114,27 @@ def test_risk_language_is_never_kept_in_a_section(tmp_path: Path) -> None:
     sections = " ".join(s.text for sec in note.sections for s in sec.sentences)
     assert "fifty milligrams" in sections and "at once" not in sections
     assert [e.text for e in note.risk] == ["I took all my lithium at once back in March."]
+
+
+def test_a_medication_in_a_sentence_for_review_is_still_named_in_the_note(tmp_path: Path) -> None:
+    risky = "I've been saving up my quetiapine and I think thirty would be enough."
+    t = dialogue(tmp_path, [*FILLER, f"[client] {risky}"])
+    for engine in ("extractive", "llm"):
+        secs = extractive.draft_sections(t, tightest()) if engine == "extractive" else [
+            NoteSection(s.key, s.title, []) for s in tightest().sections]  # an llm that left it out
+        note = finish(t, defaults(), tightest(), secs, engine=engine)
+        plan = [s.text for s in note.sections[-1].sentences]
+        assert 'Client stated: "Quetiapine" [line 8]' in plan  # the name alone, at the review quote's line
+        sections = " ".join(s.text for sec in note.sections for s in sec.sentences)
+        assert "saving" not in sections and "enough" not in sections
+        assert [e.text for e in note.risk] == [risky]
+        assert not any(s.unverified for sec in note.sections for s in sec.sentences)
+
+
+def test_a_drug_missing_from_the_list_is_known_by_its_suffix(tmp_path: Path) -> None:
+    t = dialogue(tmp_path, [*FILLER, "[client] I read a magazine about the old one, thioridazine, on the bus."])
+    assert [k.names for k in collect(t, load_template("soap"))] == [("thioridazine",)]  # not "magazine"
+    assert "thioridazine" in body(t, tightest())
 
 
 def test_a_drafter_that_left_a_medication_out_gets_it_back_as_a_quote(tmp_path: Path) -> None:

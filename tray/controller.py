@@ -8,7 +8,7 @@ Two threads talk to the service (``core.threads.BackgroundThread``, both stopped
   note with the ``hushnote`` command, starting the service) so the desktop's event loop never waits.
 
 The notes folder is read (``tray.notes``) every few seconds and after a note is made or signed, for the
-menu's last notes. Quit while recording and Sign… ask first: through ``asker`` (a dialog) where the UI has
+menu's last notes. Quit while recording, Sign… and Swap speakers ask first: through ``asker`` (a dialog) where the UI has
 one, else in the menu itself (``TrayModel.with_question``).
 
 Everything shown is computed by ``tray.state.view``; this module only moves data between the service, that
@@ -41,6 +41,7 @@ from hushnote.tray.state import (
     TrayView,
     quit_question,
     sign_question,
+    swap_question,
     view,
 )
 from hushnote.tray.system.desktop import open_file, open_folder, start_service
@@ -62,7 +63,7 @@ Render = Callable[[TrayView, list[Notice]], None]
 Opener = Callable[[Path], None]
 Spawner = Callable[[], "subprocess.Popen[bytes] | None"]
 Asker = Callable[[Ask, Callable[[bool], None]], None]  # show a question; the callback gets True for "yes"
-NoteRunner = Callable[[str, Path], Notice]  # ("sign" | "copy", note) -> what happened
+NoteRunner = Callable[[str, Path], Notice]  # ("sign" | "copy" | "swap", note) -> what happened
 
 
 @dataclass(frozen=True)
@@ -310,9 +311,10 @@ class TrayController:
             return
         if action is Action.QUIT:
             self._ask_or(quit_question(self.model), self._quit)
-        elif action is Action.SIGN_NOTE:
+        elif action in (Action.SIGN_NOTE, Action.SWAP_NOTE):
             note = next((n for n in self.model.notes if n.path == arg), None) or NoteInfo(str(arg), _session(arg), 0)
-            self._ask_or(sign_question(note), lambda: self._actions.put(_Click(Action.SIGN_NOTE, arg, direct=True)))
+            question = sign_question(note) if action is Action.SIGN_NOTE else swap_question(note)
+            self._ask_or(question, lambda: self._actions.put(_Click(action, arg, direct=True)))
         elif action is Action.CONFIRM:
             ask = self.model.asking
             self._update(lambda m: m.with_question(None))
@@ -414,8 +416,8 @@ class TrayController:
                 self._open(self._notes if action is Action.OPEN_NOTES else self._inbox)
             elif action in (Action.OPEN_NOTE, Action.SHOW_REPORT) and arg:
                 self._open_file(Path(arg))
-            elif action in (Action.SIGN_NOTE, Action.COPY_NOTE) and arg:
-                self._note_command("sign" if action is Action.SIGN_NOTE else "copy", Path(arg))
+            elif action in _NOTE_VERBS and arg:
+                self._note_command(_NOTE_VERBS[action], Path(arg))
             elif action is Action.RETRY and arg:
                 self._retry(arg)
             elif action is Action.START_SERVICE:
@@ -447,8 +449,9 @@ class TrayController:
             self._publish([Notice("Could not open the file", f"Open it from the notes folder instead: {path.name}")])
 
     def _note_command(self, verb: str, note: Path) -> None:
-        """``hushnote sign|copy NOTE``; what it said becomes a notification; the notes list is read again."""
-        self._update(lambda m: m.with_busy("Signing the note…" if verb == "sign" else "Copying the note…"))
+        """``hushnote sign|copy|speakers swap NOTE``; what it said becomes a notification; the notes list is
+        read again."""
+        self._update(lambda m: m.with_busy(_BUSY[verb]))
         try:
             notice = self._note_runner(verb, note)
         finally:
@@ -477,6 +480,10 @@ class TrayController:
         if proc is not None:
             self._children.append(proc)
         self._poke.set()
+
+
+_NOTE_VERBS = {Action.SIGN_NOTE: "sign", Action.COPY_NOTE: "copy", Action.SWAP_NOTE: "swap"}
+_BUSY = {"sign": "Signing the note…", "copy": "Copying the note…", "swap": "Swapping the speakers…"}
 
 
 def _session(path: str | None) -> str:

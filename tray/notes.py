@@ -1,7 +1,7 @@
 """The notes folder as the tray's menu lists it: the last notes, newest first, each a draft or signed.
 
 Reads only names, modification times and the first few KiB of each listed note (its front matter's
-``status``); never the note's text beyond that. Nothing is logged.
+``status`` and ``speakers``); never the note's text beyond that. Nothing is logged.
 """
 
 from __future__ import annotations
@@ -33,20 +33,31 @@ def recent_notes(folder: Path, limit: int = RECENT_NOTES) -> list[NoteInfo]:
     except OSError:
         return []
     found.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    return [NoteInfo(path=str(p), session=name[: -len(NOTE_SUFFIX)], modified=mtime, status=note_status(p))
-            for mtime, name, p in found[:limit]]
+    return [_note_info(p, name[: -len(NOTE_SUFFIX)], mtime) for mtime, name, p in found[:limit]]
 
 
-def note_status(path: Path) -> str:
-    """``draft``, ``signed`` or ``encrypted``, from the note's first bytes (``draft`` if unreadable)."""
+def _note_info(path: Path, session: str, mtime: float) -> NoteInfo:
+    status, head = _status_and_head(path)
+    return NoteInfo(path=str(path), session=session, modified=mtime, status=status,
+                    speakers=front_matter_value(head, "speakers") or "")
+
+
+def _status_and_head(path: Path) -> tuple[str, str]:
+    """The note's status and its first few KiB as text ("" when encrypted or unreadable)."""
     try:
         with path.open("rb") as fh:
             head = fh.read(_HEAD)
     except OSError:
-        return "draft"
+        return "draft", ""
     if head.startswith(ENCRYPTED_MAGIC):
-        return "encrypted"
-    return "signed" if front_matter_value(head.decode("utf-8", "replace"), "status") == "signed" else "draft"
+        return "encrypted", ""
+    text = head.decode("utf-8", "replace")
+    return ("signed" if front_matter_value(text, "status") == "signed" else "draft"), text
+
+
+def note_status(path: Path) -> str:
+    """``draft``, ``signed`` or ``encrypted``, from the note's first bytes (``draft`` if unreadable)."""
+    return _status_and_head(path)[0]
 
 
 def front_matter_value(text: str, key: str) -> str | None:

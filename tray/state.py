@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hushnote.daemon.core.datatypes import ROLE_BASES, parse_speakers
+
 APP_NAME = "hushnote"
 RECENT_NOTES = 5  # the last notes the menu lists
 LEVEL_BARS = 5
@@ -53,6 +55,7 @@ class Action(enum.Enum):
     OPEN_NOTE = "open_note"  # arg: the note's path
     SIGN_NOTE = "sign_note"  # arg: the note's path; asks first (``sign_question``)
     COPY_NOTE = "copy_note"  # arg: the note's path (plain text for the health record)
+    SWAP_NOTE = "swap_note"  # arg: the last note's path; asks first (``swap_question``)
     OPEN_NOTES = "open_notes"
     OPEN_INBOX = "open_inbox"
     PAUSE = "pause"  # pause or resume processing
@@ -150,6 +153,13 @@ class NoteInfo:
     session: str
     modified: float  # wall clock (st_mtime)
     status: str = "draft"  # "draft", "signed", "encrypted" (notes.encrypt: opened with `hushnote open`)
+    speakers: str = ""  # the front matter's ``speakers:`` line ("Therapist/Client (by channel)"), "" if none
+
+    @property
+    def roles(self) -> tuple[str, str] | None:
+        """The two role names (therapist first) when the note's lines are labelled with roles, else None."""
+        names, basis = parse_speakers(self.speakers)
+        return (names[0], names[1]) if basis in ROLE_BASES and len(names) == 2 else None
 
 
 STAGES = {"decode": "reading audio", "transcribe": "transcribing", "draft": "drafting the note",
@@ -208,13 +218,62 @@ def sign_question(note: NoteInfo) -> Ask:
                "reviewed and corrected it.", "Sign note", "Cancel", Action.SIGN_NOTE, note.path)
 
 
+SWAP_LABEL = "Swap speakers in the last note"
+SIGNED_UNCHANGEABLE = ("A signed note cannot be changed. If its speakers are the wrong way round, make it a draft "
+                       "again with `hushnote unsign`, then swap.")
+
+
+def why_not_swappable(note: NoteInfo) -> str | None:
+    """Why the speakers of ``note`` cannot be swapped from the menu (a few words), or None when they can:
+    a draft whose lines carry two roles (Therapist/Client). A signed note is never changed."""
+    if note.status == "signed":
+        return "signed notes cannot be changed"
+    if note.status == "encrypted":
+        return "it is encrypted: use `hushnote speakers swap`"
+    if note.roles is None:
+        return "its lines have no Therapist/Client roles"
+    return None
+
+
+def _swap_entry(model: TrayModel) -> MenuEntry:
+    """"Swap speakers in the last note": enabled for a draft whose two roles are known; else it says why not."""
+    last = model.notes[0]
+    why = why_not_swappable(last)
+    return MenuEntry(Action.SWAP_NOTE, SWAP_LABEL if why is None else f"{SWAP_LABEL} ({why})",
+                     enabled=why is None and model.busy is None, arg=last.path)
+
+
+def swap_question(note: NoteInfo) -> Ask:
+    a, b = note.roles or ("Therapist", "Client")
+    return Ask(f"Swap {a} and {b} in {note.session}?",
+               f"Every line now marked {a} becomes {b} and the other way round, and the note is drafted again "
+               "from the swapped transcript: changes you made to this draft are replaced. Swapping again "
+               "undoes it.", "Swap speakers", "Cancel", Action.SWAP_NOTE, note.path)
+
+
+def _swap_notice(session: str, code: int, out: str, plain: str) -> Notice:
+    """What ``hushnote speakers swap NOTE`` did, in a sentence (``plain``: its own words, for a failure)."""
+    if code != 0:
+        return Notice(f"Speakers not swapped: {session}", plain or "`hushnote speakers swap` did not work.")
+    line = next((ln.partition(":")[2].strip() for ln in out.splitlines() if ln.startswith("Speakers:")), "")
+    names, _ = parse_speakers(line)
+    a, b = (names[0], names[1]) if len(names) == 2 else ("The two speakers", "")
+    who = f"{a} and {b}" if b else a
+    if "is signed and was left as it is" in out:
+        return Notice(f"Speakers swapped in a new draft: {session}", f"{session} is signed, so it was left as it "
+                      f"is; {who} were swapped in a new draft beside it.")
+    return Notice(f"Speakers swapped: {session}", f"{who} swapped in {session}; the note was drafted again.")
+
+
 def note_command_notice(verb: str, note: str, session: str, code: int, out: str, err: str) -> Notice:
-    """What ``hushnote sign|copy NOTE`` did, for a notification: its own plain sentences, the note's path
-    replaced by the session's name. ``code`` 0: it worked."""
+    """What ``hushnote sign|copy|speakers swap NOTE`` did, for a notification: its own plain sentences, the
+    note's path replaced by the session's name. ``code`` 0: it worked."""
     def plain(text: str) -> str:
         lines = [ln.strip().removeprefix("hushnote: ") for ln in text.splitlines() if ln.strip()]
         return " ".join(lines).replace(note, session)
 
+    if verb == "swap":
+        return _swap_notice(session, code, out, plain(err) or plain(out))
     if code != 0:
         what = "signed" if verb == "sign" else "copied"
         return Notice(f"Not {what}: {session}", plain(err) or plain(out) or f"`hushnote {verb}` did not work.",
@@ -532,7 +591,8 @@ def _failure_entries(model: TrayModel) -> list[MenuEntry]:
 
 
 def _note_entries(model: TrayModel) -> list[MenuEntry]:
-    """The last notes, newest first, each with Open, Sign… and Copy for the record."""
+    """The last notes, newest first, each with Open, Sign… and Copy for the record; then "Swap speakers in
+    the last note"."""
     out = [MenuEntry(Action.HEADING, "Last notes:", enabled=False, separator_before=True)] if model.notes else []
     for n in model.notes:
         # an encrypted note (notes.encrypt) cannot be opened in an editor; `hushnote sign`/`copy` decrypt it
@@ -542,7 +602,7 @@ def _note_entries(model: TrayModel) -> list[MenuEntry]:
                MenuEntry(Action.COPY_NOTE, "Copy for the record", arg=n.path))
         out.append(MenuEntry(Action.NOTE, f"{n.session} ({n.status}, {_day_clock(n.modified)})", arg=n.path,
                              submenu=sub))
-    return out
+    return [*out, _swap_entry(model)] if model.notes else out
 
 
 INFO_LINES = frozenset({Action.STATUS, Action.JOB, Action.PRIVACY})

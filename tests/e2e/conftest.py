@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,3 +33,14 @@ def pulse() -> Iterator[PulseServer]:
 def desk(tmp_path: Path) -> Iterator[XDesktop]:
     with xdesktop(tmp_path / "x") as d:
         yield d
+
+
+@pytest.fixture()
+def runtime() -> Iterator[Path]:
+    """A private XDG_RUNTIME_DIR for a tray and its service socket (short: the path must fit 104 bytes)."""
+    d = Path(tempfile.mkdtemp(prefix="hne", dir="/tmp"))
+    d.chmod(0o700)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

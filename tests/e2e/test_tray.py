@@ -7,13 +7,9 @@ checks which ops arrived. Screenshots of each state go to ``test-artifacts/tray/
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from hushnote.ipc.server import IpcServer
 
 from tests.support.tray import (
@@ -28,16 +24,6 @@ from tests.support.tray import (
 )
 from tests.support.waiting import wait_until
 from tests.support.xdesktop import XDesktop
-
-
-@pytest.fixture()
-def runtime() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="hne", dir="/tmp"))  # short: the socket path must fit 104 bytes
-    d.chmod(0o700)
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_gtk_tray_under_trayer(desk: XDesktop, runtime: Path, tmp_path: Path) -> None:

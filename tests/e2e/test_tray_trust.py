@@ -22,7 +22,17 @@ from tests.support.daemon import Daemon, pulse_daemon
 from tests.support.paths import EVAL, REPO
 from tests.support.pulse import PulseServer
 from tests.support.speech import JFK, joined_clips, write_wav
-from tests.support.tray import ARTIFACTS, amberish, colour_share, reddish, start_tray, stop_tray
+from tests.support.tray import (
+    ARTIFACTS,
+    amberish,
+    colour_share,
+    keys,
+    notices,
+    open_menu,
+    reddish,
+    start_tray,
+    stop_tray,
+)
 from tests.support.waiting import wait_for, wait_until
 from tests.support.xdesktop import XDesktop
 
@@ -44,26 +54,10 @@ def opened_files(opened: Path) -> list[str]:
     return opened.read_text().splitlines() if opened.exists() else []
 
 
-def open_menu(desk: XDesktop, icon: dict[str, int], button: int = 3) -> dict[str, int]:
-    desk.click(icon, button)
-    menu = desk.wait_window("hushnote", lambda w: w["height"] > 100 and w["width"] > 100)
-    time.sleep(0.4)
-    return menu
-
-
-def keys(desk: XDesktop, *names: str) -> None:
-    """Keyboard through the open menu (arrow keys skip greyed-out lines, as for a user)."""
-    for k in names:
-        desk.xdotool("key", k)
-        time.sleep(0.2)
-
-
 def tray_icons(desk: XDesktop) -> list[dict[str, int]]:
     return [w for w in desk.windows("hushnote") if w["y"] < 40 and w["width"] <= 64]
 
 
-def notices(desk: XDesktop, prefix: str) -> list[dict[str, object]]:
-    return [n for n in desk.notifications() if str(n["summary"]).startswith(prefix)]
 
 
 def test_failures_notes_sign_copy_and_one_tray(desk: XDesktop, tmp_path: Path, home: Path) -> None:

@@ -106,6 +106,26 @@ def stop_tray(proc: subprocess.Popen[bytes], log: Path) -> int:
         raise AssertionError(f"the tray did not stop on SIGTERM; its log:\n{log.read_text()}") from None
 
 
+def open_menu(desk: XDesktop, icon: dict[str, int], button: int = 3) -> dict[str, int]:
+    """Click the tray icon and wait for its menu window (returned, root-relative)."""
+    desk.click(icon, button)
+    menu = desk.wait_window("hushnote", lambda w: w["height"] > 100 and w["width"] > 100)
+    time.sleep(0.4)
+    return menu
+
+
+def keys(desk: XDesktop, *names: str) -> None:
+    """Keyboard through the open menu (arrow keys skip greyed-out lines, as for a user)."""
+    for k in names:
+        desk.xdotool("key", k)
+        time.sleep(0.2)
+
+
+def notices(desk: XDesktop, prefix: str) -> list[dict[str, object]]:
+    """The notifications shown so far whose summary starts with ``prefix``."""
+    return [n for n in desk.notifications() if str(n["summary"]).startswith(prefix)]
+
+
 def colour_share(img: object, pred: Callable[[tuple[int, int, int]], bool]) -> float:
     raw: bytes = img.tobytes()  # type: ignore[attr-defined]  # RGB
     px = [(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3)]

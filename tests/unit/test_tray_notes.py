@@ -52,3 +52,13 @@ def test_front_matter_value() -> None:
     assert front_matter_value("# no front matter\nstatus: signed\n", "status") is None
     assert front_matter_value("---\nstatus: signed\n---\n", "status") == "signed"  # not JSON: as written
     assert front_matter_value("---\nbody: 1\n---\nstatus: \"signed\"\n", "status") is None  # only the head
+
+
+def test_a_listed_note_carries_its_speakers_line(tmp_path: Path) -> None:
+    labelled = '---\nsource: "x.flac"\nstatus: "draft"\nspeakers: "Therapist/Client (by channel)"\n---\n# DRAFT\n'
+    write(tmp_path, "a.note.md", labelled, 2.0)
+    write(tmp_path, "b.note.md", DRAFT, 1.0)
+    write(tmp_path, "c.note.md", b"HNVAULT\x01" + os.urandom(64), 0.5)
+    notes = recent_notes(tmp_path)
+    assert [(n.session, n.speakers, n.roles) for n in notes] == [
+        ("a", "Therapist/Client (by channel)", ("Therapist", "Client")), ("b", "", None), ("c", "", None)]

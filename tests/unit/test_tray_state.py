@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -497,3 +498,69 @@ def test_a_question_can_be_asked_in_the_menu_where_no_dialog_can_be_shown() -> N
     assert v.menu[3].action is Action.RECORD and v.menu[3].separator_before
     assert v.entry(Action.STATUS).label.startswith("Recording 0:05")
     assert view(rec.with_question(q).with_question(None), 0.0).menu == view(rec, 0.0).menu
+
+
+def labelled(session: str, modified: float, status: str = "draft",
+             speakers: str = "Therapist/Client (enrolled voice)") -> NoteInfo:
+    return replace(note(session, modified, status), speakers=speakers)
+
+
+@pytest.mark.parametrize(("last", "label"), [
+    (labelled("s2", 2.0), "Swap speakers in the last note"),
+    (labelled("s2", 2.0, speakers="Therapist/Client (by channel)"), "Swap speakers in the last note"),
+    (labelled("s2", 2.0, speakers="Therapist/Client (swapped by the clinician)"), "Swap speakers in the last note"),
+    (labelled("s2", 2.0, speakers="Clinician/Patient (enrolled voice)"), "Swap speakers in the last note"),
+    (labelled("s2", 2.0, "signed"), "Swap speakers in the last note (signed notes cannot be changed)"),
+    (labelled("s2", 2.0, "encrypted", ""), "Swap speakers in the last note (it is encrypted: use `hushnote "
+                                           "speakers swap`)"),
+    (labelled("s2", 2.0, speakers="Speaker 1/2 (roles unknown)"),
+     "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
+    (labelled("s2", 2.0, speakers="one speaker, lines not labelled: only one voice was heard"),
+     "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
+    (labelled("s2", 2.0, speakers="Therapist/Client 1/Client 2 (enrolled voice)"),
+     "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
+    (note("s2", 2.0), "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
+])
+def test_swap_speakers_is_offered_only_for_a_labelled_draft_as_the_last_note(last: NoteInfo, label: str) -> None:
+    older = labelled("s1", 1.0)  # swappable, but not the last note: it does not count
+    v = view(connected().with_notes([older, last]), 0.0)
+    [swap] = v.entries(Action.SWAP_NOTE)
+    assert swap.label == label and swap.arg == "/n/s2.note.md"
+    assert swap.enabled is (label == "Swap speakers in the last note")
+    assert v.menu[v.menu.index(swap) - 1].action is Action.NOTE, "right after the last notes"
+    assert not view(connected().with_notes([last]).with_busy("Signing the note…"), 0.0).entry(Action.SWAP_NOTE).enabled
+    assert view(connected(), 0.0).entries(Action.SWAP_NOTE) == [], "no notes: no swap"
+
+
+def test_swap_asks_first_and_says_what_happened_in_plain_words() -> None:
+    from hushnote.tray.state import note_command_notice, swap_question
+
+    q = swap_question(labelled("Session 1", 1.0))
+    assert q.action is Action.SWAP_NOTE and q.arg == "/n/Session 1.note.md" and q.yes == "Swap speakers"
+    assert q.title == "Swap Therapist and Client in Session 1?" and "drafted again" in q.message
+    path = "/home/t/Notes/Session 1.note.md"
+    out = (f"Speakers:   Therapist/Client (swapped by the clinician)\nTranscript: /home/t/Notes/Session 1.transcript.md\n"
+           f"Note:       {path} (drafted again)\n")
+    assert note_command_notice("swap", path, "Session 1", 0, out, "") == Notice(
+        "Speakers swapped: Session 1", "Therapist and Client swapped in Session 1; the note was drafted again.")
+    beside = out.replace("(drafted again)", "(a new draft: Session 1.note.md is signed and was left as it is)")
+    n = note_command_notice("swap", path, "Session 1", 0, beside, "")
+    assert n.title == "Speakers swapped in a new draft: Session 1" and "left as it is" in n.message
+    err = (f"hushnote: The transcript's speakers cannot be swapped (Speaker 1/2 (roles unknown)): only two known "
+           f"roles can be. Swap works on a transcript labelled like Therapist/Client. ({path})\n")
+    n = note_command_notice("swap", path, "Session 1", 3, "", err)
+    assert n.title == "Speakers not swapped: Session 1" and "cannot be swapped" in n.message and path not in n.message
+
+
+def test_swap_runs_hushnote_speakers_swap_and_never_on_a_signed_note(tmp_path: Any) -> None:
+    import sys
+
+    from hushnote.tray.system.notecmd import note_command, run_note_command
+
+    signed = tmp_path / "Session 1.note.md"
+    signed.write_text('---\nstatus: "signed"\nspeakers: "Therapist/Client (by channel)"\n---\n# Note\n')
+    assert note_command("swap", signed, None) == [sys.executable, "-m", "hushnote.daemon.cli", "speakers", "swap",
+                                                  str(signed)]
+    n = run_note_command("swap", signed, None)  # refused before any command runs: no transcript is needed
+    assert n.title == "Speakers not swapped: Session 1"
+    assert n.message.startswith("Session 1 is signed. A signed note cannot be changed.") and "unsign" in n.message

@@ -1,4 +1,5 @@
-"""Sign and copy a note from the tray: ``hushnote sign NOTE`` / ``hushnote copy NOTE`` run as commands.
+"""Sign, copy and swap a note's speakers from the tray: ``hushnote sign NOTE`` / ``hushnote copy NOTE`` /
+``hushnote speakers swap NOTE`` run as commands.
 
 The tray may import only ``hushnote.ipc`` and ``hushnote.daemon.core`` (the note work lives in the daemon's
 notes room), so it runs the same command a clinician would type, with the tray's settings file, and shows
@@ -13,30 +14,36 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hushnote.tray.state import Notice, note_command_notice
+from hushnote.tray.notes import note_status
+from hushnote.tray.state import SIGNED_UNCHANGEABLE, Notice, note_command_notice
 
 if TYPE_CHECKING:
     from hushnote.daemon.core.config import Config
 
 log = logging.getLogger("hushnote.tray")
 
-VERBS = ("sign", "copy")
+COMMANDS = {"sign": ("sign",), "copy": ("copy",), "swap": ("speakers", "swap")}
+VERBS = tuple(COMMANDS)
 TIMEOUT_S = 60.0
 
 
 def note_command(verb: str, note: Path, cfg: Config | None) -> list[str]:
-    """``hushnote VERB NOTE`` run by this Python, with the tray's settings file."""
-    if verb not in VERBS:
+    """``hushnote VERB NOTE`` (``swap``: ``hushnote speakers swap NOTE``) run by this Python, with the tray's
+    settings file."""
+    if verb not in COMMANDS:
         raise ValueError(verb)
-    cmd = [sys.executable, "-m", "hushnote.daemon.cli", verb, str(note)]
+    cmd = [sys.executable, "-m", "hushnote.daemon.cli", *COMMANDS[verb], str(note)]
     if cfg is not None and cfg.source != "(defaults)":
         cmd += ["--config", cfg.source]
     return cmd
 
 
 def run_note_command(verb: str, note: Path, cfg: Config | None) -> Notice:
-    """Run it and say what happened (a notice for the desktop)."""
+    """Run it and say what happened (a notice for the desktop). A signed note's speakers are not swapped
+    (``hushnote speakers swap`` would write a new draft beside it): the notice says why."""
     session = note.name.removesuffix(".note.md")
+    if verb == "swap" and note_status(note) == "signed":
+        return Notice(f"Speakers not swapped: {session}", f"{session} is signed. {SIGNED_UNCHANGEABLE}")
     try:
         done = subprocess.run(note_command(verb, note, cfg), stdin=subprocess.DEVNULL,  # noqa: S603
                               capture_output=True, text=True, timeout=TIMEOUT_S, check=False)

@@ -34,6 +34,8 @@ class Word:
 ENROLLED = "enrolled voice"
 CHANNEL = "by channel"
 UNKNOWN_ROLES = "roles unknown"
+MORE_VOICES = "more voices than expected, roles unknown"  # more people than speakers.count: Speaker 1/2/3
+ANONYMOUS_BASES = (UNKNOWN_ROLES, MORE_VOICES)  # lines say Speaker 1, Speaker 2...
 ONE_VOICE = "one voice"  # a single voice was heard: no labels
 TOO_ALIKE = "voices too alike"  # two clusters too close to be sure: no labels
 TOO_LITTLE = "too little speech"  # nothing to tell voices apart by: no labels
@@ -92,7 +94,7 @@ def describe_speakers(names: tuple[str, ...], basis: str) -> str:
         return f"one speaker, lines not labelled: {_UNLABELLED_WHY[basis]}"
     if not basis or not names:
         return ""
-    if basis == UNKNOWN_ROLES:
+    if basis in ANONYMOUS_BASES:
         return "Speaker " + "/".join(n.removeprefix("Speaker ") for n in names) + f" ({basis})"
     return "/".join(names) + f" ({basis})"
 
@@ -103,11 +105,11 @@ def parse_speakers(line: str) -> tuple[tuple[str, ...], str]:
     for basis, why in _UNLABELLED_WHY.items():
         if line.endswith(why):
             return (), basis
-    for basis in (*ROLE_BASES, UNKNOWN_ROLES):
+    for basis in (*ROLE_BASES, *ANONYMOUS_BASES):
         tail = f" ({basis})"
         if line.endswith(tail):
             names = tuple(n.strip() for n in line.removesuffix(tail).split("/"))
-            if basis == UNKNOWN_ROLES:
+            if basis in ANONYMOUS_BASES:
                 names = tuple(n if n.startswith("Speaker ") else f"Speaker {n}" for n in names)
             return (names, basis) if all(names) else ((), "")
     return (), ""

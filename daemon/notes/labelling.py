@@ -9,6 +9,10 @@ after transcription, on the transcript's word times (``Transcript.words``). The 
    is that voice is the therapist and the others are clients;
 3. otherwise ``Speaker 1``, ``Speaker 2``... (roles unknown).
 
+More voices than ``speakers.count`` (a third person heard when two were expected): ``Speaker 1/2/3`` with
+no roles, and the transcript says so (``MORE_VOICES``), whether or not a voice is enrolled: two roles
+would give the extra person's words, with confidence, to the client or the therapist.
+
 One voice, voices too alike to be sure, or too little speech: no labels at all, and the transcript says
 why (``Transcript.speaker_basis``). Whisper segments are split where the speaker changes (a word is
 labelled, not a segment). The audio is read again for this, in pieces (a two-channel file whole: see
@@ -29,6 +33,7 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import (
     CHANNEL,
     ENROLLED,
+    MORE_VOICES,
     ONE_VOICE,
     TOO_ALIKE,
     TOO_LITTLE,
@@ -145,6 +150,10 @@ def by_voice(t: Transcript, found: WindowLabels | None, labels: Sequence[str],
     """Labels from clustered voices: roles only from a clear enrolment match, else Speaker 1/2."""
     if found is None or found.speakers == 0:
         return unlabelled(t, TOO_LITTLE)
+    if found.more is not None:
+        log.info("speakers: %d voices, more than expected; roles not given", found.more.speakers)
+        speakers = [w.speaker for w in words_from_windows(_measured(t), found.more)]
+        return apply_labels(t, speakers, anonymous_names(found.more.speakers), MORE_VOICES)
     if found.speakers == 1 or not found.clustering.sure:
         return unlabelled(t, ONE_VOICE if found.clustering.sure else TOO_ALIKE)
     speakers = [w.speaker for w in words_from_windows(_measured(t), found)]

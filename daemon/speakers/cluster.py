@@ -30,6 +30,10 @@ UNSURE = 0.1  # a similarity within this of SAME_VOICE makes the speaker count u
 ENROL_MARGIN = 0.25  # the enrolled voice's cluster must beat the next by this much cosine
 ENROL_MIN = 0.55  # ... and be at least this similar to the enrolled voice
 ENROL_SOLO = 0.7  # with one cluster only, it is the enrolled voice only if at least this similar
+# More voices than asked for: clustered into one group more, the closest two groups' centroids are at most
+# this similar. Measured (docs/BENCHMARKS.md): a third reader among two gave at most 0.36, one reader's
+# halves (two readers asked for three groups) at least 0.59.
+EXTRA_VOICE = 0.45
 
 Labels = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

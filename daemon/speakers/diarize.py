@@ -4,16 +4,21 @@ Windows of WINDOW_S seconds every SHIFT_S seconds are cut inside each speech reg
 than a window is one window of its own length; regions under MIN_REGION_S are too short to embed). Each
 window's cosine to each speaker centroid is spread over the words it overlaps, weighted by the overlap;
 a word takes the speaker with the highest score, short runs are smoothed (:mod:`hushnote.daemon.speakers.labels`).
+
+More voices than ``k``: when ``k`` voices are found, the windows are also clustered into ``k + 1`` groups;
+if the closest two of those are still clearly different voices (centroid cosine at most EXTRA_VOICE), the
+recording has more voices than it was expected to have (``WindowLabels.more``): with two people asked
+for, a third person's words would otherwise be given, with confidence, to one of the two.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from hushnote.daemon.speakers.cluster import Clustering, cluster
+from hushnote.daemon.speakers.cluster import EXTRA_VOICE, Clustering, cluster
 from hushnote.daemon.speakers.embedder import WINDOW_S, Embedder, Embeddings, Window, embed_windows
 from hushnote.daemon.speakers.fbank import Audio
 from hushnote.daemon.speakers.labels import LabelledWord, Word, smooth
@@ -52,6 +57,7 @@ class WindowLabels:
     windows: list[Window]
     scores: npt.NDArray[np.float32]
     clustering: Clustering
+    more: WindowLabels | None = None  # the windows in k + 1 groups, when that many clearly different voices spoke
 
     @property
     def speakers(self) -> int:
@@ -93,6 +99,17 @@ def words_from_windows(words: Sequence[Word], labelled: WindowLabels) -> list[La
     return smooth(out)
 
 
+def _grouped(windows: list[Window], embeddings: Embeddings, full: npt.NDArray[np.bool_], k: int) -> WindowLabels:
+    """``windows`` in at most ``k`` speakers, clustered on the ``full`` ones (the others take their nearest)."""
+    found = cluster(embeddings[full], k)
+    scores = (embeddings @ found.centroids.T).astype(np.float32)
+    labels = found.labels.copy()
+    if not full.all() and found.count:
+        labels = np.argmax(scores, axis=1).astype(np.int64)
+        labels[full] = found.labels
+    return WindowLabels(windows, scores, Clustering(labels, found.centroids, found.similarity))
+
+
 class Diarizer:
     """Speaker labels for one-microphone audio. ``k``: how many speakers to look for (fewer when voices are
     the same). The embedder is loaded on first use unless one is given."""
@@ -124,17 +141,18 @@ class Diarizer:
 
     def cluster_windows(self, windows: list[Window], embeddings: Embeddings) -> WindowLabels:
         """Cluster already-embedded windows (e.g. embedded while recording) into speakers. Windows shorter
-        than MIN_CLUSTER_S are left out of the clustering and take their nearest centroid."""
+        than MIN_CLUSTER_S are left out of the clustering and take their nearest centroid. With ``k``
+        voices found, ``more`` tells whether there were more (see the module)."""
         full = np.array([w.duration >= MIN_CLUSTER_S for w in windows], dtype=bool)
         if full.sum() < 2:
             full[:] = True
-        found = cluster(embeddings[full], self.k)
-        scores = (embeddings @ found.centroids.T).astype(np.float32)
-        labels = found.labels.copy()
-        if not full.all() and found.count:
-            labels = np.argmax(scores, axis=1).astype(np.int64)
-            labels[full] = found.labels
-        return WindowLabels(windows, scores, Clustering(labels, found.centroids, found.similarity))
+        found = _grouped(windows, embeddings, full, self.k)
+        if found.speakers < self.k:
+            return found
+        more = _grouped(windows, embeddings, full, self.k + 1)
+        if more.speakers > self.k and more.clustering.similarity <= EXTRA_VOICE:
+            return replace(found, more=more)
+        return found
 
     def label_words(self, audio: Audio, words: Sequence[Word], regions: Sequence[Region]) -> list[LabelledWord]:
         """Who said each word: ``words`` (start, end in seconds, text) of 16 kHz mono float32 ``audio`` whose

@@ -15,6 +15,7 @@ from hushnote.daemon.core.config import defaults, validate
 from hushnote.daemon.core.datatypes import (
     CHANNEL,
     ENROLLED,
+    MORE_VOICES,
     ONE_VOICE,
     SWAPPED,
     TOO_ALIKE,
@@ -61,7 +62,7 @@ def test_speaker_settings_have_defaults_and_reject_bad_values() -> None:
 # ----------------------------------------------------------------------------- the transcript file
 
 def labelled(names: tuple[str, ...] = ("Therapist", "Client"), basis: str = CHANNEL) -> Transcript:
-    a, b = names
+    a, b = names[:2]
     segs = (Segment(3.0, 5.5, "How have you been sleeping?", a),
             Segment(6.0, 11.2, "I've been sleeping about four hours.", b),
             Segment(12.0, 14.0, "Note: that is new.", None),
@@ -74,8 +75,9 @@ def labelled(names: tuple[str, ...] = ("Therapist", "Client"), basis: str = CHAN
     (("Therapist", "Client"), ENROLLED, "Therapist/Client (enrolled voice)"),
     (("Speaker 1", "Speaker 2"), UNKNOWN_ROLES, "Speaker 1/2 (roles unknown)"),
     (("Client", "Therapist"), SWAPPED, "Client/Therapist (swapped by the clinician)"),
+    (("Speaker 1", "Speaker 2", "Speaker 3"), MORE_VOICES, "Speaker 1/2/3 (more voices than expected, roles unknown)"),
 ])
-def test_transcript_lines_name_the_speaker_and_read_back(tmp_path: Path, names: tuple[str, str], basis: str,
+def test_transcript_lines_name_the_speaker_and_read_back(tmp_path: Path, names: tuple[str, ...], basis: str,
                                                          line: str) -> None:
     t = labelled(names, basis)
     text = notefile.render_transcript(t)
@@ -137,7 +139,7 @@ def _found(turns: list[tuple[float, float, int]], similarity: float) -> WindowLa
         t = a
         while t + 1.5 <= b:
             windows.append(Window(t, t + 1.5))
-            rows.append([0.9, 0.1] if k == 0 else [0.1, 0.9])
+            rows.append([0.9 if j == k else 0.1 for j in range(3)])
             labels.append(k)
             t += 0.75
     count = len({k for *_, k in turns})
@@ -164,6 +166,20 @@ def test_roles_come_only_from_a_clear_enrolment_match_never_guessed() -> None:
     assert known.speaker_basis == ENROLLED and [s.speaker for s in known.segments] == ["Client", "Therapist"]
     stranger = np.eye(1, 192, 5, dtype=np.float32)[0]  # matches neither cluster: no role
     assert labelling.by_voice(t, found, ["Therapist", "Client"], stranger).speaker_basis == UNKNOWN_ROLES
+
+
+def test_more_voices_than_expected_give_speaker_numbers_and_no_roles_even_with_an_enrolled_voice() -> None:
+    t = _session()
+    two = _found([(0.0, 10.0, 0), (10.0, 20.0, 1)], similarity=0.1)
+    three = _found([(0.0, 6.0, 0), (6.0, 10.0, 2), (10.0, 20.0, 1)], similarity=0.2)
+    found = dataclasses.replace(two, more=three)
+    voice = np.eye(1, 192, 1, dtype=np.float32)[0]  # would match the second voice: the therapist
+    for vp in (None, voice):
+        out = labelling.by_voice(t, found, ["Therapist", "Client"], vp)
+        assert out.speaker_basis == MORE_VOICES and out.speakers == ("Speaker 1", "Speaker 2", "Speaker 3")
+        assert not out.roles_known and out.role_of("Speaker 2") is None
+        assert [s.speaker for s in out.segments] == ["Speaker 1", "Speaker 3", "Speaker 2"]
+        assert out.speakers_line == "Speaker 1/2/3 (more voices than expected, roles unknown)"
 
 
 def test_one_voice_or_voices_too_alike_give_no_labels_and_say_why() -> None:

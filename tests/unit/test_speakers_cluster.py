@@ -1,4 +1,5 @@
-"""Clustering and enrolment matching on unit vectors with known groups (the real embeddings are tested in
+"""Clustering, more voices than asked for, enrolment matching and an enrolment clip's odd windows, on unit
+vectors with known groups (the real embeddings are tested in
 tests/integration/test_speakers_diarize.py)."""
 
 from __future__ import annotations
@@ -8,11 +9,15 @@ import pytest
 from hushnote.daemon.speakers.cluster import (
     ENROL_MARGIN,
     ENROL_SOLO,
+    EXTRA_VOICE,
     MICRO_BLOCK,
     SAME_VOICE,
     cluster,
     match_enrolled,
 )
+from hushnote.daemon.speakers.diarize import Diarizer
+from hushnote.daemon.speakers.embedder import Window
+from hushnote.daemon.speakers.enrol import OTHER_VOICE, rest_similarity, unlike_the_rest
 
 
 def voices(n: int, k: int, spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,3 +81,40 @@ def test_a_lone_cluster_is_the_enrolled_voice_only_when_very_close() -> None:
     blurred_match = match_enrolled(one.centroids, blurred)
     assert blurred_match.scores[0] < ENROL_SOLO and blurred_match.speaker is None
     assert match_enrolled(np.zeros((0, 192), dtype=np.float32), centres[0]).speaker is None
+
+
+def _windows(n: int) -> list[Window]:
+    return [Window(0.75 * i, 0.75 * i + 1.5) for i in range(n)]
+
+
+@pytest.mark.parametrize(("voices_heard", "more"), [(1, None), (2, None), (3, 3), (4, 3)])
+def test_more_voices_than_asked_for_are_noticed(voices_heard: int, more: int | None) -> None:
+    x, _, _ = voices(120, voices_heard, spread=1.0)
+    found = Diarizer(k=2).cluster_windows(_windows(len(x)), x)  # no model: the windows are already embedded
+    assert found.speakers == min(voices_heard, 2)
+    assert (found.more.speakers if found.more is not None else None) == more
+    if found.more is not None:
+        assert found.more.clustering.similarity <= EXTRA_VOICE and found.more.scores.shape == (120, 3)
+
+
+def test_one_voice_split_in_three_is_not_a_third_voice() -> None:
+    x, truth, centres = voices(120, 2, spread=1.0)
+    rng = np.random.default_rng(1)
+    # half of the first voice's windows around a centre at cosine 0.7 to it (one reader's halves: 0.59-0.88)
+    side = rng.standard_normal(192)
+    side -= (side @ centres[0]) * centres[0]
+    near = 0.7 * centres[0] + np.sqrt(1 - 0.49) * side / np.linalg.norm(side)
+    idx = np.flatnonzero(truth == 0)[: int((truth == 0).sum()) // 2]
+    y = near + rng.standard_normal((len(idx), 192)) * 1.0 / np.sqrt(192)
+    x[idx] = y / np.linalg.norm(y, axis=1, keepdims=True)
+    groups = cluster(x, k=3, same_voice=1.0)  # three groups, none folded: the split is really there
+    assert groups.count == 3 and groups.similarity > EXTRA_VOICE
+    assert Diarizer(k=2).cluster_windows(_windows(len(x)), x).more is None
+
+
+def test_an_enrolment_window_unlike_the_rest_is_someone_else() -> None:
+    x, _, centres = voices(30, 1, spread=1.0)
+    assert unlike_the_rest(x) == [] and rest_similarity(x).min() > OTHER_VOICE
+    other = voices(30, 1, spread=1.0, seed=7)[0][:2]  # two windows of another voice
+    mixed = np.concatenate([x[:10], other[:1], x[10:20], other[1:], x[20:]])
+    assert unlike_the_rest(mixed) == [10, 21]

@@ -231,7 +231,9 @@ def why_not_swappable(note: NoteInfo) -> str | None:
     if note.status == "encrypted":
         return "it is encrypted: use `hushnote speakers swap`"
     if note.roles is None:
-        return "its lines have no Therapist/Client roles"
+        names, basis = parse_speakers(note.speakers)
+        return "it has more than two speakers" if basis in ROLE_BASES and len(names) > 2 else \
+            "its lines have no Therapist/Client roles"
     return None
 
 

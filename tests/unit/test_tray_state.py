@@ -518,6 +518,8 @@ def labelled(session: str, modified: float, status: str = "draft",
     (labelled("s2", 2.0, speakers="one speaker, lines not labelled: only one voice was heard"),
      "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
     (labelled("s2", 2.0, speakers="Therapist/Client 1/Client 2 (enrolled voice)"),
+     "Swap speakers in the last note (it has more than two speakers)"),
+    (labelled("s2", 2.0, speakers="Speaker 1/2/3 (more voices than expected, roles unknown)"),
      "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
     (note("s2", 2.0), "Swap speakers in the last note (its lines have no Therapist/Client roles)"),
 ])

@@ -91,7 +91,6 @@ def test_swap_speakers_in_the_last_note_from_the_menu(desk: XDesktop, runtime: P
             wait_until(lambda: colour_share(desk.pixels(icon), amberish) < 0.02, timeout=10)
             open_menu(desk, icon)
             desk.screenshot(ARTIFACTS / "swap-1-menu.png")
-            desk.screenshot(Path("/tmp/tray_swap.png"))
             keys(desk, "Down", "Down", "Down", "Return")  # Start recording, the note ▸, Swap speakers…
             desk.wait_window("hushnote", lambda w: w["width"] > 300 and 80 < w["height"] < 400)
             time.sleep(0.5)

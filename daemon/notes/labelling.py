@@ -98,7 +98,8 @@ def anonymous_names(count: int) -> dict[int, str]:
 def apply_labels(t: Transcript, speakers: Sequence[int | None], names: dict[int, str], basis: str) -> Transcript:
     """``t`` with each segment split where its words' speaker changes, each part named by ``names``.
     ``speakers[i]`` is who said ``t.words[i]`` (None: unknown, the part has no name). Segments without
-    words are kept as they are. ``speakers`` on the transcript: the names in ``names``' order."""
+    words are kept as they are. ``speakers`` on the transcript: the names in ``names``' order (with roles,
+    the therapist's first: ``role_names`` puts it there, whichever cluster it is)."""
     by_segment: dict[int, list[int]] = {}
     for i, w in enumerate(t.words):
         by_segment.setdefault(w.segment, []).append(i)
@@ -115,7 +116,7 @@ def apply_labels(t: Transcript, speakers: Sequence[int | None], names: dict[int,
                 run = []
             run.append(i)
         out.extend(_part(t, run, speakers, names))
-    ordered = tuple(names[k] for k in sorted(names))
+    ordered = tuple(names.values())  # as given: with roles, the therapist first (``Transcript.role_of``)
     return dataclasses.replace(t, segments=tuple(out), speakers=ordered, speaker_basis=basis, words=())
 
 

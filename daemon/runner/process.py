@@ -156,11 +156,11 @@ def voices_to_dict(g: Gathered | None) -> dict[str, Any] | None:
 def voices_from_dict(d: dict[str, Any] | None) -> Gathered | None:
     if d is None:
         return None
-    from hushnote.daemon.speakers.embedder import Window
+    from hushnote.daemon.speakers.embedder import EMBEDDING_DIM, Window
 
     g = Gathered()
     windows = [Window(float(a), float(b)) for a, b in d["windows"]]
-    g.add(windows, _floats(str(d["embeddings"])).reshape(len(windows), -1))
+    g.add(windows, _floats(str(d["embeddings"])).reshape(len(windows), EMBEDDING_DIM))  # (0, 192): no speech
     return g
 
 

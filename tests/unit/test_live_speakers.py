@@ -78,6 +78,8 @@ def test_voices_cross_the_pipe_intact() -> None:
     back = runner.voices_from_dict(runner.voices_to_dict(g))
     assert back is not None and back.windows == g.windows and np.array_equal(back.embeddings, emb)
     assert runner.voices_from_dict(runner.voices_to_dict(None)) is None
+    silent = runner.voices_from_dict(runner.voices_to_dict(Gathered()))  # a window without speech
+    assert silent is not None and len(silent) == 0 and silent.embeddings.shape == (0, EMBEDDING_DIM)
     t = window_result([(1.0, 4.0, 0)]).transcript
     assert runner.transcript_from_dict(runner.transcript_to_dict(t)) == t  # words too
     with pytest.raises(ValueError, match="one embedding per window"):

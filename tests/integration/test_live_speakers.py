@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hushnote.daemon.core.config import Config
-from hushnote.daemon.core.datatypes import ENROLLED, UNKNOWN_ROLES, Transcript, Word
+from hushnote.daemon.core.datatypes import ENROLLED, UNKNOWN_ROLES, Transcript
 from hushnote.daemon.notes import pipeline
 from hushnote.daemon.recording.live import LiveTranscriber
 from hushnote.daemon.speakers import Embedder, speech_regions, voiceprint
@@ -23,10 +23,11 @@ from tests.support.speakers import (
     FEMALE,
     MALE,
     Session,
-    best_mapping_accuracy,
     build_session,
     feed_live,
+    labelled_accuracy,
     reader_audio,
+    word_labels,
 )
 from tests.support.speech import write_wav
 
@@ -54,21 +55,6 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     return Recorded(session, path, live.finish_live(0), cfg)
 
 
-def reader_near(session: Session, t: float) -> int:
-    """The reader of the turn nearest ``t`` (a word's time from the recogniser may fall in a pause)."""
-    return min(session.turns, key=lambda turn: max(turn[0] - t, t - turn[1], 0.0))[2]
-
-
-def word_labels(words: Sequence[Word], labelled: Transcript) -> list[str | None]:
-    """Each recognised word's speaker in the labelled transcript (its segments are runs of words)."""
-    out: list[str | None] = []
-    for w in words:
-        mid = (w.start + w.end) / 2
-        seg = next((s for s in labelled.segments if s.start - 0.01 <= mid <= s.end + 0.01), None)
-        out.append(seg.speaker if seg is not None else None)
-    return out
-
-
 def label_at(t: Transcript, at: float) -> str | None:
     """The speaker of the line nearest ``at`` seconds (within 1 s)."""
     seg = min(t.segments, key=lambda s: max(s.start - at, at - s.end, 0.0))
@@ -84,7 +70,7 @@ def test_the_live_transcript_has_word_times_and_voice_windows(recorded: Recorded
     assert len(t.words) >= 150 and voices is not None and len(voices) >= 60
     assert all(t.segments[w.segment].start - 0.05 <= w.start <= t.segments[w.segment].end + 0.05 for w in t.words)
     assert voices.windows[-1].end <= SECONDS + 8 and voices.embeddings.shape == (len(voices), 192)
-    in_speech = [reader_near(recorded.session, (w.start + w.end) / 2) for w in voices.windows]
+    in_speech = [recorded.session.reader_near((w.start + w.end) / 2) for w in voices.windows]
     assert len(set(in_speech)) == 2
 
 
@@ -92,9 +78,7 @@ def test_live_labels_are_right_and_match_the_file(recorded: Recorded) -> None:
     live = pipeline.label_recorded(recorded.path, recorded.live.transcript, recorded.cfg, recorded.live.voices)
     assert live.speaker_basis == UNKNOWN_ROLES and live.speakers == ("Speaker 1", "Speaker 2") and live.words == ()
     assert live.text == recorded.live.transcript.text  # split into lines by speaker, no word lost
-    words = recorded.live.transcript.words
-    truth = [reader_near(recorded.session, (w.start + w.end) / 2) for w in words]
-    assert best_mapping_accuracy(as_ints(word_labels(words, live), live.speakers), truth) >= 0.95
+    assert labelled_accuracy(recorded.session, recorded.live.transcript.words, live) >= 0.95
 
     from_file = pipeline.transcribe_file(recorded.path, recorded.cfg)  # what a dropped file gets
     assert (from_file.speaker_basis, from_file.speakers) == (live.speaker_basis, live.speakers)
@@ -112,7 +96,7 @@ def test_with_the_enrolled_voice_the_roles_are_given(recorded: Recorded) -> None
                                 voiceprint=vp)
     assert t.speaker_basis == ENROLLED and t.speakers == ("Therapist", "Client") and t.roles_known
     words = recorded.live.transcript.words
-    truth = [reader_near(recorded.session, (w.start + w.end) / 2) for w in words]
+    truth = [recorded.session.reader_near((w.start + w.end) / 2) for w in words]
     labels = as_ints(word_labels(words, t), ["Client", "Therapist"])  # reader 0 is the client
     right = sum(x == y for x, y in zip(labels, truth, strict=True)) / len(truth)
     assert right >= 0.95, right

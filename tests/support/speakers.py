@@ -45,6 +45,10 @@ class Session:
                 return who
         return None
 
+    def reader_near(self, t: float) -> int:
+        """The reader of the turn nearest ``t`` (a recogniser's word time may fall in a pause)."""
+        return min(self.turns, key=lambda turn: max(turn[0] - t, t - turn[1], 0.0))[2]
+
 
 def _tilt(piece: np.ndarray, db_per_octave: float) -> np.ndarray:
     spec = np.fft.rfft(piece)
@@ -173,3 +177,21 @@ def feed_live(live: Any, audio: np.ndarray, window_s: float = 25.0) -> None:
     if offset < pcm.shape[0]:
         live.on_window(pcm[offset:].astype(np.float32) / 32768.0, offset / SAMPLE_RATE)
     live.on_end(pcm.shape[0] / SAMPLE_RATE, True)
+
+
+def word_labels(words: Sequence[Any], labelled: Any) -> list[str | None]:
+    """Each recognised word's (``Transcript.words``, before labelling) speaker in the ``labelled``
+    transcript, whose segments are runs of those words."""
+    out: list[str | None] = []
+    for w in words:
+        mid = (w.start + w.end) / 2
+        seg = next((s for s in labelled.segments if s.start - 0.01 <= mid <= s.end + 0.01), None)
+        out.append(seg.speaker if seg is not None else None)
+    return out
+
+
+def labelled_accuracy(session: Session, words: Sequence[Any], labelled: Any) -> float:
+    """The share of ``words`` given their reader in ``labelled`` after the best renaming of its speakers."""
+    names = list(labelled.speakers)
+    labels = [names.index(x) if x in names else None for x in word_labels(words, labelled)]
+    return best_mapping_accuracy(labels, [session.reader_near((w.start + w.end) / 2) for w in words])

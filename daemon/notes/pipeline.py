@@ -6,8 +6,10 @@
   ``notes.encrypt``.
 
 ``process`` runs all three (``hushnote process``); ``hushnote draft`` drafts from a transcript file and
-writes the note. The service's workers run the first two in a model process (``runner.process``), skip the
-first for a recording transcribed while it was made, and write the files in the service.
+writes the note. The service's workers run the first two in a model process (``runner.process``), and write
+the files in the service. A recording transcribed while it was made skips the first: its windows went through
+``transcribe_window`` as they came (in the live model process), and ``label_recorded`` gives the joined
+transcript its speakers after Stop.
 """
 
 from __future__ import annotations

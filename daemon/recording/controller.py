@@ -14,8 +14,8 @@ Live transcription: with ``recording.live_transcription`` each recording gets a 
 transcribes completed windows while the session goes on. It is kept by recording id, then by job id once
 the recording is queued; the worker asks ``transcript_for(job, progress)`` and uses the live transcript
 (labelling its speakers from the voice windows embedded while recording, or, for two channels, from the
-file's channels) when it is complete and covers the whole file, else (a failed window, a restart of the service, a
-transcript that does not cover the recording) it transcribes the file as usual. The windows are
+file's channels) when it is complete and covers the whole file, else (a failed window, a restart of the
+service, a transcript that does not cover the recording) it transcribes the file as usual. The windows are
 transcribed in a model process of their own (``hushnote.daemon.runner.process``), started at the first window and
 stopped when the live transcription ends: the service process itself never loads a speech model.
 

@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import ENROLLED, UNKNOWN_ROLES, Transcript
-from hushnote.daemon.notes import pipeline
+from hushnote.daemon.jobs.store import Job
+from hushnote.daemon.notes import notefile, pipeline
 from hushnote.daemon.recording.live import LiveTranscriber
 from hushnote.daemon.speakers import Embedder, speech_regions, voiceprint
 
 from tests.support.config import TINY, make_cfg
+from tests.support.jobs import Rig
 from tests.support.speakers import (
     FEMALE,
     MALE,
@@ -30,6 +32,7 @@ from tests.support.speakers import (
     word_labels,
 )
 from tests.support.speech import write_wav
+from tests.support.waiting import wait_for
 
 PAIR = (FEMALE[1], MALE[0])
 SECONDS = 90.0
@@ -110,3 +113,24 @@ def test_without_voice_windows_the_saved_file_is_embedded_instead(recorded: Reco
     words = recorded.live.transcript.words
     a, b = word_labels(words, with_voices), word_labels(words, from_file)
     assert np.mean([x == y for x, y in zip(a, b, strict=True)]) >= 0.95
+
+
+def test_a_worker_labels_the_live_transcript_it_is_given(recorded: Recorded, tmp_path: Path) -> None:
+    """The service's worker (here in-process) drafts a recording job from its live transcript, labelled."""
+    rig = Rig(tmp_path, transcription__language="en")
+    jid = rig.queued_job(recorded.path, "Session 2026-11-30 14-00.wav", kind="recording")
+    asked: list[str] = []
+
+    def transcript_for(job: Job, progress: object) -> pipeline.LiveTranscript:
+        asked.append(job.id)
+        return recorded.live
+
+    with rig.workers() as w:
+        w.transcript_for = transcript_for
+        w.notify()
+        assert wait_for(lambda: rig.state(jid) == "done", 120), rig.events
+    assert asked == [jid]
+    t = notefile.read_transcript(rig.notes / "Session 2026-11-30 14-00.transcript.md")
+    assert (t.speakers, t.speaker_basis) == (("Speaker 1", "Speaker 2"), UNKNOWN_ROLES)
+    assert t.text == recorded.live.transcript.text  # the live words, not a new transcription
+    assert labelled_accuracy(recorded.session, recorded.live.transcript.words, t) >= 0.95

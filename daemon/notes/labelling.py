@@ -46,6 +46,7 @@ from hushnote.daemon.core.datatypes import (
 from hushnote.daemon.speakers import (
     Diarizer,
     FramePowers,
+    Gathered,
     WindowLabels,
     Word,
     label_words_by_power,
@@ -54,7 +55,6 @@ from hushnote.daemon.speakers import (
     speech_regions,
     words_from_windows,
 )
-from hushnote.daemon.speakers.embedder import Embeddings, Window
 from hushnote.daemon.speech import audio
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ def anonymous_names(count: int) -> dict[int, str]:
 def apply_labels(t: Transcript, speakers: Sequence[int | None], names: dict[int, str], basis: str) -> Transcript:
     """``t`` with each segment split where its words' speaker changes, each part named by ``names``.
     ``speakers[i]`` is who said ``t.words[i]`` (None: unknown, the part has no name). Segments without
-    words are kept as they are. ``speakers`` on the transcript: the names in ``names``' order."""
+    words are kept as they are. ``speakers`` on the transcript: the names in ``names``' order (with roles,
+    the therapist's first: ``role_names`` puts it there, whichever cluster it is)."""
     by_segment: dict[int, list[int]] = {}
     for i, w in enumerate(t.words):
         by_segment.setdefault(w.segment, []).append(i)
@@ -120,7 +121,7 @@ def apply_labels(t: Transcript, speakers: Sequence[int | None], names: dict[int,
                 run = []
             run.append(i)
         out.extend(_part(t, run, speakers, names))
-    ordered = tuple(names[k] for k in sorted(names))
+    ordered = tuple(names.values())  # as given: with roles, the therapist first (``Transcript.role_of``)
     return dataclasses.replace(t, segments=tuple(out), speakers=ordered, speaker_basis=basis, words=())
 
 
@@ -173,41 +174,42 @@ def by_channel(t: Transcript, powers: npt.NDArray[np.float64], labels: Sequence[
 
 # ----------------------------------------------------------------------------- audio
 
+def embed_speech(diarizer: Diarizer, samples: npt.NDArray[np.float32], into: Gathered, offset_s: float = 0.0) -> None:
+    """Embed the speech windows of 16 kHz mono ``samples`` (which start ``offset_s`` into the recording)
+    into ``into``: a piece of a file, or a live recording's window as it comes."""
+    windows, emb = diarizer.embed(samples, speech_regions(samples))
+    into.add(windows, emb, offset_s)
+
+
 def windows_by_pieces(diarizer: Diarizer, blocks: Iterable[npt.NDArray[np.float32]],
                       piece_s: float = PIECE_S) -> WindowLabels | None:
     """Embed 16 kHz mono ``blocks`` piece by piece (``piece_s`` seconds), then cluster all the windows once.
     None when there is no speech window at all."""
-    windows: list[Window] = []
-    parts: list[Embeddings] = []
+    gathered = Gathered()
     pending: list[npt.NDArray[np.float32]] = []
     offset = 0
     size = int(piece_s * audio.SAMPLE_RATE)
-
-    def embed(piece: npt.NDArray[np.float32], at: int) -> None:
-        got, emb = diarizer.embed(piece, speech_regions(piece))
-        windows.extend(Window(w.start + at / audio.SAMPLE_RATE, w.end + at / audio.SAMPLE_RATE) for w in got)
-        parts.append(emb)
-
     for block in blocks:
         pending.append(block)
         if sum(p.shape[0] for p in pending) >= size:
             piece = np.concatenate(pending)
-            embed(piece, offset)
+            embed_speech(diarizer, piece, gathered, offset / audio.SAMPLE_RATE)
             offset += piece.shape[0]
             pending = []
     if pending:
-        embed(np.concatenate(pending), offset)
-    if not windows:
-        return None
-    return diarizer.cluster_windows(windows, np.concatenate(parts))
+        embed_speech(diarizer, np.concatenate(pending), gathered, offset / audio.SAMPLE_RATE)
+    return diarizer.cluster_gathered(gathered)
 
 
 def label_file(path: Path, t: Transcript, cfg: Config, *, opener: audio.Opener | None = None,
-               voiceprint: Voiceprint | None = None, progress: Progress = no_progress) -> Transcript:
+               voiceprint: Voiceprint | None = None, progress: Progress = no_progress,
+               embedded: Gathered | None = None) -> Transcript:
     """``t`` (recognised from ``path`` with word times) with speaker labels; see the module.
 
-    A two-channel file is read block by block twice at most: once for its channels' frame powers (800 bytes
-    a second), and, when the channels carry the same voices, once more as mono for the voices."""
+    ``embedded``: the voice windows of ``path`` (its mono mix) already embedded, e.g. while it was recorded:
+    they are clustered instead of embedding the audio again. A two-channel file is read block by block: once
+    for its channels' frame powers (800 bytes a second), and, when the channels carry the same voices and
+    nothing was ``embedded``, once more as mono for the voices."""
     labels = [str(x).strip() for x in cfg["speakers.labels"]]
     if not t.words:
         return unlabelled(t, TOO_LITTLE)
@@ -217,7 +219,11 @@ def label_file(path: Path, t: Transcript, cfg: Config, *, opener: audio.Opener |
         if powers_differ(powers):
             progress("speakers", 1.0, "")
             return by_channel(t, powers, labels)
-    found = windows_by_pieces(diarizer_for(int(cfg["speakers.count"])), audio.iter_pcm(path, opener=opener))
+    diarizer = diarizer_for(int(cfg["speakers.count"]))
+    if embedded is not None:
+        found = diarizer.cluster_gathered(embedded)
+    else:
+        found = windows_by_pieces(diarizer, audio.iter_pcm(path, opener=opener))
     progress("speakers", 1.0, "")
     return by_voice(t, found, labels, voiceprint)
 

@@ -6,30 +6,47 @@
   ``notes.encrypt``.
 
 ``process`` runs all three (``hushnote process``); ``hushnote draft`` drafts from a transcript file and
-writes the note. The service's workers run the first two in a model process (``runner.process``), skip the
-first for a recording transcribed while it was made, and write the files in the service.
+writes the note. The service's workers run the first two in a model process (``runner.process``), and write
+the files in the service. A recording transcribed while it was made skips the first: its windows went through
+``transcribe_window`` as they came (in the live model process), and ``label_recorded`` gives the joined
+transcript its speakers after Stop.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Note, Progress, Transcript, no_progress
 from hushnote.daemon.core.errors import InputError, TooLittleSpeech
 from hushnote.daemon.core.fileio import unique_stem
 from hushnote.daemon.core.paths import NOTE_SUFFIX, TRANSCRIPT_SUFFIX
 from hushnote.daemon.notes import notefile
+from hushnote.daemon.speakers.diarize import Gathered
 
 if TYPE_CHECKING:
     from hushnote.daemon.notes.labelling import Voiceprint
     from hushnote.daemon.privacy.vault import Vault
+    from hushnote.daemon.speech import audio
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class LiveTranscript:
+    """A transcript made while recording, of one window or of the whole recording (word times when speakers
+    are wanted), and its speech embedded for speaker labels (``voices``: seconds from the start of what was
+    transcribed; None: not wanted, or the speaker model failed for a window)."""
+
+    transcript: Transcript
+    voices: Gathered | None
+
 
 @dataclass(frozen=True)
 class Result:
@@ -48,24 +65,66 @@ def transcribe_file(path: Path, cfg: Config, progress: Progress = no_progress, *
     An encrypted (vault) file is decrypted in memory with ``vault`` (anything with ``open(path)``
     returning a seekable file object, e.g. ``hushnote.daemon.privacy.vault.Vault``); no plaintext is written anywhere."""
     from hushnote.daemon.notes import labelling  # heavy imports, only when needed
-    from hushnote.daemon.privacy.vault import is_encrypted
     from hushnote.daemon.speech.transcribe import transcriber_for
 
-    opener = None
-    if is_encrypted(path):
-        if vault is None:
-            raise InputError(f"{path.name} is encrypted by hushnote, and no key was given to open it.",
-                             "Let the hushnote service process it, or use `hushnote open` to get a copy.",
-                             path=str(path))
-        from hushnote.daemon.privacy.at_rest import decrypting_opener
-
-        opener = decrypting_opener(vault)
+    opener = _opener(path, vault)
     label = labelling.wanted(cfg)
     transcript = transcriber_for(cfg, words=label).transcribe_path(path, progress=progress, opener=opener)
     if label:
         transcript = labelling.label_file(path, transcript, cfg, opener=opener, voiceprint=voiceprint,
                                           progress=progress)
     return transcript
+
+
+def _opener(path: Path, vault: Vault | None) -> audio.Opener | None:
+    """How to read ``path``: decrypted in memory with ``vault`` when it is encrypted at rest (None: as is)."""
+    from hushnote.daemon.privacy.vault import is_encrypted
+
+    if not is_encrypted(path):
+        return None
+    if vault is None:
+        raise InputError(f"{path.name} is encrypted by hushnote, and no key was given to open it.",
+                         "Let the hushnote service process it, or use `hushnote open` to get a copy.",
+                         path=str(path))
+    from hushnote.daemon.privacy.at_rest import decrypting_opener
+
+    return decrypting_opener(vault)
+
+
+def transcribe_window(samples: npt.NDArray[np.float32], cfg: Config, source: str = "") -> LiveTranscript:
+    """One window of a recording, transcribed while the recording goes on (times from the window's start).
+    With speaker labels wanted (``labelling.wanted``), the transcript has word times and the window's
+    speech is embedded too, for labelling once at Stop (``label_recorded``). A speaker-model failure does
+    not lose the window's words: its ``voices`` are then None (the recording is labelled from its file)."""
+    from hushnote.daemon.notes import labelling
+    from hushnote.daemon.speech.transcribe import transcriber_for
+
+    label = labelling.wanted(cfg)
+    transcript = transcriber_for(cfg, words=label).transcribe_audio(samples, source)
+    if not label:
+        return LiveTranscript(transcript, None)
+    voices = Gathered()
+    try:
+        labelling.embed_speech(labelling.diarizer_for(int(cfg["speakers.count"])), samples, voices)
+    except Exception as exc:  # noqa: BLE001 - the words are kept; the speakers come from the file instead
+        log.warning("live speaker embedding failed (%s); speakers will be labelled from the file",
+                    type(exc).__name__)
+        return LiveTranscript(transcript, None)
+    return LiveTranscript(transcript, voices)
+
+
+def label_recorded(path: Path, transcript: Transcript, cfg: Config, voices: Gathered | None, *,
+                   vault: Vault | None = None, voiceprint: Voiceprint | None = None,
+                   progress: Progress = no_progress) -> Transcript:
+    """Speaker labels for a recording transcribed while it was made (``transcript`` with word times): as for
+    a file (``labelling.label_file``: by channel for a two-channel recording, else by voice), clustering
+    the ``voices`` embedded while recording, or, without them, embedding the saved file's audio."""
+    from hushnote.daemon.notes import labelling
+
+    if not labelling.wanted(cfg):
+        return dataclasses.replace(transcript, words=())
+    return labelling.label_file(path, transcript, cfg, opener=_opener(path, vault), voiceprint=voiceprint,
+                                progress=progress, embedded=voices)
 
 
 def enrolled_voiceprint(cfg: Config, vault: Vault | None) -> Voiceprint | None:

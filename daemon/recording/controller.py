@@ -13,8 +13,9 @@ start; recovery sees the file gone and only cleans up): never lost, never queued
 Live transcription: with ``recording.live_transcription`` each recording gets a ``LiveTranscriber`` that
 transcribes completed windows while the session goes on. It is kept by recording id, then by job id once
 the recording is queued; the worker asks ``transcript_for(job, progress)`` and uses the live transcript
-when it is complete and covers the whole file, else (a failed window, a restart of the service, a
-transcript that does not cover the recording) it transcribes the file as usual. The windows are
+(labelling its speakers from the voice windows embedded while recording, or, for two channels, from the
+file's channels) when it is complete and covers the whole file, else (a failed window, a restart of the
+service, a transcript that does not cover the recording) it transcribes the file as usual. The windows are
 transcribed in a model process of their own (``hushnote.daemon.runner.process``), started at the first window and
 stopped when the live transcription ends: the service process itself never loads a speech model.
 
@@ -33,9 +34,10 @@ from typing import Any
 
 import numpy as np
 from hushnote.daemon.core.config import Config
-from hushnote.daemon.core.datatypes import Progress, Transcript
+from hushnote.daemon.core.datatypes import Progress
 from hushnote.daemon.jobs.inbox import move_file
 from hushnote.daemon.jobs.store import Job, Store
+from hushnote.daemon.notes.pipeline import LiveTranscript
 from hushnote.daemon.recording.chunks import RecordingStore
 from hushnote.daemon.recording.live import LiveTranscriber
 from hushnote.daemon.recording.recorder import Recorder, RecorderError
@@ -92,9 +94,9 @@ class _InModelProcess:
         self.runner = runner
         self.cfg = cfg
 
-    def transcribe_audio(self, samples: np.ndarray, source: str) -> Transcript:
+    def transcribe_window(self, samples: np.ndarray, source: str) -> LiveTranscript:
         with self.runner.lock:
-            return self.runner.transcribe_audio(samples, self.cfg, source=source)
+            return self.runner.transcribe_window(samples, self.cfg, source=source)
 
     def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
         with self.runner.lock:
@@ -250,8 +252,9 @@ class RecordingControl:
         with self._lock:
             self._live.pop(job_id, None)
 
-    def transcript_for(self, job: Job, progress: Progress) -> Transcript | None:
-        """The live transcript of a recording job, waiting for it to catch up; None = transcribe the file."""
+    def transcript_for(self, job: Job, progress: Progress) -> LiveTranscript | None:
+        """The live transcript of a recording job (with its word times and voice windows when speakers are
+        wanted: the worker labels them), waiting for it to catch up; None = transcribe the file."""
         if job.kind != "recording":
             return None
         with self._lock:
@@ -262,13 +265,13 @@ class RecordingControl:
             total = live.seconds or 0.0
             progress("transcribe", min(0.99, live.done_s() / total) if total else 0.0, "")
         try:
-            tr = live.live.finish(0)
+            got = live.live.finish_live(0)
         except RecorderError as exc:
             log.info("job %s: live transcript not usable (%s); transcribing the file", job.id, type(exc).__name__)
             return None
-        if live.seconds is None or abs(tr.duration - live.seconds) > 0.5:
+        if live.seconds is None or abs(got.transcript.duration - live.seconds) > 0.5:
             log.info("job %s: live transcript does not cover the recording; transcribing the file", job.id)
             return None
         progress("transcribe", 1.0, "")
         log.info("job %s: using the transcript made while recording", job.id)
-        return tr
+        return got

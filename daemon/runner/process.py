@@ -12,12 +12,16 @@ Protocol: two private pipes (the child's stdin, and a copy of its original stdou
 message is a 4-byte big-endian length and a UTF-8 JSON object:
 
     parent → child  {"op": "job", "config": {...}, "audio": path, "source": name, "data_key": hex|None,
-                     "voiceprint": base64 float32|None}
+                     "voiceprint": base64 float32|None, "transcript": {...}|None, "voices": {...}|None}
+                     (a transcript made while recording, with word times: labelled from "voices", the voice
+                     windows embedded while recording, and "audio", then drafted)
                     {"op": "transcribe", "config": {...}, "samples": base64 float32 16 kHz, "source": name}
+                     (a live window: its transcript, with word times and "voices" when speakers are wanted)
                     {"op": "vad", "samples": ...}  (speech chunks, where a live window may end)
                     {"op": "status"}   {"op": "exit"}
     child → parent  {"op": "ready"}   {"op": "progress", "stage", "fraction"}
-                    {"op": "result", "transcript": {...}, "note": {...}|None}   {"op": "result", "chunks": [...]}
+                    {"op": "result", "transcript": {...}, "note": {...}|None, "voices": {"windows": [[s, e]...],
+                     "embeddings": base64 float32 (n, 192)}|None}   {"op": "result", "chunks": [...]}
                     {"op": "error", "kind", "message", "hint", "path"}
                     {"op": "status", "pid", "guard", "modules"}
 
@@ -46,7 +50,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 from hushnote.daemon.core import errors
@@ -59,8 +63,13 @@ from hushnote.daemon.core.datatypes import (
     Progress,
     Segment,
     Transcript,
+    Word,
     no_progress,
 )
+from hushnote.daemon.speakers.diarize import Gathered
+
+if TYPE_CHECKING:
+    from hushnote.daemon.notes.pipeline import LiveTranscript
 
 log = logging.getLogger("hushnote.runner")
 
@@ -130,9 +139,29 @@ def transcript_to_dict(t: Transcript) -> dict[str, Any]:
 
 def transcript_from_dict(d: dict[str, Any]) -> Transcript:
     segs = tuple(Segment(**s) for s in d["segments"])
+    words = tuple(Word(float(w["start"]), float(w["end"]), str(w["text"]), int(w["segment"]))
+                  for w in d.get("words", ()))
     return Transcript(segs, d["language"], d["duration"], d["model"], d.get("source", ""), d.get("timed", True),
                       bool(d.get("ended_early", False)), d.get("expected_duration"),
-                      tuple(str(x) for x in d.get("speakers", ())), str(d.get("speaker_basis", "")))
+                      tuple(str(x) for x in d.get("speakers", ())), str(d.get("speaker_basis", "")), words)
+
+
+def voices_to_dict(g: Gathered | None) -> dict[str, Any] | None:
+    """Embedded voice windows over the pipe: their times, and the embeddings as base64 float32."""
+    if g is None:
+        return None
+    return {"windows": [[w.start, w.end] for w in g.windows], "embeddings": _b64(g.embeddings)}
+
+
+def voices_from_dict(d: dict[str, Any] | None) -> Gathered | None:
+    if d is None:
+        return None
+    from hushnote.daemon.speakers.embedder import EMBEDDING_DIM, Window
+
+    g = Gathered()
+    windows = [Window(float(a), float(b)) for a, b in d["windows"]]
+    g.add(windows, _floats(str(d["embeddings"])).reshape(len(windows), EMBEDDING_DIM))  # (0, 192): no speech
+    return g
 
 
 def note_to_dict(n: Note) -> dict[str, Any]:
@@ -225,23 +254,28 @@ class ModelRunner:
 
     def process(self, audio: Path | None, cfg: Config, *, source: str = "", data_key: bytes | None = None,
                 transcript: Transcript | None = None, progress: Progress = no_progress,
-                voiceprint: np.ndarray | None = None) -> tuple[Transcript, Note]:
-        """Transcribe ``audio`` and draft its note in the child (or, given a ``transcript``, only draft).
+                voiceprint: np.ndarray | None = None, voices: Gathered | None = None) -> tuple[Transcript, Note]:
+        """Transcribe ``audio`` and draft its note in the child (or, given a ``transcript``, only draft; one
+        made while recording, with word times, is first given speaker labels from ``voices`` and ``audio``).
         ``source`` is the name recorded in the transcript; ``data_key`` opens an encrypted (vault) file;
         ``voiceprint`` is the therapist's enrolled voice (speaker roles). Raises what the pipeline raises."""
         reply = self._call({"op": "job", "config": cfg.as_dict(), "source_file": cfg.source,
                             "audio": str(audio) if audio is not None else None, "source": source,
                             "data_key": data_key.hex() if data_key is not None else None,
                             "voiceprint": _b64(voiceprint) if voiceprint is not None else None,
-                            "transcript": transcript_to_dict(transcript) if transcript is not None else None},
+                            "transcript": transcript_to_dict(transcript) if transcript is not None else None,
+                            "voices": voices_to_dict(voices)},
                            progress)
         return transcript_from_dict(reply["transcript"]), note_from_dict(reply["note"])
 
-    def transcribe_audio(self, samples: np.ndarray, cfg: Config, *, source: str = "") -> Transcript:
-        """Transcribe 16 kHz mono samples (a live recording's window) in the child."""
+    def transcribe_window(self, samples: np.ndarray, cfg: Config, *, source: str = "") -> LiveTranscript:
+        """Transcribe 16 kHz mono samples (a live recording's window) in the child, with word times and the
+        speech's voice embeddings when speaker labels are wanted (``pipeline.transcribe_window``)."""
+        from hushnote.daemon.notes.pipeline import LiveTranscript
+
         reply = self._call({"op": "transcribe", "config": cfg.as_dict(), "source_file": cfg.source,
                             "samples": _b64(samples), "source": source}, no_progress)
-        return transcript_from_dict(reply["transcript"])
+        return LiveTranscript(transcript_from_dict(reply["transcript"]), voices_from_dict(reply.get("voices")))
 
     def speech_chunks(self, samples: np.ndarray) -> list[dict[str, int]]:
         """Silero VAD's speech chunks (sample offsets) of 16 kHz mono samples, computed in the child."""
@@ -375,15 +409,18 @@ def run_job(msg: dict[str, Any], out: IO[bytes]) -> dict[str, Any]:
         with lock:
             send(out, {"op": "progress", "stage": stage, "fraction": fraction})
 
-    if msg.get("transcript"):
-        transcript = transcript_from_dict(msg["transcript"])
-    else:
-        kwargs: dict[str, Any] = {}
-        if msg.get("voiceprint"):
-            kwargs["voiceprint"] = np.frombuffer(base64.b64decode(msg["voiceprint"]), dtype="<f4").astype(np.float32)
-        if msg.get("data_key"):
-            kwargs["vault"] = _OneFileVault(bytes.fromhex(msg["data_key"]))
+    kwargs: dict[str, Any] = {}
+    if msg.get("voiceprint"):
+        kwargs["voiceprint"] = _floats(msg["voiceprint"])
+    if msg.get("data_key"):
+        kwargs["vault"] = _OneFileVault(bytes.fromhex(msg["data_key"]))
+    if not msg.get("transcript"):
         transcript = pipeline.transcribe_file(Path(msg["audio"]), cfg, progress, **kwargs)
+    else:
+        transcript = transcript_from_dict(msg["transcript"])
+        if transcript.words and msg.get("audio"):  # made while recording: speakers are labelled now
+            transcript = pipeline.label_recorded(Path(msg["audio"]), transcript, cfg,
+                                                 voices_from_dict(msg.get("voices")), progress=progress, **kwargs)
     if msg.get("source"):
         transcript = dataclasses.replace(transcript, source=str(msg["source"]))
     note = pipeline.draft_note(transcript, cfg, progress=progress)
@@ -394,16 +431,21 @@ def _b64(samples: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(samples, dtype="<f4").reshape(-1).tobytes()).decode("ascii")
 
 
+def _floats(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)  # a writable copy
+
+
 def _samples(msg: dict[str, Any]) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(msg["samples"]), dtype="<f4").astype(np.float32)  # a writable copy
+    return _floats(msg["samples"])
 
 
 def run_transcribe(msg: dict[str, Any]) -> dict[str, Any]:
-    from hushnote.daemon.speech.transcribe import transcriber_for
+    from hushnote.daemon.notes.pipeline import transcribe_window
 
     cfg = validate(msg["config"], str(msg.get("source_file", "(service)")))
-    transcript = transcriber_for(cfg).transcribe_audio(_samples(msg), str(msg.get("source") or ""))
-    return {"op": "result", "transcript": transcript_to_dict(transcript), "note": None}
+    got = transcribe_window(_samples(msg), cfg, str(msg.get("source") or ""))
+    return {"op": "result", "transcript": transcript_to_dict(got.transcript), "note": None,
+            "voices": voices_to_dict(got.voices)}
 
 
 def run_vad(msg: dict[str, Any]) -> dict[str, Any]:

@@ -196,7 +196,7 @@ class Workers:
         self._busy = 0
         self._drafted: dict[str, dict[str, Any]] = {}  # job id -> the job.drafted event's facts (audit)
         # recorder: the transcript made while recording, if usable (else None: transcribe the file)
-        self.transcript_for: Callable[[Job, Callable[..., None]], Transcript | None] | None = None
+        self.transcript_for: Callable[[Job, Callable[..., None]], pipeline.LiveTranscript | None] | None = None
         # True (the service): each worker runs its models in its own child process (hushnote.daemon.runner.process), which
         # is stopped after idle_unload_s, so the idle service never holds model memory. False: in-process.
         self.model_process = False
@@ -373,13 +373,18 @@ class Workers:
                 self.on_event("job.drafted", {"id": job.id, **drafted})
             self.on_event("job.done", done_event(self.store.get(job.id) or job, self.notes, drafted))
 
-    def _transcribe_and_draft(self, owner: str, job: Job, audio: Path, transcript: Transcript | None,
+    def _transcribe_and_draft(self, owner: str, job: Job, audio: Path, live: pipeline.LiveTranscript | None,
                               progress: Callable[..., None]) -> tuple[Transcript, Note]:
-        """The model work of a job: here, or (``model_process``) in this worker's model process."""
+        """The model work of a job: here, or (``model_process``) in this worker's model process. ``live``: the
+        transcript made while recording (its speakers are labelled here, from its voice windows)."""
+        voiceprint = pipeline.enrolled_voiceprint(self.cfg, self.vault)
         if not self.model_process:
-            if transcript is None:  # not a recording transcribed live: transcribe the file
+            if live is None:  # not a recording transcribed live: transcribe the file
                 transcript = pipeline.transcribe_file(audio, self.cfg, progress, **self._vault_kw,
-                                                      voiceprint=pipeline.enrolled_voiceprint(self.cfg, self.vault))
+                                                      voiceprint=voiceprint)
+            else:
+                transcript = pipeline.label_recorded(audio, live.transcript, self.cfg, live.voices,
+                                                     progress=progress, voiceprint=voiceprint, **self._vault_kw)
             transcript = dataclasses.replace(transcript, source=job.original_name)
             return transcript, pipeline.draft_note(transcript, self.cfg, progress=progress)
         runner = self._runners.get(owner)
@@ -389,15 +394,15 @@ class Workers:
             runner = self._runners[owner] = ModelRunner(
                 guard=bool(self.cfg["guard.enabled"]), audit_log=self.cfg.path("paths.data") / AUDIT_LOG)
         data_key = None
-        if transcript is None:  # an encrypted store file: the child gets its unwrapped key, over the pipe
+        if live is None or live.transcript.words:  # the child reads the file: an encrypted one needs its key
             from hushnote.daemon.privacy.at_rest import data_key_for
 
             data_key = data_key_for(self.vault, audio)
         with runner.lock:
             try:
                 return runner.process(audio, self._job_cfg(), source=job.original_name, data_key=data_key,
-                                      transcript=transcript, progress=progress,
-                                      voiceprint=pipeline.enrolled_voiceprint(self.cfg, self.vault))
+                                      transcript=live.transcript if live else None, progress=progress,
+                                      voiceprint=voiceprint, voices=live.voices if live else None)
             except RunnerCrashed:
                 if self._stopping.is_set():
                     raise _Released() from None  # killed because the service is stopping
@@ -467,8 +472,8 @@ class Workers:
                 raise InputError(f"{job.original_name} is no longer where hushnote kept it.",
                                  "Put the recording into the inbox again.")
             progress = self._progress_for(owner, job)
-            transcript = self.transcript_for(job, progress) if self.transcript_for is not None else None
-            transcript, note = self._transcribe_and_draft(owner, job, audio, transcript, progress)
+            live = self.transcript_for(job, progress) if self.transcript_for is not None else None
+            transcript, note = self._transcribe_and_draft(owner, job, audio, live, progress)
             self._drafted[job.id] = {"engine": note.engine, "template": note.template, "model": note.model,
                                      "model_sha256": note.model_sha256, "speech_model": transcript.model,
                                      "unverified": note.unverified_count, "risk_quotes": len(note.risk),

@@ -31,7 +31,13 @@ from hushnote.daemon.speakers.channels import (
     powers_differ,
 )
 from hushnote.daemon.speakers.cluster import Clustering, EnrolmentMatch, cluster, match_enrolled
-from hushnote.daemon.speakers.diarize import Diarizer, WindowLabels, make_windows, words_from_windows
+from hushnote.daemon.speakers.diarize import (
+    Diarizer,
+    Gathered,
+    WindowLabels,
+    make_windows,
+    words_from_windows,
+)
 from hushnote.daemon.speakers.embedder import Embedder, Window, embed_windows
 from hushnote.daemon.speakers.enrol import voiceprint
 from hushnote.daemon.speakers.labels import LabelledWord, Turn, Word, smooth, turns
@@ -43,6 +49,7 @@ __all__ = [
     "Embedder",
     "FramePowers",
     "EnrolmentMatch",
+    "Gathered",
     "LabelledWord",
     "Turn",
     "Window",

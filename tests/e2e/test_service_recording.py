@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hushnote.daemon.core.datatypes import ENROLLED
 from hushnote.daemon.notes import notefile
 from hushnote.daemon.recording.chunks import recordings_dir
 from hushnote.daemon.recording.controller import recording_name
+from hushnote.daemon.speech.audio import decode_all
 from hushnote.daemon.speech.transcribe import transcriber_for
 from hushnote.ipc.client import IpcClient, Subscription
 from hushnote.ipc.protocol import IpcError
@@ -23,7 +25,9 @@ from tests.support.config import recorder_cfg as make_cfg
 from tests.support.daemon import Daemon, pulse_daemon
 from tests.support.plaintext import kept_as
 from tests.support.pulse import PulseServer, pulse_server
+from tests.support.speakers import FEMALE, MALE, build_session, reader_audio
 from tests.support.speech import JFK_SLACK, joined_clips, write_wav
+from tests.support.stereo import locate
 from tests.support.waiting import wait_for
 from tests.support.wer import wer
 
@@ -110,6 +114,46 @@ def test_record_from_the_service_makes_a_note(daemon: Daemon, pulse: PulseServer
     assert w_got <= w_direct + 0.04, (w_direct, w_got)
     print(f"stop -> note {latency:.1f} s; WER direct {w_direct:.3f}, recorded {w_got:.3f}")
     assert daemon.stop() == 0
+
+
+def test_a_two_voice_session_recorded_through_the_service_is_labelled(daemon: Daemon, pulse: PulseServer,
+                                                                      tmp_path: Path) -> None:
+    """Two readers taking turns, recorded from the microphone with live transcription: after Stop the
+    transcript says who spoke on every line, with the roles from the therapist's enrolled voice."""
+    enrol = write_wav(tmp_path / "enrol.wav", reader_audio(MALE[0], "enrol"))
+    r = daemon.cli("voice", "enroll", "--from", str(enrol))
+    assert r.returncode == 0, r.stderr
+    session = build_session([[reader_audio(FEMALE[1])], [reader_audio(MALE[0])]], 40.0, seed=5)  # 2nd: therapist
+    wav = write_wav(tmp_path / "session.wav", session.audio)
+    daemon.start()
+    with IpcClient(daemon.sock, timeout=10).subscribe() as sub:
+        st = daemon.call("record.start", consent_confirmed=True, source="tray")
+        events_until(sub, "record.started", 5)
+        pulse.play_and_wait(wav)
+        time.sleep(0.3)
+        daemon.call("record.stop")
+        done = events_until(sub, "job.done", 180)
+    assert done["state"] == "done", done
+    stem = Path(recording_name(st["id"])).stem
+    t = notefile.read_transcript(daemon.notes / f"{stem}.transcript.md")
+    assert (t.speakers, t.speaker_basis) == (("Therapist", "Client"), ENROLLED)
+    note = (daemon.notes / f"{stem}.note.md").read_text(encoding="utf-8")
+    assert 'speakers: "Therapist/Client (enrolled voice)"' in note
+    log = daemon.log.read_text(errors="replace")
+    assert "using the transcript made while recording" in log and "transcribing the file" not in log, log
+    plain = tmp_path / "recorded.flac"
+    plain.write_bytes(daemon.audio_bytes(kept_as(daemon.notes, recording_name(st["id"]))))
+    recorded = decode_all(plain)
+    at, ncc = locate(np.round(recorded * 32767).astype(np.int16), session.audio)  # where playback began
+    assert ncc > 0.9, ncc
+    right = total = 0
+    for seg in t.segments:
+        words = len(seg.text.split())
+        mid = (seg.start + seg.end) / 2 - at / 16000
+        who = min(session.turns, key=lambda turn: max(turn[0] - mid, mid - turn[1], 0.0))[2]
+        total += words
+        right += words if seg.speaker == ("Client", "Therapist")[who] else 0
+    assert total > 60 and right / total >= 0.9, (right, total)
 
 
 def record_jfk(d: Daemon, pulse: PulseServer, eval_dir: Path, tmp_path: Path,

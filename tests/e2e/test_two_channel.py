@@ -7,6 +7,7 @@ output is the default sink ``vsink``, whose monitor the recorder captures with `
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -18,10 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hushnote.daemon.cli.record import devices_main
+from hushnote.daemon.core.datatypes import CHANNEL
+from hushnote.daemon.notes import notefile
 from hushnote.daemon.recording.chunks import recordings_dir
+from hushnote.daemon.recording.controller import recording_name
 from hushnote.daemon.recording.recorder import Recorder, RecorderError, recover
+from hushnote.ipc.client import IpcClient
 
 from tests.support.config import recorder_cfg, write_toml
+from tests.support.daemon import pulse_daemon
 from tests.support.pulse import PulseServer, pulse_server
 from tests.support.recorder_proc import recorder_process
 from tests.support.speech import joined_clips, write_wav
@@ -219,3 +225,41 @@ def test_parec_ending_mid_recording_warns_and_keeps_the_microphone(call: PulseSe
     pcm = read_stereo(res.path)
     _, ncc = locate(pcm[:, 0], clips["therapist"][0])
     assert ncc > 0.95, "the microphone went on recording after the output was gone"
+
+
+# ----------------------------------------------------------------------------- through the service: labelled by channel
+
+def test_a_call_recorded_through_the_service_is_labelled_by_channel(call: PulseServer, home: Path, tmp_path: Path,
+                                                                     eval_dir: Path) -> None:
+    """The daemon records a call (therapist into the microphone, client from the call's output, two turns
+    each) with live transcription; after Stop its model process reads the encrypted recording's channels and
+    every line says who spoke: Therapist, Client, Therapist, Client."""
+    turns = [("vmic", ["LJ001-0007"]), ("vsink", ["1089-134686-0000"]), ("vmic", ["LJ001-0008"]),
+             ("vsink", ["1089-134686-0001"])]
+    wavs = [(device, write_wav(tmp_path / f"turn{i}.wav", joined_clips(eval_dir, names)[0]))
+            for i, (device, names) in enumerate(turns)]
+    with pulse_daemon(tmp_path / "hn", home, call, system_audio=True) as d:
+        d.start()
+        with IpcClient(d.sock, timeout=10).subscribe() as sub:
+            st = d.call("record.start", consent_confirmed=True, source="tray")
+            time.sleep(1.5)
+            for device, wav in wavs:
+                call.play_and_wait(wav, device=device)
+            time.sleep(0.5)
+            d.call("record.stop")
+            deadline = time.monotonic() + 180
+            done = None
+            while done is None and time.monotonic() < deadline:
+                ev = sub.get(timeout=1.0)
+                done = ev.data if ev is not None and ev.name == "job.done" else None
+        assert done is not None and done["state"] == "done", done
+        stem = Path(recording_name(st["id"])).stem
+        t = notefile.read_transcript(d.notes / f"{stem}.transcript.md")
+        log = d.log.read_text(errors="replace")
+        assert "using the transcript made while recording" in log and "transcribing the file" not in log, log
+        assert d.stop() == 0
+    assert (t.speakers, t.speaker_basis) == (("Therapist", "Client"), CHANNEL)
+    runs = [who for who, _ in itertools.groupby(s.speaker for s in t.segments)]
+    assert runs == ["Therapist", "Client", "Therapist", "Client"], [(s.speaker, s.start) for s in t.segments]
+    note = (d.notes / f"{stem}.note.md").read_text(encoding="utf-8")
+    assert 'speakers: "Therapist/Client (by channel)"' in note

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.errors import InputError, ModelError, TooLittleSpeech
@@ -53,20 +54,26 @@ def test_job_in_the_child_matches_the_pipeline_in_process(cfg: Config, eval_dir:
 
 
 def test_live_window_in_the_child_matches_in_process(cfg: Config, eval_dir: Path) -> None:
-    """A recording's window (samples in memory) transcribed in the child: same segments, input untouched."""
+    """A recording's window (samples in memory) transcribed in the child: same segments and word times, the
+    same voice embeddings for the speaker labels, input untouched."""
     from hushnote.daemon.speech import audio
-    from hushnote.daemon.speech.transcribe import transcriber_for
 
     samples = audio.decode_all(eval_dir / "speech" / JFK)
     before = samples.copy()
     with ModelRunner() as r:
-        got = r.transcribe_audio(samples, cfg, source="live")
+        got = r.transcribe_window(samples, cfg, source="live")
         chunks = r.speech_chunks(samples)  # where the recorder may end a window
-        assert "ctranslate2" in r.status()["modules"]
+        off = r.transcribe_window(samples, cfg.with_overrides(speakers__enabled=False), source="live")
+        assert {"ctranslate2", "onnxruntime"} <= set(r.status()["modules"])
     assert (samples == before).all()
     assert chunks == audio.speech_chunks(samples.copy()) and chunks
-    direct = transcriber_for(cfg).transcribe_audio(samples.copy(), "live")
-    assert got.segments == direct.segments and got.source == "live" and "ask not" in got.text.lower()
+    direct = pipeline.transcribe_window(samples.copy(), cfg, "live")
+    assert got.transcript == direct.transcript and got.transcript.source == "live"
+    assert "ask not" in got.transcript.text.lower() and len(got.transcript.words) >= 20
+    assert got.voices is not None and direct.voices is not None and len(got.voices) >= 5
+    assert got.voices.windows == direct.voices.windows
+    assert np.allclose(got.voices.embeddings, direct.voices.embeddings, atol=1e-5)
+    assert off.voices is None and off.transcript.words == () and off.transcript.segments
 
 
 def test_errors_come_back_as_the_same_classes_and_the_child_carries_on(cfg: Config, tmp_path: Path,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from hushnote.daemon.speakers.labels import Word
@@ -43,6 +44,10 @@ class Session:
             if a <= t < b:
                 return who
         return None
+
+    def reader_near(self, t: float) -> int:
+        """The reader of the turn nearest ``t`` (a recogniser's word time may fall in a pause)."""
+        return min(self.turns, key=lambda turn: max(turn[0] - t, t - turn[1], 0.0))[2]
 
 
 def _tilt(piece: np.ndarray, db_per_octave: float) -> np.ndarray:
@@ -154,3 +159,39 @@ def best_mapping_accuracy(labels: Sequence[int | None], truth: Sequence[int]) ->
             votes = [t for y, t in zip(labels, truth, strict=True) if y == x]
             best += max(votes.count(n) for n in names)
     return best / max(len(truth), 1)
+
+
+def feed_live(live: Any, audio: np.ndarray, window_s: float = 25.0) -> None:
+    """Give 16 kHz float32 ``audio`` to a ``LiveTranscriber`` as the recorder does: int16 windows of at
+    most ``window_s`` seconds, each ended at a pause (``cuts.pick_cut`` with the live transcriber's VAD,
+    from 0.6 of the window on), then the rest, then the end of the recording."""
+    from hushnote.daemon.recording.cuts import pick_cut
+
+    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    hi = int(window_s * SAMPLE_RATE)
+    offset = 0
+    while pcm.shape[0] - offset >= hi:
+        cut = pick_cut(pcm[offset:offset + hi], int(0.6 * hi), hi, live.speech_chunks)
+        live.on_window(pcm[offset:offset + cut].astype(np.float32) / 32768.0, offset / SAMPLE_RATE)
+        offset += cut
+    if offset < pcm.shape[0]:
+        live.on_window(pcm[offset:].astype(np.float32) / 32768.0, offset / SAMPLE_RATE)
+    live.on_end(pcm.shape[0] / SAMPLE_RATE, True)
+
+
+def word_labels(words: Sequence[Any], labelled: Any) -> list[str | None]:
+    """Each recognised word's (``Transcript.words``, before labelling) speaker in the ``labelled``
+    transcript, whose segments are runs of those words."""
+    out: list[str | None] = []
+    for w in words:
+        mid = (w.start + w.end) / 2
+        seg = next((s for s in labelled.segments if s.start - 0.01 <= mid <= s.end + 0.01), None)
+        out.append(seg.speaker if seg is not None else None)
+    return out
+
+
+def labelled_accuracy(session: Session, words: Sequence[Any], labelled: Any) -> float:
+    """The share of ``words`` given their reader in ``labelled`` after the best renaming of its speakers."""
+    names = list(labelled.speakers)
+    labels = [names.index(x) if x in names else None for x in word_labels(words, labelled)]
+    return best_mapping_accuracy(labels, [session.reader_near((w.start + w.end) / 2) for w in words])

@@ -82,18 +82,19 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
 
 
 def write_flac(path: Path, samples: np.ndarray | Iterable[np.ndarray]) -> None:
-    """``samples``: float32 in [-1, 1] at 16 kHz, one array (written a minute at a time) or the pieces of the
-    recording in order (written one by one, never joined): memory stays bounded."""
+    """``samples``: float32 in [-1, 1] at 16 kHz, one array (written a minute at a time; (n, 2): two channels)
+    or the mono pieces of the recording in order (written one by one, never joined): memory stays bounded."""
     import av
 
     step = SAMPLE_RATE * 60
     pieces = ((samples[i:i + step] for i in range(0, samples.shape[0], step)) if isinstance(samples, np.ndarray)
               else samples)
+    layout = "stereo" if isinstance(samples, np.ndarray) and samples.ndim == 2 else "mono"
     with av.open(str(path), "w", format="flac") as container:
-        stream = container.add_stream("flac", rate=SAMPLE_RATE, layout="mono")
+        stream = container.add_stream("flac", rate=SAMPLE_RATE, layout=layout)
         for piece in pieces:
-            pcm = np.clip(piece * 32768.0, -32768, 32767).astype(np.int16).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            pcm = np.clip(piece * 32768.0, -32768, 32767).astype(np.int16).reshape(1, -1)  # interleaved
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout=layout)
             frame.sample_rate = SAMPLE_RATE
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -164,6 +164,8 @@ def test_roles_come_only_from_a_clear_enrolment_match_never_guessed() -> None:
     voice = np.eye(1, 192, 1, dtype=np.float32)[0]  # the second voice is the enrolled therapist
     known = labelling.by_voice(t, found, ["Therapist", "Client"], voice)
     assert known.speaker_basis == ENROLLED and [s.speaker for s in known.segments] == ["Client", "Therapist"]
+    assert known.speakers == ("Therapist", "Client")  # the therapist first, though the client spoke first
+    assert [known.role_of(s.speaker) for s in known.segments] == ["client", "clinician"]
     stranger = np.eye(1, 192, 5, dtype=np.float32)[0]  # matches neither cluster: no role
     assert labelling.by_voice(t, found, ["Therapist", "Client"], stranger).speaker_basis == UNKNOWN_ROLES
 

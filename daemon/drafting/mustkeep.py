@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Transcript
 from hushnote.daemon.drafting.grounding import looks_like_drug
-from hushnote.daemon.drafting.screening.risk import MEDS_FILE, is_risk, lexicon, rulebook
+from hushnote.daemon.drafting.screening.risk import MEDS_FILE, is_risk, lexicon, prepare, rulebook
 from hushnote.daemon.drafting.screening.wordrules import (
     Compiler,
     Tokens,
@@ -97,6 +97,7 @@ def collect(transcript: Transcript, template: Template) -> list[Keep]:
     rules = keep_rules()
     lemma = rulebook().lemma
     said = [u for u in units(transcript) if u.text.strip()]
+    prepare(u.text for u in said)  # the classifier's sentence embeddings in one batch, not one by one
     risky = {u.index for u in said if is_risk(u.text)}
     us = [u for u in said if u.index not in risky]
     toks = {u.index: tokenise(u.text, lemma) for u in us}

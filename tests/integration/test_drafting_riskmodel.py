@@ -17,9 +17,9 @@ from hushnote.daemon.drafting.screening.risk import classify, find_risk, forget,
 from tests.support.paths import RISK_DATA
 
 RECALL_GOAL, FALSE_ALARM_GOAL = 0.95, 0.15
-# fresh_set_C (the one set never tuned on) does NOT meet the goals even with the classifier trained on it:
-# these are its floors (rules alone: 0.74 recall, 0.19 false alarms; held out, combined: 0.83, 0.21).
-FLOORS = {"fresh_set_C.tsv": (0.83, 0.21)}
+# Every set is now the classifier's training data, fresh_set_C included: all meet the goals (C's held-out
+# figure, from leave-one-set-out, is in docs/BENCHMARKS.md; it was a floor of 0.83 / 0.21 here before).
+FLOORS: dict[str, tuple[float, float]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -84,4 +84,4 @@ def test_indirect_phrasing_is_quoted_with_its_category_and_a_similar_statement(e
     assert "(classifier; similar to: \"" in found[0].category
     hit = classify(said[1])[0]
     assert hit.similar and hit.rule.startswith("classifier (score ")
-    assert hit.words in riskmodel.classifier().example_text  # type: ignore[union-attr]
+    assert hit.words in riskmodel.classifier().risk_text  # type: ignore[union-attr]

@@ -1,5 +1,5 @@
 """The pure-numpy pieces of the risk classifier: reading a safetensors file, erf/GELU, the logistic score
-and the nearest training statement that explains a verdict, and the shipped classifier file itself."""
+and neighbour scores, the nearest training statement that explains a verdict, and the shipped classifier file itself."""
 
 from __future__ import annotations
 
@@ -62,25 +62,37 @@ def unit(v: list[float]) -> np.ndarray:
 
 
 def test_scores_and_the_nearest_statement_explain_a_verdict() -> None:
-    clf = riskmodel.Classifier(weights=np.array([4.0, 0.0, 0.0], dtype=np.float32), bias=-1.0, threshold=0.5,
-                               examples=np.stack([unit([1, 0.2, 0]), unit([1, -0.2, 0.1])]),
-                               example_text=("I want to die.", "I cut my arm."),
-                               example_category=("wish_dead", "self_harm"), provenance={})
-    emb = np.stack([unit([1, -0.3, 0.1]), unit([0, 1, 0])])
+    risk = np.stack([unit([1, 0.2, 0]), unit([1, -0.2, 0.1]), unit([1, -0.3, 0.12])])
+    clf = riskmodel.Classifier(weights=np.array([4.0, 0.0, 0.0], dtype=np.float32), bias=-1.0, risk=risk,
+                               risk_text=("I want to die.", "I cut my arm.", "My son cuts his arm."),
+                               risk_category=("wish_dead", "self_harm", "third_person"),
+                               ordinary=np.stack([unit([0, 1, 0]), unit([0, 0, 1])]), k=1, sharpness=20.0,
+                               threshold=0.7, confirm=0.4, provenance={})
+    emb = np.stack([unit([1, -0.3, 0.1]), unit([0, 1, 0.05])])
     risky, ordinary = clf.verdicts(emb)
-    assert risky.flagged and risky.score == pytest.approx(1 / (1 + math.exp(-(4 * emb[0, 0] - 1))), rel=1e-5)
+
+    def expected(e: np.ndarray) -> float:
+        linear = 1 / (1 + math.exp(-(4 * float(e[0]) - 1)))
+        margin = float(np.max(risk @ e)) - float(np.max(clf.ordinary @ e))
+        return (linear + 1 / (1 + math.exp(-20 * margin))) / 2
+
+    assert risky.flagged and risky.confirms and risky.score == pytest.approx(expected(emb[0]), rel=1e-5)
+    # named by the nearest statement with a category of its own (a third person's is skipped)
     assert (risky.category, risky.example) == ("self_harm", "I cut my arm.")
-    assert not ordinary.flagged and ordinary.score == pytest.approx(1 / (1 + math.e), rel=1e-5)
+    assert not ordinary.flagged and not ordinary.confirms
+    assert ordinary.score == pytest.approx(expected(emb[1]), rel=1e-5)
     assert clf.verdicts(np.zeros((0, 3), dtype=np.float32)) == []
 
 
 def test_the_shipped_classifier_file_is_complete() -> None:
     clf = riskmodel.load()
     assert clf.weights.shape == (384,) and np.all(np.isfinite(clf.weights))
-    assert 0.0 < clf.threshold < 1.0
-    assert clf.examples.shape == (len(clf.example_text), 384) == (len(clf.example_category), 384)
-    assert np.allclose(np.linalg.norm(clf.examples, axis=1), 1.0, atol=1e-3)
-    assert set(clf.example_category) <= set(SUICIDE_SCALE) | set(OTHERS)
+    assert 0.0 < clf.confirm <= clf.threshold < 1.0 and clf.k >= 1 and clf.sharpness > 0
+    assert clf.risk.shape == (len(clf.risk_text), 384) == (len(clf.risk_category), 384)
+    assert clf.ordinary.shape[1] == 384 and len(clf.ordinary) > len(clf.risk)
+    for rows in (clf.risk, clf.ordinary):
+        assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3)
+    assert set(clf.risk_category) <= set(SUICIDE_SCALE) | set(OTHERS) | {riskmodel.UNNAMED}
     assert clf.provenance["trained_by"] == "scripts/dev/train_risk_classifier.py"
 
 

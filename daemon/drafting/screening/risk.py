@@ -7,8 +7,10 @@ Recall first, offline and explainable: the rules are readable data files in ``da
 ``wordrules.py`` for their syntax). Ordinary phrases ("this commute is killing me") are masked first;
 negation never hides a match. Each hit says which rule matched, and whether it is said about another
 person ("my son said he wants to die"). Beside the rules, when the embedding model package is installed, a
-small classifier (``riskmodel.py``) catches what the rules' words miss; its hits name the category and the
-training statement they are most similar to. The rule pass always runs. Nothing here is ever logged.
+small classifier (``riskmodel.py``) reads every sentence: it catches what the rules' words miss (its hits name
+the category and the written risk statement they are most similar to), and a rule hit stands only when the
+classifier's score reaches its (low) confirmation threshold, which sets aside look-alikes such as "I wrote a
+goodbye card for my colleague". Without the classifier the rules alone decide. Nothing here is ever logged.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class RiskHit:
     @property
     def name(self) -> str:
         if self.similar:
-            return f'{self.label} (classifier; similar to: "{self.words}")'
+            who = f"{ABOUT_OTHER}; " if self.about_other else ""
+            return f'{self.label} ({who}classifier; similar to: "{self.words}")'
         return f"{self.label} ({ABOUT_OTHER})" if self.about_other else self.label
 
 
@@ -233,33 +236,36 @@ def _rule_hits(text: str) -> tuple[RiskHit, ...]:  # the drafter asks about the 
 
 
 def classify(text: str) -> list[RiskHit]:
-    """The risk categories in ``text`` (empty: none), most important first: the rules' hits, else the
-    classifier's (when installed). Call ``prepare`` first with every sentence to embed them in one batch."""
+    """The risk categories in ``text`` (empty: none), most important first. With the classifier installed:
+    the rules' hits when the classifier confirms them, else the classifier's own hit when it flags the
+    sentence; without it, the rules' hits. Call ``prepare`` first with every sentence to embed them in one
+    batch."""
     hits = rule_hits(text)
-    if hits:
-        return hits
     prepare([text])
-    found = _verdicts.get(text.strip())
-    return [found] if found else []
+    verdict = _verdicts.get(text.strip())
+    if verdict is None:
+        return hits
+    if hits:
+        return hits if verdict.confirms else []
+    return [_classifier_hit(text, verdict)] if verdict.flagged else []
 
 
-_verdicts: dict[str, RiskHit | None] = {}
+_verdicts: dict[str, riskmodel.Verdict | None] = {}
 _MAX_VERDICTS = 20000
 
 
 def prepare(texts: Iterable[str]) -> None:
-    """Run the classifier, in one batch, on every sentence the rules do not flag and that it has not seen
-    (embedding is the costly part: a 50-minute session's sentences take a few seconds). Without the
-    classifier installed this does nothing."""
-    todo = list(dict.fromkeys(t for t in (x.strip() for x in texts) if t not in _verdicts and not rule_hits(t)))
+    """Run the classifier, in one batch, on every sentence it has not seen (embedding is the costly part:
+    a 50-minute session's sentences take a few seconds). Without the classifier installed this remembers
+    that there is no verdict."""
+    todo = list(dict.fromkeys(t for t in (x.strip() for x in texts) if t and t not in _verdicts))
     if not todo:
         return
     verdicts = riskmodel.judge(todo)
     if len(_verdicts) + len(todo) > _MAX_VERDICTS:
         _verdicts.clear()
     for i, text in enumerate(todo):
-        v = verdicts[i] if verdicts else None
-        _verdicts[text] = _classifier_hit(v) if v and v.flagged else None
+        _verdicts[text] = verdicts[i] if verdicts else None
 
 
 def forget() -> None:
@@ -267,9 +273,18 @@ def forget() -> None:
     _verdicts.clear()
 
 
-def _classifier_hit(v: riskmodel.Verdict) -> RiskHit:
-    return RiskHit(v.category, rulebook().labels.get(v.category, v.category), False,
+def _classifier_hit(text: str, v: riskmodel.Verdict) -> RiskHit:
+    about_other = v.category not in NO_PERSON and speaker_of(rulebook().tokens(text)) == "other"
+    return RiskHit(v.category, rulebook().labels.get(v.category, v.category), about_other,
                    f"classifier (score {v.score:.2f})", v.example, similar=True)
+
+
+def speaker_of(toks: Tokens) -> str:
+    """"other" when the sentence names another person and the speaker never says I, me or myself ("My mum
+    said she'd be better off dead"); else "self": when in doubt, the risk is the speaker's own."""
+    if set(toks.lemmas) & (_FIRST | _REFL_FIRST | {"me"}):
+        return "self"
+    return _nearest_subject(toks, range(len(toks.lemmas))) or "self"
 
 
 def is_risk(text: str) -> bool:

@@ -1,11 +1,14 @@
-"""The risk classifier: a second detector beside the rules, for risk language said in words the rules
-do not know ("topping myself", "check out permanently").
+"""The risk classifier: a second detector beside the rules. It catches risk language said in words the
+rules do not know ("topping myself", "check out permanently") and confirms or sets aside what the rules
+flag ("this commute is killing me" is masked by the rules; "I wrote a goodbye card for my colleague" is not).
 
-A logistic regression over sentence embeddings (``embed.py``), trained by
-``scripts/dev/train_risk_classifier.py`` on the written risk statements and controls of tests/data/risk and
-on ordinary clinical sentences (ACI-BENCH). The learned weights ship in ``data/risk/classifier.npz``
-with the training statements (int8 embeddings) that explain each verdict: a flagged sentence is named by
-the category of the most similar training statement, and that statement is quoted. Nothing is logged.
+Over sentence embeddings (``embed.py``), two scores averaged: a logistic regression, and a nearest-neighbour
+margin (how much closer the sentence is to its nearest written risk statements than to its nearest ordinary
+sentences: the controls of tests/data/risk, medication talk and clinical talk from ACI-BENCH). Trained by
+``scripts/dev/train_risk_classifier.py``; ``data/risk/classifier.npz`` holds the weights, the training
+sentences' embeddings (int8) and the two thresholds chosen by leave-one-set-out on sets the rules were never
+tuned on. A flagged sentence is named by the category of the most similar written risk statement, and that
+statement is quoted: the explanation is the evidence the score used. Nothing is logged.
 """
 
 from __future__ import annotations
@@ -22,47 +25,74 @@ from hushnote.daemon.drafting.screening.embed import encoder
 
 CLASSIFIER = Path(__file__).resolve().parent.parent / "data" / "risk" / "classifier.npz"
 Array = npt.NDArray[np.float32]
+# A written risk statement of this category is about someone else; the category named is the next nearest.
+UNNAMED = "third_person"
 
 
 @dataclass(frozen=True)
 class Verdict:
     """The classifier's reading of one sentence."""
 
-    score: float  # probability of risk language, 0..1
-    flagged: bool  # score >= the shipped threshold
-    category: str  # the category of the most similar training statement
+    score: float  # 0..1: how much it reads like risk language
+    flagged: bool  # score >= threshold: quoted even when no rule matches
+    confirms: bool  # score >= confirm: a rule hit on this sentence stands
+    category: str  # the category of the most similar written risk statement
     example: str  # that statement
 
 
 @dataclass(frozen=True)
 class Classifier:
-    weights: Array  # (384,)
+    weights: Array  # (384,) logistic regression
     bias: float
-    threshold: float
-    examples: Array  # (m, 384), unit rows: the training risk statements
-    example_text: tuple[str, ...]
-    example_category: tuple[str, ...]
+    risk: Array  # (m, 384), unit rows: the written risk statements
+    risk_text: tuple[str, ...]
+    risk_category: tuple[str, ...]
+    ordinary: Array  # (n, 384), unit rows: controls, medication talk, clinical talk
+    k: int  # neighbours averaged on each side
+    sharpness: float  # the margin's scale before the logistic
+    threshold: float  # quoted on the classifier's word alone
+    confirm: float  # a rule hit needs at least this
     provenance: dict[str, Any]
 
     def scores(self, emb: Array) -> Array:
-        """The probability of risk language for each embedding row."""
-        out: Array = (1.0 / (1.0 + np.exp(-(emb @ self.weights + self.bias)))).astype(np.float32)
+        """The risk score of each embedding row: the mean of the logistic and the neighbour scores."""
+        linear = 1.0 / (1.0 + np.exp(-(emb @ self.weights + self.bias)))
+        margin = _top_mean(emb @ self.risk.T, self.k) - _top_mean(emb @ self.ordinary.T, self.k)
+        near = 1.0 / (1.0 + np.exp(-self.sharpness * margin))
+        out: Array = ((linear + near) / 2.0).astype(np.float32)
         return out
 
     def verdicts(self, emb: Array) -> list[Verdict]:
+        if not len(emb):
+            return []
         scores = self.scores(emb)
-        nearest = np.argmax(emb @ self.examples.T, axis=1) if len(emb) else np.zeros(0, dtype=np.int64)
-        return [Verdict(float(s), bool(s >= self.threshold), self.example_category[j], self.example_text[j])
-                for s, j in zip(scores, nearest, strict=True)]
+        sims = emb @ self.risk.T
+        sims[:, [c == UNNAMED for c in self.risk_category]] = -np.inf
+        nearest = np.argmax(sims, axis=1)
+        return [Verdict(float(s), bool(s >= self.threshold), bool(s >= self.confirm), self.risk_category[j],
+                        self.risk_text[j]) for s, j in zip(scores, nearest, strict=True)]
+
+
+def _top_mean(sims: Array, k: int) -> Array:
+    """The mean of each row's ``k`` largest values."""
+    k = min(k, sims.shape[1])
+    out: Array = np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1)
+    return out
+
+
+def _unit_rows(packed: Any, scale: float) -> Array:
+    rows: Array = packed.astype(np.float32) / np.float32(scale)
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return rows
 
 
 def load(path: Path = CLASSIFIER) -> Classifier:
     with np.load(path, allow_pickle=False) as z:
-        examples = z["examples"].astype(np.float32) / np.float32(z["example_scale"])
-        examples /= np.maximum(np.linalg.norm(examples, axis=1, keepdims=True), 1e-12)
-        return Classifier(z["weights"].astype(np.float32), float(z["bias"]), float(z["threshold"]), examples,
-                          tuple(str(x) for x in z["example_text"]), tuple(str(x) for x in z["example_category"]),
-                          json.loads(str(z["provenance"])))
+        scale = float(z["scale"])
+        return Classifier(z["weights"].astype(np.float32), float(z["bias"]), _unit_rows(z["risk"], scale),
+                          tuple(str(x) for x in z["risk_text"]), tuple(str(x) for x in z["risk_category"]),
+                          _unit_rows(z["ordinary"], scale), int(z["k"]), float(z["sharpness"]),
+                          float(z["threshold"]), float(z["confirm"]), json.loads(str(z["provenance"])))
 
 
 @lru_cache(maxsize=1)

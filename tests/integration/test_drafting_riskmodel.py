@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hushnote.daemon.core.datatypes import Segment, Transcript
 from hushnote.daemon.drafting.screening import embed, riskmodel
-from hushnote.daemon.drafting.screening.risk import classify, find_risk, forget, is_risk, prepare
+from hushnote.daemon.drafting.screening.risk import classify, find_risk, forget, is_risk, prepare, rule_hits
 
 from tests.support.paths import RISK_DATA
 
@@ -85,3 +85,24 @@ def test_indirect_phrasing_is_quoted_with_its_category_and_a_similar_statement(e
     hit = classify(said[1])[0]
     assert hit.similar and hit.rule.startswith("classifier (score ")
     assert hit.words in riskmodel.classifier().risk_text  # type: ignore[union-attr]
+
+
+def test_the_classifier_sets_aside_a_rule_look_alike_and_keeps_the_rules_real_hits(encoder: embed.Encoder) -> None:
+    forget()
+    look_alike = "I tried to end the phone call politely but she kept talking."
+    real = "I tried to end my life last spring with my sleeping tablets."
+    prepare([look_alike, real])
+    assert [h.category for h in rule_hits(look_alike)] == ["past_attempt"]  # the rules alone would quote it
+    assert classify(look_alike) == []
+    assert [h.category for h in classify(real)] == ["past_attempt"] and not classify(real)[0].similar
+
+
+def test_a_classifier_hit_about_someone_else_says_so(encoder: embed.Encoder) -> None:
+    forget()
+    said = "My husband keeps talking about topping himself."
+    assert rule_hits(said) == []
+    hit = classify(said)[0]
+    assert hit.similar and hit.about_other and hit.category == "si_thoughts"
+    assert hit.name.startswith("suicidal thoughts (about another person; classifier; similar to: \"")
+    mine = classify("Honestly I have been thinking about topping myself, just checking out for good.")[0]
+    assert mine.similar and not mine.about_other

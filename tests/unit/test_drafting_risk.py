@@ -192,3 +192,15 @@ def test_broken_rule_file_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "rules.txt").write_text("cut ..2 my @BODY\n", encoding="utf-8")
     with pytest.raises(RuleError, match="rules.txt line 1"):
         risk.Rulebook(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "who"), [
+    ("My husband keeps talking about topping himself.", "other"),
+    ("My mum said she'd be better off dead.", "other"),
+    ("My wife doesn't know, but I've been wishing for death for months.", "self"),
+    ("I told my mum I'm tired of living.", "self"),
+    ("Just done with all of it.", "self"),
+])
+def test_whose_risk_a_classifier_hit_is_about(text: str, who: str) -> None:
+    # when in doubt the speaker's own: "about another person" is said only when no I / me / myself is said
+    assert risk.speaker_of(risk.rulebook().tokens(text)) == who

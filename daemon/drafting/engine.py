@@ -16,10 +16,11 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Note, NoteSection, Progress, Transcript, no_progress
 from hushnote.daemon.core.errors import InputError, ModelError
 from hushnote.daemon.drafting import extractive, mustkeep
-from hushnote.daemon.drafting.grounding import ground, index_transcript
+from hushnote.daemon.drafting.grounding import ground, index_transcript, quoted
 from hushnote.daemon.drafting.roles import speakers_of
-from hushnote.daemon.drafting.screening.risk import find_risk, rule_hits
+from hushnote.daemon.drafting.screening.risk import find_risk, is_risk, rule_hits
 from hushnote.daemon.drafting.template import Template, load_template
+from hushnote.daemon.drafting.text import clean_quote, units
 from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
     sections = mustkeep.ensure(sections, mustkeep.collect(transcript, tpl),
                                lambda u: extractive.quote(u, transcript.timed, speakers, clean))
     idx = index_transcript(transcript)
+    cleared = cleared_quotes(transcript)
     threshold = float(cfg["drafting.support_threshold"])
     by_key = {s.key: s for s in sections}
     out: list[NoteSection] = []
@@ -94,8 +96,10 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
         for s in got.sentences if got else []:
             # The rules only: the classifier judges what was said (transcript sentences: the extractive
             # drafter never picks one it flags, and find_risk quotes them), not a note's wording around a quote
-            # ('Therapist stated: "...safety plan..."' reads like therapy talk about risk to it).
-            if rule_hits(s.text):
+            # ('Therapist stated: "...safety plan..."' reads like therapy talk about risk to it). A quote of a
+            # sentence the detector cleared (a rule's look-alike: "it killed my sex drive") stays: it is not
+            # in the review block either, and it may be the note's only mention of a medication.
+            if rule_hits(s.text) and quoted(s.text) not in cleared:
                 dropped += 1
                 continue
             kept.append(ground(s.text, idx, threshold))
@@ -103,3 +107,13 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
     if dropped:
         log.info("kept %d sentence(s) with risk language out of the note sections", dropped)
     return Note(template=tpl.name, sections=out, engine=engine, risk=find_risk(transcript, suggested or ()))
+
+
+def cleared_quotes(transcript: Transcript) -> set[str]:
+    """The quotes (raw and clean) of the transcript sentences with no risk language: the review block's
+    judgement, so a sentence is either there or may be quoted in a section, never neither."""
+    out: set[str] = set()
+    for u in units(transcript):
+        if u.text.strip() and not is_risk(u.text):
+            out.update((u.text.strip(), clean_quote(u.text)))
+    return out

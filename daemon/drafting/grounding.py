@@ -91,6 +91,12 @@ def index_transcript(transcript: Transcript) -> TranscriptIndex:
     return idx
 
 
+def quoted(sentence: str) -> str | None:
+    """The words a note sentence quotes (``Client stated: "…" [stamp]``), or None when it is not a quote."""
+    m = _QUOTE_RE.match(sentence)
+    return m.group("q") if m else None
+
+
 def quote_flags(sentence: str, idx: TranscriptIndex) -> list[str]:
     """A quote whose words are not, in order, the words of a transcript line at its stamp (empty: it is)."""
     m = _QUOTE_RE.match(sentence)

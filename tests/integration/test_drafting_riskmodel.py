@@ -58,9 +58,14 @@ def rows(path: str) -> list[dict[str, str]]:
 
 
 SETS = sorted(p.name for p in RISK_DATA.glob("*_set*.tsv"))
+# Written blind (by someone who saw neither the code nor the other sets), never trained or tuned on: the
+# goals are not met on them; these floors are their first-run figures on the final detector of 2026-11-30
+# (docs/BENCHMARKS.md), so a change that makes them worse fails.
+BLIND = {"blind_1.tsv": (0.92, 0.22), "blind_2.tsv": (0.92, 0.15)}  # 140/152, 22/103; 140/152, 14/103
+FLOORS.update(BLIND)
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", SETS + sorted(BLIND))
 def test_rules_or_classifier_meet_the_goals_on_every_set(name: str, encoder: embed.Encoder) -> None:
     data = rows(name)
     prepare(r["text"] for r in data)

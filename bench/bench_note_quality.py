@@ -78,6 +78,19 @@ def unsaid_words(note: Note, t: Transcript) -> int:
     return bad
 
 
+def record_text(note: Note, t: Transcript) -> str:
+    """What is scored: the note as it goes into the record, copied as plain text without timestamps."""
+    return export.plain_text(document.parse(render_note(note, t)), stamps=False)
+
+
+def dialogue(rows: list[dict[str, str]], i: int, audio: bool, tmp: Path) -> Transcript:
+    """Dialogue ``i`` as ``hushnote draft`` reads it, or as an audio transcript would have it."""
+    path = tmp / f"dialogue-{i}.txt"
+    path.write_text(rows[i]["dialogue"] + "\n", encoding="utf-8")
+    t = read_transcript(path)
+    return as_audio(t) if audio else t
+
+
 def run(rows: list[dict[str, str]], idx: list[int], audio: bool, template: str, quotes: str,
         tmp: Path) -> tuple[list[float], list[int], int, int]:
     cfg = defaults().with_overrides(drafting__quotes=quotes)
@@ -85,13 +98,9 @@ def run(rows: list[dict[str, str]], idx: list[int], audio: bool, template: str, 
     lengths: list[int] = []
     unsaid = empty = 0
     for i in idx:
-        path = tmp / f"dialogue-{i}.txt"
-        path.write_text(rows[i]["dialogue"] + "\n", encoding="utf-8")
-        t = read_transcript(path)
-        if audio:
-            t = as_audio(t)
+        t = dialogue(rows, i, audio, tmp)
         note = draft(t, cfg, template=template, engine="extractive")
-        text = export.plain_text(document.parse(render_note(note, t)), stamps=False)
+        text = record_text(note, t)
         scores.append(rouge1(text, rows[i]["note"]))
         lengths.append(len(text.split()))
         unsaid += unsaid_words(note, t)

@@ -5,12 +5,15 @@ Each note sentence is a verbatim quote of one transcript sentence, with its time
 
 1. split segments into sentences (spans of the original text, so quotes stay verbatim);
 2. drop filler/backchannel, questions, and every sentence with risk language (it goes to Note.risk);
-3. score each sentence for each section: cue phrases and weights from the template (a section with no
-   sentence at ``MIN_SCORE`` or above stays empty: "Not discussed in this session."), plus its topic
-   words (content words the session keeps coming back to); scaled by how dense and detailed it is and,
-   only when speakers' roles are known (``roles``), whose words they are: with hushnote's own labels a
-   client section quotes only the client, a clinician section only the therapist. A sentence with topic
-   words but no cue can only go to its speaker's first section (the first section without roles);
+3. place each sentence: a section may take it for a reason only, a cue phrase of the template (a section
+   with no sentence at ``MIN_SCORE`` or above stays empty: "Not discussed in this session."), or, for
+   a sentence without a cue of its own, being its speaker's section (the first section without roles)
+   or a section a cue of the same turn or the turn before pointed to (``nearby``), and only in a section
+   something was said about; with hushnote's own labels a client section quotes only the client, a
+   clinician section only the therapist;
+   rank it there by ``relevance`` (cue weights plus topic words, content density, detail, fewer "I"/"you")
+   times the quote-worth model's factor (``worth``: a small linear model fitted on the tune split that
+   predicts how much of a quote a clinician's note would share);
 4. seed each section with the sentences it must keep whatever its budget (``mustkeep``: medications
    with dose and change, a safety plan, homework, the next appointment); they count against the budgets;
 5. pick greedily with maximal marginal relevance (Jaccard on content stems) under each section's
@@ -18,8 +21,9 @@ Each note sentence is a verbatim quote of one transcript sentence, with its time
 6. within a section, quotes appear in transcript order, cleaned (``text.clean_quote``) unless
    ``drafting.quotes = "verbatim"``.
 
-The constants below were tuned on 45 ACI-BENCH dialogues and checked on 22 held-out ones
-(bench/bench_note_quality.py, docs/BENCHMARKS.md).
+The constants below and the worth model were tuned on 45 ACI-BENCH dialogues (the model and its two
+constants by cross-validation within them, ``scripts/dev/train_quote_worth.py``) and checked on 22
+held-out ones (bench/bench_note_quality.py, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -45,16 +49,16 @@ from hushnote.daemon.drafting.text import (
     tokens,
     units,
 )
+from hushnote.daemon.drafting.worth import PERSONAL, Context, WorthModel, features, is_question
+from hushnote.daemon.drafting.worth import model as worth_model
 
 MIN_SCORE = 1.0  # the cue threshold: a sentence without a cue of at least this weight has no cue
 REDUNDANT = 0.4  # Jaccard at or above this with an already chosen sentence: skip
 MMR_LAMBDA = 0.7
 TOPIC_WEIGHT = 1.0  # weight of a sentence's topic words against its cue weights
-TOPIC_MIN_WORDS = 10  # a sentence placed by its topic words alone (no cue) has at least this many words
-SECTION_SHARE = 0.9  # share of each section's max_words a note uses (the templates' budgets are upper limits)
 PERSONAL_PENALTY = 4.0  # conversation ("I", "you") says less per word than a statement of fact
-PERSONAL = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "you", "you're", "you've", "your", "we",
-                      "we're", "we'll", "us", "our"})
+ROLE_MATCH, ROLE_MISMATCH = 1.3, 0.6  # a labelled dialogue: a role's section prefers its role's words
+SECTION_SHARE = 0.9  # share of each section's max_words a note uses (the templates' budgets are upper limits)
 NOTE_WORDS = 380  # quoted words in a whole note; with titles and attributions a note is ~400 words
 
 
@@ -104,31 +108,60 @@ def home_sections(u: Unit, template: Template, speakers: Speakers) -> frozenset[
     return frozenset(i for i, sec in enumerate(template.sections) if sec.speaker in (r, "any")) or frozenset({0})
 
 
-def section_score(u: Unit, section: Section, speakers: Speakers, topic: float = 0.0, home: bool = False) -> float:
-    """How well ``u`` fits ``section``: 0 without a cue, unless ``home`` and it is long and on topic; 0 for
-    the other role's words in a role's section when hushnote labelled the speakers (``Speakers.fits``)."""
-    if not speakers.fits(u.speaker, section.speaker):
-        return 0.0
-    cues = cue_score(u.text, section)
-    if cues < MIN_SCORE:
-        cues = 0.0
-        if not home or topic < 1.0 or len(tokens(u.text)) < TOPIC_MIN_WORDS:
-            return 0.0
+def relevance(u: Unit, cues: float, topic: float) -> float:
+    """How much ``u`` says for a section it has ``cues`` for (0: placed without a cue): the cue weights plus
+    its topic words, scaled by how dense and detailed it is and down for conversation words."""
     toks = tokens(u.text)
     content = content_tokens(u.text)
     info = min(1.0, len(content) / 6.0)
     density = len(content) / max(1, len(toks))
     detail = sum(1 for w in content if len(w) >= 7 or any(c.isdigit() for c in w))
     personal = sum(1 for w in toks if w in PERSONAL) / max(1, len(toks))
-    score = ((cues + TOPIC_WEIGHT * topic * density) * (0.5 + 0.5 * info) * density * (1 + 0.2 * detail)
-             * max(0.1, 1 - PERSONAL_PENALTY * personal))
-    if speakers.labelled and section.speaker != "any":
-        r = speakers.role(u.speaker)
-        if r == section.speaker:
-            score *= 1.3
-        elif r is not None:
-            score *= 0.6
-    return score
+    return ((cues + TOPIC_WEIGHT * topic * density) * (0.5 + 0.5 * info) * density * (1 + 0.2 * detail)
+            * max(0.1, 1 - PERSONAL_PENALTY * personal))
+
+
+def nearby(u: Unit, cue_table: dict[int, tuple[float, ...]], all_units: list[Unit], turns: int) -> frozenset[int]:
+    """The sections a quotable sentence of the same turn, or of the ``turns`` turns before it, has a cue
+    for: a sentence without a cue of its own carries on what that turn was about."""
+    if turns <= 0:
+        return frozenset()
+    near = range(u.segment - turns, u.segment + 1)
+    return frozenset(i for v in all_units if v.segment in near and v.index in cue_table
+                     for i, c in enumerate(cue_table[v.index]) if c > 0)
+
+
+def placements(u: Unit, template: Template, speakers: Speakers, cues: tuple[float, ...], home: frozenset[int],
+               topic: float, worth: float, model: WorthModel) -> tuple[float, ...]:
+    """How strongly ``u`` belongs in each section (0: it may not go there). A reason is needed: a section
+    cue, or (for a sentence worth at least ``model.min_worth``) being one of its speaker's sections that
+    something was said about. ``relevance`` is scaled by the sentence's worth (``model.weight``). With
+    hushnote's own labels a client section takes only the client's words (``Speakers.fits``); with a
+    dialogue's labels a role's section prefers its role's words."""
+    out: list[float] = []
+    r = speakers.role(u.speaker)
+    factor = model.weight(worth)
+    for i, sec in enumerate(template.sections):
+        if not speakers.fits(u.speaker, sec.speaker) or (cues[i] <= 0 and (i not in home or worth < model.min_worth)):
+            out.append(0.0)
+            continue
+        rel = relevance(u, cues[i], topic) * factor
+        if speakers.labelled and sec.speaker != "any" and r is not None:
+            rel *= ROLE_MATCH if r == sec.speaker else ROLE_MISMATCH
+        out.append(rel)
+    return tuple(out)
+
+
+def sentence_features(u: Unit, text: str, ctx: tuple[list[Unit], Counter[str], Speakers],
+                      best_cue: float, model: WorthModel) -> list[float]:
+    """The quote-worth model's features (``worth.FEATURES``) of ``u`` quoted as ``text``."""
+    all_units, counts, speakers = ctx
+    prev = all_units[u.index - 1] if u.index > 0 else None
+    c = Context(topic=topic_score(u, counts), cue=best_cue, position=u.index / max(1, len(all_units) - 1),
+                role=speakers.role(u.speaker),
+                answers_question=prev is not None and prev.segment != u.segment and is_question(prev.text),
+                medication=bool(mustkeep.keep_rules().medications(u.text)), raw=u.text)
+    return features(text, c, model.priors, model.prior_default)
 
 
 def eligible(u: Unit) -> bool:
@@ -152,20 +185,31 @@ def quote(u: Unit, timed: bool, speakers: Speakers = NOBODY, clean: bool = True)
     return speakers.attribute(u.speaker, quote_text(u, clean), stamp(u.start, timed))
 
 
-def candidates(all_units: list[Unit], template: Template, speakers: Speakers, clean: bool) -> list[_Candidate]:
-    """The sentences a note may quote, each with its score for every section. Topic words alone place a
+def quotable_units(all_units: list[Unit], clean: bool) -> list[tuple[Unit, str]]:
+    """The sentences a note may quote (``eligible`` as said and as quoted), each with its quote text."""
+    prepare([u.text for u in all_units] + [quote_text(u, clean) for u in all_units])  # one embedding batch
+    return [(u, text) for u in all_units
+            if eligible(u) and eligible(Unit(u.index, u.segment, u.start, text := quote_text(u, clean), u.speaker))]
+
+
+def candidates(all_units: list[Unit], template: Template, speakers: Speakers, clean: bool,
+               model: WorthModel | None = None) -> list[_Candidate]:
+    """The sentences a note may quote, each with its score for every section. Worth alone places a
     sentence only in a section that something was said about (a sentence there has a real cue): a section
     without one stays empty ("Not discussed in this session.") rather than padded."""
+    m = model or worth_model()
     secs = template.sections
-    prepare([u.text for u in all_units] + [quote_text(u, clean) for u in all_units])  # one embedding batch
-    quotable = [(u, text) for u in all_units
-                if eligible(u) and eligible(Unit(u.index, u.segment, u.start, text := quote_text(u, clean), u.speaker))]
-    discussed = {i for i, sec in enumerate(secs) if any(cue_score(u.text, sec) > 0 for u, _ in quotable)}
-    counts = topic_counts(all_units)
+    quotable = quotable_units(all_units, clean)
+    cue_table = {u.index: tuple(cue_score(u.text, sec) for sec in secs) for u, _ in quotable}
+    discussed = {i for i in range(len(secs)) if any(c[i] > 0 for c in cue_table.values())}
+    ctx = (all_units, topic_counts(all_units), speakers)
     out: list[_Candidate] = []
     for u, text in quotable:
-        topic, home = topic_score(u, counts), home_sections(u, template, speakers) & discussed
-        scores = tuple(section_score(u, s, speakers, topic, i in home) for i, s in enumerate(secs))
+        cues = cue_table[u.index]
+        topic = topic_score(u, ctx[1])
+        worth = m.predict(sentence_features(u, text, ctx, max(cues, default=0.0), m))
+        home = (home_sections(u, template, speakers) | nearby(u, cue_table, all_units, m.nearby_turns)) & discussed
+        scores = placements(u, template, speakers, cues, home, topic, worth, m)
         if max(scores, default=0.0) > 0:
             out.append(_Candidate(u, text, frozenset(content_stems(text)), len(text.split()), scores))
     return out
@@ -179,7 +223,8 @@ def budgets(template: Template) -> tuple[list[int], list[int], int]:
     return max_sentences, max_words, min(NOTE_WORDS, sum(max_words))
 
 
-def select(transcript: Transcript, template: Template, clean: bool = True) -> list[list[Unit]]:
+def select(transcript: Transcript, template: Template, clean: bool = True,
+           model: WorthModel | None = None) -> list[list[Unit]]:
     """The chosen transcript sentences for each section of ``template``, each in transcript order."""
     speakers = speakers_of(transcript)
     secs = template.sections
@@ -187,7 +232,7 @@ def select(transcript: Transcript, template: Template, clean: bool = True) -> li
     all_units = units(transcript)
     pinned = pinned_units(transcript, template)
     pinned_at = {u.index for us in pinned for u in us}
-    cands = [c for c in candidates(all_units, template, speakers, clean) if c.unit.index not in pinned_at]
+    cands = [c for c in candidates(all_units, template, speakers, clean, model) if c.unit.index not in pinned_at]
     chosen: list[list[_Candidate]] = [[] for _ in secs]
     words = [sum(len(quote_text(u, clean).split()) for u in us) for us in pinned]  # what must be kept counts
     count = [len(us) for us in pinned]
@@ -237,9 +282,10 @@ def pinned_units(transcript: Transcript, template: Template) -> list[list[Unit]]
     return out
 
 
-def draft_sections(transcript: Transcript, template: Template, clean: bool = True) -> list[NoteSection]:
+def draft_sections(transcript: Transcript, template: Template, clean: bool = True,
+                   model: WorthModel | None = None) -> list[NoteSection]:
     speakers = speakers_of(transcript)
-    picked = select(transcript, template, clean)
+    picked = select(transcript, template, clean, model)
     return [NoteSection(sec.key, sec.title,
                         [NoteSentence(quote(u, transcript.timed, speakers, clean)) for u in us])
             for sec, us in zip(template.sections, picked, strict=True)]

@@ -16,7 +16,7 @@ from hushnote.daemon.core.config import Config
 from hushnote.daemon.core.datatypes import Note, NoteSection, Progress, Transcript, no_progress
 from hushnote.daemon.core.errors import InputError, ModelError
 from hushnote.daemon.drafting import extractive, mustkeep
-from hushnote.daemon.drafting.grounding import ground, index_transcript, quoted
+from hushnote.daemon.drafting.grounding import ground, index_transcript, quoted, without_stamps
 from hushnote.daemon.drafting.roles import speakers_of
 from hushnote.daemon.drafting.screening.risk import find_risk, is_risk, rule_hits
 from hushnote.daemon.drafting.template import Template, load_template
@@ -99,7 +99,8 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
             # ('Therapist stated: "...safety plan..."' reads like therapy talk about risk to it). A quote of a
             # sentence the detector cleared (a rule's look-alike: "it killed my sex drive") stays: it is not
             # in the review block either, and it may be the note's only mention of a medication.
-            if rule_hits(s.text) and quoted(s.text) not in cleared:
+            # Not its stamp either: "[line 27]" after "I don't appreciate" read as drug use and emptied a section.
+            if rule_hits(without_stamps(s.text)) and quoted(s.text) not in cleared:
                 dropped += 1
                 continue
             kept.append(ground(s.text, idx, threshold))

@@ -107,9 +107,14 @@ def quote_flags(sentence: str, idx: TranscriptIndex) -> list[str]:
     return [f"quote does not match what was said at {m.group('stamp')}"]
 
 
+def without_stamps(sentence: str) -> str:
+    """A note sentence without its timestamps ("[00:03:12]", "[line 27]"): they are not what was said."""
+    return _STAMP_RE.sub(" ", sentence).strip()
+
+
 def claim_text(sentence: str) -> str:
     """The part of a note sentence that makes a claim: without "Stated in session:" and timestamps."""
-    return _ATTRIB_RE.sub("", _STAMP_RE.sub(" ", sentence)).strip()
+    return _ATTRIB_RE.sub("", without_stamps(sentence)).strip()
 
 
 def support(claim: str, idx: TranscriptIndex) -> float:

@@ -1,4 +1,5 @@
-"""The quote-worth model: the shipped file, its features, and that it only ranks (a placement still needs a reason)."""
+"""The quote-worth model: the shipped file, its features, and that it only ranks (a placement still needs a reason);
+and the note's risk check, which must not empty a section the ranking filled."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ import json
 import math
 
 import pytest
-from hushnote.daemon.core.datatypes import Segment, Transcript
+from hushnote.daemon.core.config import defaults
+from hushnote.daemon.core.datatypes import NoteSection, NoteSentence, Segment, Transcript
 from hushnote.daemon.drafting import extractive, worth
+from hushnote.daemon.drafting.engine import finish
+from hushnote.daemon.drafting.extractive import quote
+from hushnote.daemon.drafting.roles import speakers_of
+from hushnote.daemon.drafting.screening.risk import rule_hits
 from hushnote.daemon.drafting.template import load_template
+from hushnote.daemon.drafting.text import Unit
 
 
 def test_the_shipped_model_loads_with_this_drafters_features_and_was_trained_on_the_tune_split() -> None:
@@ -81,3 +88,16 @@ def test_a_sentence_without_a_cue_goes_only_where_a_reason_points() -> None:
     where = {u.segment: k for k, us in picked.items() for u in us}
     assert where[0] == "subjective" and where[1] == "plan"
     assert where[3] in ("subjective", "plan"), "placed by topic words where a reason points"
+
+
+def test_a_quotes_line_stamp_is_not_read_as_risk_language() -> None:
+    """ "[line 27]" after "I don't appreciate" reads as drug use to the rules; the note's risk check leaves stamps out."""
+    said = "Your lungs are clear and on your neck exam I don't appreciate"
+    segs = tuple(Segment(float(n), float(n), said if n == 27 else "Okay.", "doctor") for n in range(1, 30))
+    t = Transcript(segs, "en", 0.0, "", "visit.txt", False)
+    s = quote(Unit(0, 26, 27.0, said, "doctor"), False, speakers_of(t))
+    assert s.endswith("[line 27]") and rule_hits(s), "the case this guards against"
+    note = finish(t, defaults(), load_template("soap"), [NoteSection("plan", "Plan", [NoteSentence(s)])],
+                  engine="extractive")
+    plan = next(sec for sec in note.sections if sec.key == "plan")
+    assert [x.text for x in plan.sentences] == [s] and not plan.sentences[0].unverified

@@ -22,6 +22,7 @@ by ``--folds``-fold cross-validation over the tune dialogues (fold = position in
 each fold's notes are drafted with a model fitted on the other folds, rendered and scored exactly as the
 bench does, and the grid point with the best mean ROUGE-1 over both transcript kinds wins. The final model
 is then fitted on the whole tune split and written with its cross-validated scores.
+The risk classifier's verdicts are cached in .cache/ under a hash of the screening code and data.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import hashlib
 import itertools
 import pickle  # noqa: S403
 import statistics
@@ -61,7 +63,7 @@ PRIOR_SMOOTH = 20.0
 MIN_WORTH = (-99.0, -1.0, 0.0)  # in spreads above the mean worth (-99: any sentence near a cue or in its speaker's section)
 GAIN = (1.0, 2.0, 4.0, 8.0)
 NEARBY = (0, 1, 2)
-VERDICTS = REPO / ".cache" / "quote_worth_risk_verdicts.pkl"
+SCREENING = (REPO / "daemon" / "drafting" / "screening", REPO / "daemon" / "drafting" / "data" / "risk")
 Arr = npt.NDArray[np.float64]
 
 
@@ -138,16 +140,27 @@ def score(t: Transcript, tpl: Template, reference: str, model: worth.WorthModel)
     return bench.rouge1(text, reference), len(text.split()), bench.unsaid_words(note, t)
 
 
+def verdicts_file() -> Path:
+    """Where this script keeps the risk classifier's verdicts, named by a hash of the screening code and
+    data (a changed detector never reuses old verdicts)."""
+    h = hashlib.sha256()
+    for p in sorted(f for d in SCREENING for f in d.rglob("*") if f.is_file() and "__pycache__" not in f.parts):
+        h.update(p.relative_to(REPO).as_posix().encode())
+        h.update(p.read_bytes())
+    return REPO / ".cache" / f"quote_worth_risk_verdicts-{h.hexdigest()[:16]}.pkl"
+
+
 def load_verdicts() -> None:
     """The risk classifier's verdicts of an earlier run (embedding every sentence takes minutes): a dev-only
     cache of this script's own output, in .cache/ (not in git)."""
-    if VERDICTS.exists():
-        risk._verdicts.update(pickle.loads(VERDICTS.read_bytes()))  # noqa: S301
+    if (f := verdicts_file()).exists():
+        risk._verdicts.update(pickle.loads(f.read_bytes()))  # noqa: S301
 
 
 def save_verdicts() -> None:
-    VERDICTS.parent.mkdir(exist_ok=True)
-    VERDICTS.write_bytes(pickle.dumps(dict(risk._verdicts)))
+    f = verdicts_file()
+    f.parent.mkdir(exist_ok=True)
+    f.write_bytes(pickle.dumps(dict(risk._verdicts)))
 
 
 def main() -> int:

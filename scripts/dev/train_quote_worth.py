@@ -84,7 +84,8 @@ def rows_of(t: Transcript, tpl: Template, reference: str) -> Rows:
     ctx = (all_units, extractive.topic_counts(all_units), speakers_of(t))
     ref = set(bench.rouge_tokens(reference))
     out = Rows([], [], [], ref)
-    blank = worth.WorthModel(worth.FEATURES, *([(0.0,) * len(worth.FEATURES)] * 3), 0.0, 1.0, 0.0, 0.0, 0, {}, 0.0)
+    zeros = (0.0,) * len(worth.FEATURES)
+    blank = worth.WorthModel(worth.FEATURES, zeros, zeros, zeros, 0.0, 1.0, 0.0, 0.0, 0, {}, 0.0)  # word prior filled per fold
     for u, text in extractive.quotable_units(all_units, True):
         toks = worth.word_tokens(text)
         if not toks:

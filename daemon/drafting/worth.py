@@ -2,18 +2,21 @@
 
 The model predicts the share of a quote's words that a clinician's note of the session also uses (ROUGE-1
 precision against the reference note). It was fitted by ridge regression on the *tune* split of the
-ACI-BENCH dialogues only (``scripts/dev/train_quote_worth.py``; the held-out third is never looked at) and
-is shipped as a small JSON file (``data/quote_worth.json``: feature names, standardisation, weights, the
-drafter's three constants chosen by cross-validation within the tune split, and the word-prior table).
+ACI-BENCH dialogues only (CC BY 4.0; ``scripts/dev/train_quote_worth.py``; the held-out third is never
+looked at) and is shipped as a small JSON file (``data/quote_worth.json``: feature names, standardisation,
+weights, the drafter's three constants chosen by cross-validation within the tune split, and the
+word-prior table).
 
-The features are plain properties of what was said and where: its length, how much of it is content, conversation words ("I", "you"), numbers, medication names,
-the session's recurring topic words, the strongest section cue, position in the session, the speaker's
-role when known, whether it answers a question, how much the clean quote had to drop, and ``word_prior``:
-how often each of its words, when said in a tune session, was also used by that session's note (a table of
-~650 common words: function words, conversation words, and the clinical words of ACI-BENCH's visits).
+The features are plain properties of what was said and where: its length, how much of it is content,
+conversation words ("I", "you"), numbers, medication names, the session's recurring topic words, the
+strongest section cue, position in the session, the speaker's role when known, whether it answers a
+question, how much the clean quote had to drop, and ``word_prior``: how often each of its words, when said
+in a tune session, was also used by that session's note (a table of ~650 common words: function words,
+conversation words, and the clinical words of ACI-BENCH's visits).
+
 By far the strongest feature is that word prior; it was learnt from medical visits, so for therapy
 sessions it mostly rewards plain statements over conversation. The model only *ranks* sentences: where a
-sentence goes is still decided by a reason (a cue of the template in it or in its turn or the turn before,
+sentence goes is still decided by a reason (a cue of the template in it, in its turn or in the turns just before,
 or its speaker's section), and what is quoted is still the sentence itself.
 """
 

@@ -15,8 +15,8 @@ would give the extra person's words, with confidence, to the client or the thera
 
 One voice, voices too alike to be sure, or too little speech: no labels at all, and the transcript says
 why (``Transcript.speaker_basis``). Whisper segments are split where the speaker changes (a word is
-labelled, not a segment). The audio is read again for this, in pieces (a two-channel file whole: see
-``label_file``); nothing here is logged but counts.
+labelled, not a segment). The audio is read again for this, in pieces (see ``label_file``), unless its
+voices were embedded while it was recorded; nothing here is logged but counts.
 """
 
 from __future__ import annotations

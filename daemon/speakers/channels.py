@@ -76,11 +76,6 @@ def _levels(powers: Floats) -> Floats:
     return np.asarray(10.0 * np.log10(powers + 1e-12), dtype=np.float64)
 
 
-def frame_levels(stereo: Stereo) -> Floats:
-    """(frames, 2) level in dB of each 20 ms frame of each channel."""
-    return _levels(frame_powers(stereo))
-
-
 def _active_differences(levels: Floats) -> Floats:
     """Channel 0 minus channel 1 (dB) over the frames within ACTIVE_DB of the loudest."""
     loud = levels.max(axis=1)

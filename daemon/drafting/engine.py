@@ -18,9 +18,9 @@ from hushnote.daemon.core.errors import InputError, ModelError
 from hushnote.daemon.drafting import extractive, mustkeep
 from hushnote.daemon.drafting.grounding import ground, index_transcript, quoted, without_stamps
 from hushnote.daemon.drafting.roles import speakers_of
-from hushnote.daemon.drafting.screening.risk import find_risk, is_risk, rule_hits
+from hushnote.daemon.drafting.screening.risk import find_risk, rule_hits
 from hushnote.daemon.drafting.template import Template, load_template
-from hushnote.daemon.drafting.text import clean_quote, units
+from hushnote.daemon.drafting.text import clean_quote
 from threadpoolctl import threadpool_limits
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,5 @@ def finish(transcript: Transcript, cfg: Config, tpl: Template, sections: list[No
 def cleared_quotes(transcript: Transcript) -> set[str]:
     """The quotes (raw and clean) of the transcript sentences with no risk language: the review block's
     judgement, so a sentence is either there or may be quoted in a section, never neither."""
-    out: set[str] = set()
-    for u in units(transcript):
-        if u.text.strip() and not is_risk(u.text):
-            out.update((u.text.strip(), clean_quote(u.text)))
-    return out
+    said, risky = mustkeep.judged(transcript)
+    return {q for u in said if u.index not in risky for q in (u.text.strip(), clean_quote(u.text))}

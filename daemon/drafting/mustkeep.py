@@ -96,9 +96,7 @@ def collect(transcript: Transcript, template: Template) -> list[Keep]:
     """The sentences the note must keep, in transcript order (each at most once)."""
     rules = keep_rules()
     lemma = rulebook().lemma
-    said = [u for u in units(transcript) if u.text.strip()]
-    prepare(u.text for u in said)  # the classifier's sentence embeddings in one batch, not one by one
-    risky = {u.index for u in said if is_risk(u.text)}
+    said, risky = judged(transcript)
     us = [u for u in said if u.index not in risky]
     toks = {u.index: tokenise(u.text, lemma) for u in us}
     out: dict[int, Keep] = {}
@@ -108,11 +106,19 @@ def collect(transcript: Transcript, template: Template) -> list[Keep]:
         for u in us:
             if u.index not in out and _statement(u) and rules.says(kind, toks[u.index]):
                 out[u.index] = Keep(u, kind, home_section(template, kind))
-    for u in said:
-        names = rules.medications(u.text) if u.index in risky else ()
+    for u in (u for u in said if u.index in risky):
+        names = rules.medications(u.text)
         if names:
             out[u.index] = Keep(u, "medications", home_section(template, "medications"), names, review=True)
     return [out[i] for i in sorted(out)]
+
+
+def judged(transcript: Transcript) -> tuple[list[Unit], set[int]]:
+    """The transcript's sentences (not empty) and the indexes of those with risk language: the review
+    block's judgement, which decides what a section may quote."""
+    said = [u for u in units(transcript) if u.text.strip()]
+    prepare(u.text for u in said)  # the classifier's sentence embeddings in one batch, not one by one
+    return said, {u.index for u in said if is_risk(u.text)}
 
 
 def names_as_said(u: Unit, names: tuple[str, ...]) -> Unit:

